@@ -1,0 +1,81 @@
+//! Writes a capture file: the lossless sink.
+//!
+//! The file is created with mode 0600 because it holds cookies and tokens.
+//! Events are serialized into a buffer and written when the hub flushes
+//! (when the stream goes quiet, and at least every 100 ms), so a crash loses
+//! at most the last 100 ms and leaves at worst a partial last line, which the
+//! reader reports and skips.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::Header;
+use crate::event::Event;
+use crate::sink::{Sink, SinkError};
+
+/// The capture file sink.
+pub struct CaptureWriter {
+    out: BufWriter<File>,
+    name: String,
+    path: PathBuf,
+}
+
+impl CaptureWriter {
+    /// Creates (or truncates) `path` with mode 0600 and writes `header`.
+    pub fn create(path: &Path, header: &Header) -> io::Result<CaptureWriter> {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(path)?;
+        let mut writer = CaptureWriter {
+            out: BufWriter::with_capacity(256 * 1024, file),
+            name: format!("capture file {}", path.display()),
+            path: path.to_owned(),
+        };
+        writer.write_line(header)?;
+        writer.out.flush()?;
+        Ok(writer)
+    }
+
+    /// Where the capture is written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_line<T: serde::Serialize>(&mut self, record: &T) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn fail(&self, source: io::Error) -> SinkError {
+        SinkError {
+            sink: self.name.clone(),
+            source,
+        }
+    }
+}
+
+impl Sink for CaptureWriter {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn event(&mut self, event: &Arc<Event>) -> Result<(), SinkError> {
+        self.write_line(event.as_ref()).map_err(|e| self.fail(e))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush().map_err(|e| self.fail(e))
+    }
+
+    fn finish(&mut self) {
+        // A failure here was already reported by the last flush.
+        let _ = self.out.flush();
+    }
+}

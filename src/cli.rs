@@ -1,0 +1,246 @@
+//! The command line: one doc comment per flag, which is what `--help` shows.
+//!
+//! The command names are a contract (DESIGN.md): tests and docs use them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::event::Direction;
+use crate::sink::filter::{Filter, StatusFilter};
+
+/// A diagnostic WebSocket debugging proxy: forwards HTTP and WebSocket
+/// traffic unchanged, records all of it, and explains failures.
+#[derive(Debug, Parser)]
+#[command(name = "wsdiag", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the recording proxy in front of a backend.
+    Proxy(ProxyArgs),
+    /// Run the embedded sample chat backend (with its REST-500 bug), the
+    /// proxy in front of it, and a scripted client: the whole job in one go.
+    Demo(DemoArgs),
+    /// Print a capture the way the live console does.
+    Show(ShowArgs),
+}
+
+/// `wsdiag proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The backend to forward to: http://, https://, ws:// or wss://, e.g.
+    /// http://127.0.0.1:8000.
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// Address to listen on. Loopback by default: say 0.0.0.0:9000 to let
+    /// other machines in.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Send the upstream's host:port as `Host` instead of the client's (for
+    /// virtual-hosted upstreams). Off by default: Django's CSRF check
+    /// compares Origin with Host.
+    #[arg(long)]
+    pub rewrite_host: bool,
+    /// Do not verify the upstream's TLS certificate (self-signed staging
+    /// servers). Prints a warning.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Give up connecting to the upstream after this long (e.g. 10s, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// The largest WebSocket message accepted from either side, in bytes.
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size)]
+    pub max_message_size: usize,
+    /// Where to record.
+    #[command(flatten)]
+    pub recording: RecordingArgs,
+    /// What the console shows.
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+/// Where and how much to record.
+#[derive(Debug, Args)]
+pub struct RecordingArgs {
+    /// The capture file (JSON Lines, mode 0600). Default: a new
+    /// wsdiag-YYYYMMDD-HHMMSS.jsonl in the current directory.
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
+    /// Record nothing to a file (the console still shows the traffic).
+    #[arg(long, conflicts_with = "capture")]
+    pub no_capture: bool,
+    /// Bytes of each body or message the capture keeps (the rest is
+    /// forwarded, counted, and marked truncated), e.g. 256KiB.
+    #[arg(long, value_name = "BYTES", default_value = "256KiB", value_parser = parse_size)]
+    pub body_limit: usize,
+}
+
+/// What the console shows.
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Print no event lines (the start banner and the summary remain).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Which events to show.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Event filters, shared by the live console and `wsdiag show`. They
+/// combine; a filter given twice matches either value.
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
+    /// Only WebSocket messages whose JSON `type` is this (e.g. chat_message).
+    #[arg(long = "type", value_name = "MSG_TYPE")]
+    pub msg_type: Vec<String>,
+    /// Only events of this connection number.
+    #[arg(long, value_name = "N")]
+    pub conn: Vec<u64>,
+    /// Only WebSocket messages sent (client → upstream) or received.
+    #[arg(long, value_enum)]
+    pub dir: Option<DirArg>,
+    /// Only events whose request or WebSocket path contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub path: Option<String>,
+    /// Only exchanges that ended with this status: 500, or a class like 5xx.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<StatusFilter>,
+    /// Only events whose payload, body or path contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub grep: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filter these flags describe.
+    pub fn filter(&self) -> Filter {
+        Filter {
+            msg_types: self.msg_type.clone(),
+            conns: self.conn.clone(),
+            dir: self.dir.map(Direction::from),
+            path: self.path.clone(),
+            status: self.status,
+            grep: self.grep.clone(),
+        }
+    }
+}
+
+/// A direction as the command line names it.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DirArg {
+    /// Client → upstream.
+    #[value(alias = "client_to_upstream")]
+    Sent,
+    /// Upstream → client.
+    #[value(alias = "upstream_to_client")]
+    Received,
+}
+
+impl From<DirArg> for Direction {
+    fn from(d: DirArg) -> Direction {
+        match d {
+            DirArg::Sent => Direction::ClientToUpstream,
+            DirArg::Received => Direction::UpstreamToClient,
+        }
+    }
+}
+
+/// `wsdiag demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Leave the sample backend and the proxy running after the scenario and
+    /// print their addresses (Ctrl-C stops them).
+    #[arg(long, conflicts_with = "backend_only")]
+    pub keep_running: bool,
+    /// Serve only the sample backend, to try `wsdiag proxy` by hand.
+    #[arg(long)]
+    pub backend_only: bool,
+    /// Where to listen: the proxy's address, or with --backend-only the
+    /// backend's. Default: a free loopback port (127.0.0.1:8000 with
+    /// --backend-only).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Where to record.
+    #[command(flatten)]
+    pub recording: RecordingArgs,
+    /// Print no event lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `wsdiag show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The capture file to print.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+    /// Which events to show.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Parses `10s`, `500ms`, `2m` or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = split_number(s);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: try 10s or 500ms"))?;
+    match unit.to_ascii_lowercase().as_str() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: unknown unit {unit:?}, use ms, s or m")),
+    }
+}
+
+/// Parses `256KiB`, `64MiB`, `1000`, `4k`, `1m`: binary units.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (number, unit) = split_number(s);
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size: try 256KiB or 64MiB"))?;
+    let factor = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?}, use KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn split_number(s: &str) -> (&str, &str) {
+    let s = s.trim();
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    (&s[..end], s[end..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_read_like_people_write_them() {
+        assert_eq!(parse_size("256KiB"), Ok(256 * 1024));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("10h").is_err());
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,60 @@
+//! `wsdiag proxy`: the recording proxy in front of one upstream.
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use super::{recording, runtime, stop_signal, Outcome};
+use crate::cli::ProxyArgs;
+use crate::proxy::{self, ProxyConfig, Upstream};
+use crate::sink::console::say;
+
+/// Runs the proxy until Ctrl-C or SIGTERM.
+pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
+    let upstream = Upstream::parse(&args.upstream)?;
+    let mut config = ProxyConfig::new(upstream);
+    config.rewrite_host = args.rewrite_host;
+    config.insecure = args.insecure;
+    config.connect_timeout = args.connect_timeout;
+    config.max_message_size = args.max_message_size;
+    let runtime = runtime()?;
+    let listener = runtime.block_on(TcpListener::bind(args.listen)).with_context(|| {
+        format!(
+            "cannot listen on {}: is another program using that port? Try --listen 127.0.0.1:0 for any free port",
+            args.listen
+        )
+    })?;
+    let listen = listener
+        .local_addr()
+        .context("while reading the listening address")?;
+    let filter = (!args.console.quiet).then(|| args.console.filter.filter());
+    let (recorder, recording) = recording::start(
+        &args.recording,
+        "wsdiag",
+        listen.to_string(),
+        config.upstream.display.clone(),
+        filter,
+    )?;
+    say(&format!(
+        "wsdiag {}: proxy on http://{listen} → {}",
+        env!("CARGO_PKG_VERSION"),
+        config.upstream.display
+    ));
+    if let Some(path) = &recording.capture {
+        say(&format!(
+            "Recording to {} (Ctrl-C stops and prints a summary)",
+            path.display()
+        ));
+    }
+    if !listen.ip().is_loopback() {
+        say("WARNING: listening on a non-loopback address: anyone who can reach it can use the proxy and see the traffic it records.");
+    }
+    if config.insecure {
+        say("WARNING: --insecure: the upstream's TLS certificate is not verified.");
+    }
+    runtime.block_on(proxy::run(listener, config, recorder, stop_signal()));
+    // Tasks still holding a recorder after the grace period are dropped
+    // here, so the hub can finish.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    recording.finish();
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,91 @@
+//! Starting and finishing a recording: the capture file, the console, the
+//! hub between them, and the summary at the end. Shared by `proxy` and
+//! `demo`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use crate::capture::{CaptureWriter, Header};
+use crate::cli::RecordingArgs;
+use crate::sink::console::{self, Console, ConsoleSink};
+use crate::sink::filter::Filter;
+use crate::sink::format::{Formatter, Palette};
+use crate::sink::{self, HubHandle, Recorder, Sink};
+
+/// A recording in progress.
+pub struct Recording {
+    hub: HubHandle,
+    /// The capture file, unless `--no-capture`.
+    pub capture: Option<PathBuf>,
+}
+
+/// Starts recording: opens the capture file (mode 0600) and the console.
+/// `console` is `None` for `--quiet`.
+pub fn start(
+    args: &RecordingArgs,
+    prefix: &str,
+    listen: String,
+    upstream: String,
+    console: Option<Filter>,
+) -> anyhow::Result<(Recorder, Recording)> {
+    let header = Header::new(listen, upstream, args.body_limit);
+    let start = Instant::now();
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    let capture = match (&args.capture, args.no_capture) {
+        (_, true) => None,
+        (Some(path), false) => Some(path.clone()),
+        (None, false) => Some(default_path(prefix)),
+    };
+    if let Some(path) = &capture {
+        let writer = CaptureWriter::create(path, &header).with_context(|| {
+            format!(
+                "cannot create the capture file {}: choose another place with --capture FILE",
+                path.display()
+            )
+        })?;
+        sinks.push(Box::new(writer));
+    }
+    if let Some(filter) = console {
+        let formatter = Formatter::new(header.started_at, Palette::detect());
+        let console = ConsoleSink::start(Console::new(formatter, filter))
+            .context("while starting the console")?;
+        sinks.push(Box::new(console));
+    }
+    let (recorder, hub) = sink::spawn(sinks, args.body_limit, start);
+    Ok((recorder, Recording { hub, capture }))
+}
+
+impl Recording {
+    /// Waits for the last events (every recorder must be dropped), then
+    /// prints the summary. Returns the summary's counts.
+    pub fn finish(self) -> crate::event::Trailer {
+        let report = self.hub.join();
+        console::say(&format!("Summary: {}", console::summary(&report.trailer)));
+        for (sink, missed) in &report.lost {
+            console::say(&format!(
+                "WARNING: {sink} stopped recording; {missed} events were not written there"
+            ));
+        }
+        if let Some(path) = &self.capture {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            console::say(&format!("Capture: {} ({size} bytes)", path.display()));
+        }
+        report.trailer
+    }
+}
+
+/// `PREFIX-YYYYMMDD-HHMMSS.jsonl` in the current directory, numbered if
+/// that name is taken.
+fn default_path(prefix: &str) -> PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let base = format!("{prefix}-{stamp}");
+    let mut path = PathBuf::from(format!("{base}.jsonl"));
+    let mut n = 1;
+    while Path::new(&path).exists() {
+        n += 1;
+        path = PathBuf::from(format!("{base}-{n}.jsonl"));
+    }
+    path
+}

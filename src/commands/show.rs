@@ -1,0 +1,33 @@
+//! `wsdiag show CAPTURE`: a capture printed as the live console would.
+
+use anyhow::Context as _;
+
+use super::Outcome;
+use crate::capture;
+use crate::cli::ShowArgs;
+use crate::sink::console::{self, Console};
+use crate::sink::format::{Formatter, Palette};
+
+/// Prints the capture's events through the console's formatter and filters.
+pub fn run(args: ShowArgs) -> anyhow::Result<Outcome> {
+    let capture = capture::read_path(&args.capture)?;
+    let formatter = Formatter::new(capture.header.started_at, Palette::detect());
+    let mut console = Console::new(formatter, args.filter.filter());
+    let mut lines = Vec::new();
+    for event in &capture.events {
+        if let Some(line) = console.render(event) {
+            lines.push(line);
+        }
+    }
+    console::say_all(&lines).context("while printing")?;
+    if let Some((line, bytes)) = capture.cut_off {
+        console::say(&format!(
+            "(the capture ends with a partial line {line} of {bytes} bytes: the proxy was stopped abruptly; everything before it is shown)"
+        ));
+    }
+    match capture.trailer() {
+        Some(trailer) => console::say(&format!("Summary: {}", console::summary(trailer))),
+        None => console::say("(no trailer: the proxy did not shut down cleanly)"),
+    }
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,237 @@
+//! The sample chat backend: the Django Channels + DRF app wsdiag was born
+//! from, in a few hundred lines, with its REST bug.
+//!
+//! Routes (the chat's own protocol):
+//! - `ws://HOST/ws/chat/<conversation>/`: authenticated by the `sessionid`
+//!   cookie or `?token=`; `{"type":"chat_message","message":"..."}` is saved
+//!   and broadcast as `{"type":"chat_message","data":{...}}`; joins and
+//!   leaves broadcast `online_users_update`; a new connection gets
+//!   `notifications_non_lues`, the others `notification_general`; a chat
+//!   message sends the other members `notification_personal`.
+//! - `GET /api/conversations/<id>/messages/` lists saved messages;
+//!   `POST` fails with a 500 like a DRF serializer that never sets the
+//!   sender; `OPTIONS` describes the serializer like DRF does.
+//!
+//! And two routes for trying the proxy by hand and for its tests:
+//! - `ws://HOST/ws/echo/`: echoes text and binary; the text `close` closes
+//!   with 1000, `close:CODE:REASON` with that code, `drop` drops the TCP
+//!   connection without a close frame.
+//! - `/api/echo/`: answers any method with what it received (method, path,
+//!   headers, body length) as JSON, with two `Set-Cookie` headers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::chat::{Chat, User};
+use super::{pages, socket};
+
+/// A response of the sample backend.
+pub type DemoResponse = Response<Full<Bytes>>;
+
+/// Serves the sample backend on `listener` until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, shutdown: CancellationToken) {
+    let chat = Arc::new(Chat::default());
+    let tasks = TaskTracker::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "demo backend: accept failed");
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let (chat, shutdown, inner_tasks) = (chat.clone(), shutdown.clone(), tasks.clone());
+        tasks.spawn(async move {
+            let service = service_fn(move |req| {
+                let (chat, shutdown, tasks) = (chat.clone(), shutdown.clone(), inner_tasks.clone());
+                async move { Ok::<_, Infallible>(route(req, chat, shutdown, tasks).await) }
+            });
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "demo backend: connection ended");
+            }
+        });
+    }
+    tasks.close();
+    tasks.wait().await;
+}
+
+async fn route(
+    req: Request<Incoming>,
+    chat: Arc<Chat>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) -> DemoResponse {
+    let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["ws", "chat", id] => match id.parse() {
+            Ok(conversation) => socket::accept(
+                req,
+                socket::Route::Chat(conversation, chat),
+                shutdown,
+                tasks,
+            ),
+            Err(_) => not_found(),
+        },
+        ["ws", "echo"] => socket::accept(req, socket::Route::Echo, shutdown, tasks),
+        ["api", "echo"] => echo(req).await,
+        ["api", "conversations", id, "messages"] => match id.parse() {
+            Ok(conversation) => messages(req, conversation, &chat).await,
+            Err(_) => not_found(),
+        },
+        _ => not_found(),
+    }
+}
+
+/// The user a request authenticates as: `sessionid` cookie, `?token=`, or
+/// `Authorization: Token ...`.
+pub fn user_of(chat: &Chat, headers: &HeaderMap, query: Option<&str>) -> Option<User> {
+    let session = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix("sessionid="))
+        .next();
+    let token = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("token="))
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Token "))
+        });
+    chat.authenticate(session, token)
+}
+
+async fn messages(req: Request<Incoming>, conversation: u64, chat: &Chat) -> DemoResponse {
+    let Some(_user) = user_of(chat, req.headers(), req.uri().query()) else {
+        return json(
+            StatusCode::FORBIDDEN,
+            &json!({"detail": "Authentication credentials were not provided."}),
+        );
+    };
+    match *req.method() {
+        Method::GET => json(StatusCode::OK, &Value::Array(chat.list(conversation))),
+        Method::OPTIONS => json(StatusCode::OK, &serializer_metadata()),
+        Method::POST => create(req).await,
+        _ => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"detail": format!("Method \"{}\" not allowed.", req.method())}),
+        ),
+    }
+}
+
+/// The REST create path, with the bug: the serializer validates the body,
+/// then the view saves it without the sender, and the database refuses.
+async fn create(req: Request<Incoming>) -> DemoResponse {
+    let path = req.uri().path().to_owned();
+    let host = header_str(req.headers(), header::HOST)
+        .unwrap_or("localhost")
+        .to_owned();
+    let accept = header_str(req.headers(), header::ACCEPT).map(str::to_owned);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if !payload.get("message").is_some_and(Value::is_string) {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &json!({"message": ["This field is required."]}),
+        );
+    }
+    let (content_type, page) = if pages::wants_html(accept.as_deref()) {
+        ("text/html; charset=utf-8", pages::html(&path, &host))
+    } else {
+        ("text/plain; charset=utf-8", pages::text(&path, &host))
+    };
+    respond(StatusCode::INTERNAL_SERVER_ERROR, content_type, page)
+}
+
+/// What DRF's `OPTIONS` says about the message serializer: `expediteur` is
+/// a required writable field, which is why the REST path cannot work.
+fn serializer_metadata() -> Value {
+    json!({
+        "name": "Message List",
+        "renders": ["application/json"],
+        "parses": ["application/json"],
+        "actions": {"POST": {
+            "id": {"type": "integer", "required": false, "read_only": true, "label": "ID"},
+            "conversation": {"type": "field", "required": false, "read_only": true},
+            "message": {"type": "string", "required": true, "read_only": false, "label": "Message"},
+            "expediteur": {"type": "field", "required": true, "read_only": false, "label": "Expediteur"},
+            "date_envoi": {"type": "datetime", "required": false, "read_only": true},
+            "lu": {"type": "boolean", "required": false, "read_only": false}
+        }}
+    })
+}
+
+async fn echo(req: Request<Incoming>) -> DemoResponse {
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let headers: Vec<(String, String)> = crate::event::headers_from(req.headers());
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut response = json(
+        StatusCode::OK,
+        &json!({"method": method, "uri": uri, "headers": headers, "body_len": body.len()}),
+    );
+    for cookie in ["csrftoken=demo-csrf; Path=/", "theme=dark; Path=/"] {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, header::HeaderValue::from_static(cookie));
+    }
+    response
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn not_found() -> DemoResponse {
+    json(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}))
+}
+
+/// A JSON response.
+pub fn json(status: StatusCode, value: &Value) -> DemoResponse {
+    respond(status, "application/json", value.to_string())
+}
+
+/// A response with a body.
+pub fn respond(status: StatusCode, content_type: &'static str, body: String) -> DemoResponse {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    response
+}

@@ -1,0 +1,491 @@
+//! The event: the one vocabulary shared by every module.
+//!
+//! The proxy produces events, the hub numbers them, the capture writer
+//! serializes them, and every offline command (show, diagnose, replay,
+//! export) reads them back. Their JSON form is the capture format, documented
+//! field by field in `docs/capture-format.md`; a change here is a change to
+//! that contract.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// Which way a WebSocket message (or close) travelled through the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Sent by the client, forwarded to the upstream ("sent", shown as →).
+    ClientToUpstream,
+    /// Sent by the upstream, forwarded to the client ("received", shown as ←).
+    UpstreamToClient,
+}
+
+impl Direction {
+    /// The arrow the console shows for this direction.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Direction::ClientToUpstream => "→",
+            Direction::UpstreamToClient => "←",
+        }
+    }
+
+    /// The side that sent a message travelling this way.
+    pub fn sender(self) -> Side {
+        match self {
+            Direction::ClientToUpstream => Side::Client,
+            Direction::UpstreamToClient => Side::Upstream,
+        }
+    }
+}
+
+/// The party responsible for something: who closed, who failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The frontend side of the connection.
+    Client,
+    /// The backend wsdiag forwards to.
+    Upstream,
+    /// wsdiag itself.
+    Proxy,
+}
+
+/// A WebSocket message's opcode (RFC 6455 section 5.2), by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Opcode {
+    /// A UTF-8 text message (opcode 1).
+    Text,
+    /// A binary message (opcode 2).
+    Binary,
+    /// A close frame (opcode 8); its payload is the code and reason.
+    Close,
+    /// A ping (opcode 9).
+    Ping,
+    /// A pong (opcode 10).
+    Pong,
+}
+
+/// Bytes kept from a body or message, losslessly encoded.
+///
+/// In JSON: `len` is the full length on the wire; exactly one of `text`
+/// (valid UTF-8) or `base64` (anything else) holds the kept bytes; and
+/// `truncated: true` appears when fewer than `len` bytes were kept. Text is
+/// cut on a character boundary, so a truncated text stays text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Payload {
+    /// The kept bytes (all of them unless `truncated`).
+    pub bytes: Bytes,
+    /// The full length of the body or message as forwarded.
+    pub len: u64,
+}
+
+impl Payload {
+    /// Keeps at most `limit` bytes of `data`; `len` is `data.len()`.
+    ///
+    /// Cheap: `Bytes::slice` shares the buffer, nothing is copied.
+    pub fn capture(data: &Bytes, limit: usize) -> Payload {
+        Payload {
+            bytes: data.slice(..data.len().min(limit)),
+            len: data.len() as u64,
+        }
+    }
+
+    /// True when fewer bytes were kept than were forwarded.
+    pub fn truncated(&self) -> bool {
+        (self.bytes.len() as u64) < self.len
+    }
+
+    /// The kept bytes as text, when they are (or, if truncated, start with)
+    /// valid UTF-8. A truncated payload may end inside a character: that
+    /// partial character is dropped.
+    pub fn text(&self) -> Option<&str> {
+        match std::str::from_utf8(&self.bytes) {
+            Ok(s) => Some(s),
+            // Only a cut at the very end is forgiven, and only when truncated.
+            Err(e) if self.truncated() && e.error_len().is_none() => {
+                std::str::from_utf8(&self.bytes[..e.valid_up_to()]).ok()
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct PayloadRepr<'a> {
+    len: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    text: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (text, base64) = match self.text() {
+            Some(t) => (Some(t.into()), None),
+            None => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(&self.bytes)),
+            ),
+        };
+        PayloadRepr {
+            len: self.len,
+            text,
+            base64,
+            truncated: self.truncated(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let repr = PayloadRepr::deserialize(d)?;
+        let bytes = match (repr.text, repr.base64) {
+            (Some(t), None) => Bytes::from(t.into_owned()),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map(Bytes::from)
+                .map_err(|e| D::Error::custom(format!("invalid base64 payload: {e}")))?,
+            (None, None) => Bytes::new(),
+            (Some(_), Some(_)) => {
+                return Err(D::Error::custom("a payload has both `text` and `base64`"))
+            }
+        };
+        Ok(Payload {
+            bytes,
+            len: repr.len,
+        })
+    }
+}
+
+/// Header fields in the order they came, duplicates kept (`Set-Cookie`).
+///
+/// JSON: a list of `[name, value]` pairs, names lower-case as HTTP/1.1
+/// parsers deliver them. Values that are not valid UTF-8 are decoded lossily.
+pub type Headers = Vec<(String, String)>;
+
+/// Converts an `http::HeaderMap` into the capture's header list.
+pub fn headers_from(map: &http::HeaderMap) -> Headers {
+    map.iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The first value of header `name` (case-insensitive) in a header list.
+pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The top-level `type` of a JSON object, e.g. `chat_message` in
+/// `{"type":"chat_message","message":"cc"}`: the `msg_type` of a message.
+///
+/// Anything that is not a JSON object with a string `type` (plain text,
+/// invalid JSON, an array) has none; that is never an error.
+pub fn lift_msg_type(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Typed<'a> {
+        #[serde(rename = "type", borrow, default)]
+        ty: Option<std::borrow::Cow<'a, str>>,
+    }
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let typed: Typed<'_> = serde_json::from_str(text).ok()?;
+    typed.ty.map(std::borrow::Cow::into_owned)
+}
+
+/// One record of the capture, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the capture, from 1, with no gaps.
+    pub seq: u64,
+    /// Microseconds since the capture header's `started_at`, taken when the
+    /// proxy observed the event.
+    pub t_us: u64,
+    /// The connection the event belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn: Option<u64>,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What an event records; the JSON `type` tag names the variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A client connected to the proxy.
+    ConnOpen(ConnOpen),
+    /// An HTTP request arrived (recorded once its body was read).
+    HttpRequest(HttpRequest),
+    /// The upstream's response to an exchange was forwarded completely.
+    HttpResponse(HttpResponse),
+    /// An exchange failed before its response was forwarded completely.
+    HttpError(HttpError),
+    /// The outcome of a WebSocket upgrade request.
+    WsHandshake(WsHandshake),
+    /// One WebSocket message forwarded (or attempted).
+    WsMessage(WsMessage),
+    /// A WebSocket ended: who closed it first, how, and whether cleanly.
+    WsClose(WsClose),
+    /// A client connection ended.
+    ConnClose(ConnClose),
+    /// A failure that belongs to no single exchange.
+    Error(ErrorEvent),
+    /// The last record of a complete capture: counts.
+    Trailer(Trailer),
+}
+
+/// `conn_open`: a client connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnOpen {
+    /// The client's address.
+    pub peer: String,
+}
+
+/// `http_request`: the client's request as it arrived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    /// The exchange, numbered from 1 per capture.
+    pub exchange: u64,
+    /// Method as sent.
+    pub method: String,
+    /// Path and query as sent (origin form).
+    pub uri: String,
+    /// `HTTP/1.1` or `HTTP/1.0`.
+    pub version: String,
+    /// Request headers as the client sent them.
+    pub headers: Headers,
+    /// The body (kept up to the capture's body limit).
+    pub body: Payload,
+}
+
+/// `http_response`: the response forwarded to the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    /// The exchange this answers.
+    pub exchange: u64,
+    /// Status code.
+    pub status: u16,
+    /// Response headers as the upstream sent them.
+    pub headers: Headers,
+    /// The body (kept up to the capture's body limit).
+    pub body: Payload,
+    /// From the request's arrival to the response's last byte.
+    pub duration_us: u64,
+}
+
+/// `http_error`: an exchange that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpError {
+    /// The exchange that failed.
+    pub exchange: u64,
+    /// Who failed.
+    pub side: Side,
+    /// What kind of failure, from a closed list.
+    pub kind: ErrorKind,
+    /// The cause in words, for people.
+    pub message: String,
+    /// The status the proxy answered the client with, if it could answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// From the request's arrival to the failure.
+    pub duration_us: u64,
+}
+
+/// The kinds of failure wsdiag tells apart. Runtime strings are context, not
+/// kinds: a diagnosis decides on these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The upstream refused or could not be reached (DNS, TCP, routing).
+    Connect,
+    /// Connecting or handshaking with the upstream took too long.
+    Timeout,
+    /// TLS with the upstream failed (certificate, protocol).
+    Tls,
+    /// The peer broke the HTTP or WebSocket protocol.
+    Protocol,
+    /// A body or message stream failed part-way.
+    Body,
+    /// The connection was closed without a clean close.
+    Reset,
+    /// The proxy refused the request itself.
+    Refused,
+    /// A local I/O failure (for example the capture file).
+    Io,
+}
+
+/// `ws_handshake`: how a WebSocket upgrade went. The request's headers are
+/// in the `http_request` event of the same exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WsHandshake {
+    /// The exchange of the upgrade request.
+    pub exchange: u64,
+    /// Request path and query of the upgrade.
+    pub uri: String,
+    /// The upstream's status: 101 when accepted.
+    pub status: u16,
+    /// True when both sides now speak WebSocket through the proxy.
+    pub accepted: bool,
+    /// Subprotocols the client offered (`Sec-WebSocket-Protocol`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subprotocols_offered: Vec<String>,
+    /// The subprotocol the upstream chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subprotocol: Option<String>,
+    /// Extensions the client offered (`Sec-WebSocket-Extensions`); wsdiag
+    /// drops them before forwarding because it does not support compression.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions_dropped: Vec<String>,
+}
+
+/// `ws_message`: one message, in one direction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WsMessage {
+    /// Which way it went.
+    pub dir: Direction,
+    /// Text, binary, ping, pong or close.
+    pub opcode: Opcode,
+    /// The message content (flattened: `len`, `text` or `base64`,
+    /// `truncated`).
+    #[serde(flatten)]
+    pub payload: Payload,
+    /// The top-level `type` of a JSON object payload, e.g. `chat_message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_type: Option<String>,
+    /// Present and false when the message could not be delivered to the
+    /// other side (which had gone).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub forwarded: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// `ws_close`: the end of a WebSocket, one per accepted upgrade.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WsClose {
+    /// Who ended the WebSocket first.
+    pub initiator: Side,
+    /// The close code of the first close frame; absent when there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    /// The reason of the first close frame.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// True when a close frame was sent and answered; false when a side
+    /// dropped the connection (what a browser reports as 1006).
+    pub clean: bool,
+    /// For an abrupt end: what happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Messages forwarded client → upstream during the WebSocket's life.
+    pub messages_sent: u64,
+    /// Messages forwarded upstream → client.
+    pub messages_received: u64,
+}
+
+/// `conn_close`: a client connection ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnClose {
+    /// How long the connection lived.
+    pub duration_us: u64,
+    /// Exchanges served on it.
+    pub exchanges: u64,
+}
+
+/// `error`: a failure outside any exchange (a malformed request, a TLS or
+/// protocol error on the client connection).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorEvent {
+    /// Who failed.
+    pub side: Side,
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The cause in words.
+    pub message: String,
+}
+
+/// `trailer`: counts over the whole capture; absent if the proxy was killed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Trailer {
+    /// Client connections accepted.
+    pub connections: u64,
+    /// HTTP exchanges started (WebSocket upgrades included).
+    pub exchanges: u64,
+    /// Exchanges by status class: `2xx`, `3xx`, `4xx`, `5xx`, `error`.
+    pub exchanges_by_status: std::collections::BTreeMap<String, u64>,
+    /// WebSocket messages client → upstream.
+    pub messages_sent: u64,
+    /// WebSocket messages upstream → client.
+    pub messages_received: u64,
+    /// Upgrade requests the upstream did not accept.
+    pub failed_handshakes: u64,
+    /// `http_error` and `error` events.
+    pub errors: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_keeps_text_as_text_and_binary_as_base64() {
+        let text = Payload::capture(&Bytes::from_static(b"cc"), 1024);
+        assert_eq!(
+            serde_json::to_string(&text).unwrap(),
+            r#"{"len":2,"text":"cc"}"#
+        );
+        let bin = Payload::capture(&Bytes::from_static(&[0xff, 0x00]), 1024);
+        assert_eq!(
+            serde_json::to_string(&bin).unwrap(),
+            r#"{"len":2,"base64":"/wA="}"#
+        );
+        for p in [text, bin] {
+            let back: Payload = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!(back, p);
+        }
+    }
+
+    #[test]
+    fn msg_type_is_lifted_only_from_json_objects() {
+        assert_eq!(
+            lift_msg_type(r#"{"type":"chat_message","message":"cc"}"#).as_deref(),
+            Some("chat_message")
+        );
+        assert_eq!(lift_msg_type(r#" {"data":{"type":"inner"}}"#), None);
+        assert_eq!(lift_msg_type(r#"{"type":3}"#), None);
+        assert_eq!(lift_msg_type(r#"{"type":"x""#), None);
+        assert_eq!(lift_msg_type("hello"), None);
+        assert_eq!(lift_msg_type(r#"["type"]"#), None);
+    }
+
+    #[test]
+    fn truncated_text_is_cut_on_a_character_boundary() {
+        // "é" is two bytes; a limit of 2 cuts it in half.
+        let p = Payload::capture(&Bytes::from("aé"), 2);
+        assert!(p.truncated());
+        assert_eq!(p.text(), Some("a"));
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"len":3,"text":"a","truncated":true}"#);
+    }
+}

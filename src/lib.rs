@@ -1,0 +1,28 @@
+//! wsdiag: a diagnostic WebSocket debugging proxy.
+//!
+//! It sits between a web frontend and its backend, forwards every HTTP
+//! request and WebSocket message unchanged, records all of it, and explains
+//! failures.
+//!
+//! # Layout
+//!
+//! - [`event`]: the event, the one vocabulary every module shares.
+//! - [`proxy`]: sockets only: accept loop, HTTP forwarding, WebSocket
+//!   upgrade bridging, the message pump, shutdown.
+//! - [`sink`]: consumers of the live event stream (hub, console); all
+//!   terminal output.
+//! - [`capture`]: the capture file format: writer and reader.
+//! - [`diagnose`]: events in, findings out; error-page parsers.
+//! - [`demo`]: the embedded sample chat backend and scripted client.
+//! - [`cli`] and [`commands`]: the command line and the commands it runs.
+
+pub mod capture;
+pub mod cli;
+pub mod commands;
+pub mod demo;
+pub mod diagnose;
+pub mod event;
+pub mod proxy;
+pub mod sink;
+
+pub use commands::{run, Outcome};

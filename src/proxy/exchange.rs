@@ -1,0 +1,193 @@
+//! One HTTP exchange: the request, its response or failure, and their events.
+//!
+//! [`Exchange::serve`] is hyper's service function. It routes a WebSocket
+//! upgrade to [`super::upgrade`] and anything else to [`super::forward`];
+//! both use the helpers here to record the request, relay the upstream's
+//! response while recording it, or answer with an error of the proxy's own.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+
+use super::body::{BodyOutcome, TeeBody};
+use super::connection::ConnState;
+use super::headers::{self, Hop};
+use super::{ProxyBody, Shared};
+use crate::event::{
+    headers_from, ErrorKind, EventKind, HttpError, HttpRequest, HttpResponse, Side,
+};
+
+/// The parts of a request the capture keeps, taken before forwarding
+/// changes them.
+pub(super) struct RequestHead {
+    method: String,
+    uri: String,
+    version: String,
+    headers: crate::event::Headers,
+}
+
+impl RequestHead {
+    pub fn of<B>(req: &Request<B>) -> RequestHead {
+        RequestHead {
+            method: req.method().to_string(),
+            uri: req.uri().to_string(),
+            version: format!("{:?}", req.version()),
+            headers: headers_from(req.headers()),
+        }
+    }
+}
+
+/// One exchange in flight.
+pub(super) struct Exchange {
+    pub id: u64,
+    pub conn: Arc<ConnState>,
+    pub shared: Arc<Shared>,
+    started: Instant,
+}
+
+impl Exchange {
+    /// hyper's service function: one call per request on a connection.
+    pub async fn serve(
+        req: Request<Incoming>,
+        conn: Arc<ConnState>,
+        shared: Arc<Shared>,
+    ) -> Result<Response<ProxyBody>, Infallible> {
+        let started = Instant::now();
+        conn.previous_recorded().await;
+        conn.exchange_started();
+        let exchange = Exchange {
+            id: shared.recorder.next_exchange(),
+            conn,
+            shared,
+            started,
+        };
+        let response = if headers::is_websocket_upgrade(req.headers()) {
+            super::upgrade::bridge(req, exchange).await
+        } else {
+            super::forward::forward(req, exchange).await
+        };
+        Ok(response)
+    }
+
+    /// Microseconds since the request arrived.
+    pub fn elapsed_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// Records an event of this exchange's connection.
+    pub async fn record(&self, kind: EventKind) {
+        self.shared.recorder.record(Some(self.conn.id), kind).await;
+    }
+
+    /// Records the request with its body as it turned out.
+    pub async fn record_request(&self, head: RequestHead, body: BodyOutcome) {
+        let request = HttpRequest {
+            exchange: self.id,
+            method: head.method,
+            uri: head.uri,
+            version: head.version,
+            headers: head.headers,
+            body: body.payload,
+        };
+        self.record(EventKind::HttpRequest(request)).await;
+    }
+
+    /// The hop as [`headers::prepare_request`] needs it.
+    pub fn hop(&self) -> Hop<'_> {
+        let config = &self.shared.config;
+        Hop {
+            peer: self.conn.peer,
+            rewrite_host_to: config
+                .rewrite_host
+                .then(|| config.upstream.authority.as_str()),
+            upstream_authority: config.upstream.authority.as_str(),
+        }
+    }
+
+    /// Records a failure and answers the client with `status` and a plain
+    /// text body naming the upstream and the cause.
+    pub async fn fail(
+        &self,
+        side: Side,
+        kind: ErrorKind,
+        message: String,
+        status: StatusCode,
+    ) -> Response<ProxyBody> {
+        let error = HttpError {
+            exchange: self.id,
+            side,
+            kind,
+            message: message.clone(),
+            status: Some(status.as_u16()),
+            duration_us: self.elapsed_us(),
+        };
+        self.record(EventKind::HttpError(error)).await;
+        let body = format!(
+            "wsdiag: {message}\n(upstream {}; the request was recorded)\n",
+            self.shared.config.upstream.display
+        );
+        let mut response = Response::new(full(body));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response
+    }
+
+    /// Passes the upstream's response to the client, recording it once its
+    /// body has been forwarded completely (or has failed).
+    pub fn relay(self, response: Response<Incoming>) -> Response<ProxyBody> {
+        let (mut parts, body) = response.into_parts();
+        let status = parts.status;
+        let recorded_headers = headers_from(&parts.headers);
+        headers::strip_hop_by_hop(&mut parts.headers);
+        let limit = self.shared.recorder.body_limit();
+        let (tee, watch) = TeeBody::new(body, limit, Side::Upstream);
+        let conn = self.conn.clone();
+        let tasks = self.shared.tasks.clone();
+        let task = tasks.spawn(async move {
+            let outcome = watch.finished().await;
+            match outcome.error {
+                None => {
+                    let response = HttpResponse {
+                        exchange: self.id,
+                        status: status.as_u16(),
+                        headers: recorded_headers,
+                        body: outcome.payload,
+                        duration_us: self.elapsed_us(),
+                    };
+                    self.record(EventKind::HttpResponse(response)).await;
+                }
+                Some((side, message)) => {
+                    let error = HttpError {
+                        exchange: self.id,
+                        side,
+                        kind: ErrorKind::Body,
+                        message: format!(
+                            "response body cut off after {} bytes: {message}",
+                            outcome.payload.len
+                        ),
+                        status: Some(status.as_u16()),
+                        duration_us: self.elapsed_us(),
+                    };
+                    self.record(EventKind::HttpError(error)).await;
+                }
+            }
+        });
+        conn.set_pending(task);
+        Response::from_parts(parts, tee.boxed_unsync())
+    }
+}
+
+/// A complete body of the proxy's own.
+pub(super) fn full(body: impl Into<Bytes>) -> ProxyBody {
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}

@@ -1,0 +1,84 @@
+//! Plain HTTP forwarding: the request goes to the upstream with only
+//! hop-by-hop headers changed, its body streamed; the response comes back
+//! the same way. The request is recorded as soon as its body has been
+//! forwarded, so a request that never gets an answer is still captured.
+
+use std::future::Future;
+
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::body::{BodyWatch, TeeBody};
+use super::error;
+use super::exchange::{Exchange, RequestHead};
+use super::ProxyBody;
+use crate::event::{ErrorKind, Side};
+
+/// Forwards one request and relays the answer.
+pub(super) async fn forward(req: Request<Incoming>, ex: Exchange) -> Response<ProxyBody> {
+    let head = RequestHead::of(&req);
+    let (mut parts, body) = req.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri = match ex.shared.config.upstream.uri(path) {
+        Ok(uri) => uri,
+        Err(e) => {
+            let (_, watch) = TeeBody::new(body, 0, Side::Client);
+            ex.record_request(head, watch.so_far()).await;
+            let message = format!("cannot forward the request target {path:?}: {e}");
+            return ex
+                .fail(
+                    Side::Client,
+                    ErrorKind::Protocol,
+                    message,
+                    StatusCode::BAD_REQUEST,
+                )
+                .await;
+        }
+    };
+    super::headers::prepare_request(&mut parts.headers, &ex.hop());
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    let limit = ex.shared.recorder.body_limit();
+    let (tee, watch) = TeeBody::new(body, limit, Side::Client);
+    let sent = ex
+        .shared
+        .client
+        .request(Request::from_parts(parts, tee.boxed_unsync()));
+    match record_while_sending(&ex, head, watch, sent).await {
+        Ok(response) => ex.relay(response),
+        Err(e) => {
+            let kind = error::classify(&e);
+            let message = format!("the upstream failed: {}", error::chain(&e));
+            let status = match kind {
+                ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            ex.fail(Side::Upstream, kind, message, status).await
+        }
+    }
+}
+
+/// Drives `sent` and records the request as soon as its body has been
+/// forwarded, or when the response arrives first (an upstream that answers
+/// early, e.g. 413), with as much of the body as was forwarded by then.
+async fn record_while_sending<T, E>(
+    ex: &Exchange,
+    head: RequestHead,
+    watch: BodyWatch,
+    sent: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::pin!(sent);
+    let (kept, done) = watch.into_parts();
+    tokio::select! {
+        biased;
+        _ = done => {
+            ex.record_request(head, kept.outcome()).await;
+            sent.await
+        }
+        result = &mut sent => {
+            ex.record_request(head, kept.outcome()).await;
+            result
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The recording proxy: sockets only.
+//!
+//! [`run`] takes an already bound listener and a shutdown future (tests bind
+//! port 0 and drive the real proxy). Each accepted connection gets a task
+//! ([`connection`]) that serves HTTP/1.1 with upgrades: plain requests are
+//! forwarded ([`forward`]), WebSocket upgrades are bridged ([`upgrade`]) and
+//! their messages pumped both ways ([`pump`]). Everything observed becomes an
+//! event sent to the [`Recorder`]; this module never formats text for people
+//! and never writes files.
+//!
+//! A connection's failure ends that connection only: it is recorded with its
+//! side and never reaches the accept loop.
+
+mod body;
+mod connection;
+mod error;
+mod exchange;
+mod forward;
+pub mod headers;
+mod pump;
+mod upgrade;
+pub mod upstream;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::sink::Recorder;
+pub use body::BoxError;
+pub use error::chain as error_chain;
+pub use upstream::{Upstream, UpstreamError};
+
+/// The body type of everything the proxy sends.
+pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
+
+/// How long connections get to finish after shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Everything the proxy needs to know, fixed at start.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Where to forward.
+    pub upstream: Upstream,
+    /// Send the upstream's authority as `Host` instead of the client's.
+    pub rewrite_host: bool,
+    /// Skip TLS certificate verification of the upstream.
+    pub insecure: bool,
+    /// Limit on connecting (TCP and TLS) to the upstream.
+    pub connect_timeout: Duration,
+    /// Limit on the upstream's answer to a WebSocket upgrade request.
+    pub handshake_timeout: Duration,
+    /// The largest WebSocket message accepted from either side.
+    pub max_message_size: usize,
+}
+
+impl ProxyConfig {
+    /// Defaults for everything but the upstream.
+    pub fn new(upstream: Upstream) -> ProxyConfig {
+        ProxyConfig {
+            upstream,
+            rewrite_host: false,
+            insecure: false,
+            connect_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_message_size: 64 << 20,
+        }
+    }
+
+    /// The WebSocket settings for both sockets of a bridged connection.
+    ///
+    /// tungstenite allocates its read buffer eagerly (128 KiB by default),
+    /// so a proxy holding two sockets per connection would cost about
+    /// 270 KiB per idle connection. 8 KiB keeps thousands of idle
+    /// connections cheap; large messages still work, the buffer grows while
+    /// one is read. Writes go out at once (the pump flushes each message).
+    fn websocket(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(0)
+            .max_write_buffer_size(self.max_message_size.saturating_mul(2))
+            .max_message_size(Some(self.max_message_size))
+            .max_frame_size(Some(self.max_message_size))
+    }
+}
+
+/// State shared by every connection of one proxy.
+struct Shared {
+    config: ProxyConfig,
+    websocket: WebSocketConfig,
+    recorder: Recorder,
+    /// Pooled client for plain requests.
+    client: Client<upstream::Connector, ProxyBody>,
+    /// Dedicated connections for WebSocket upgrades.
+    connector: upstream::Connector,
+    /// Cancelled when shutdown starts: stop serving, close WebSockets (1001).
+    shutdown: CancellationToken,
+    /// Every task the proxy spawned, so shutdown can wait for them.
+    tasks: TaskTracker,
+}
+
+/// Serves `listener` until `shutdown` resolves, then stops accepting, closes
+/// WebSockets with 1001, and waits up to [`SHUTDOWN_GRACE`] for connections
+/// to finish. Every event goes to `recorder`.
+pub async fn run(
+    listener: TcpListener,
+    config: ProxyConfig,
+    recorder: Recorder,
+    shutdown: impl Future<Output = ()>,
+) {
+    let connector = upstream::connector(config.insecure, config.connect_timeout);
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector.clone());
+    let shared = Arc::new(Shared {
+        websocket: config.websocket(),
+        config,
+        recorder,
+        client,
+        connector,
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    });
+    let mut next_conn = 0;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    next_conn += 1;
+                    let task = connection::serve(stream, peer, next_conn, shared.clone());
+                    shared.tasks.spawn(task);
+                }
+                Err(e) => {
+                    // Out of file descriptors and similar: the listener
+                    // itself is fine; back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    shared.shutdown.cancel();
+    shared.tasks.close();
+    // Every task bounds its own shutdown by SHUTDOWN_GRACE; this is a
+    // backstop against a bug there, not the normal path.
+    let backstop = SHUTDOWN_GRACE + Duration::from_secs(2);
+    if tokio::time::timeout(backstop, shared.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
+}

@@ -1,0 +1,169 @@
+//! WebSocket upgrades: connect to the upstream first, then answer the client.
+//!
+//! The client's upgrade request goes to the upstream on a dedicated
+//! connection with the client's own headers, `Sec-WebSocket-Key` included, so
+//! the upstream's `Sec-WebSocket-Accept` is valid for the client and its 101
+//! can be relayed as it came. `Sec-WebSocket-Extensions` is dropped (no
+//! compression through the proxy) and recorded as dropped. An upstream that
+//! answers anything but 101 (a 403 from Channels' origin validator, a 404, a
+//! 401) has that answer relayed to the client untouched and recorded as a
+//! refused handshake: one of the failures users most need to see.
+
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode, Version};
+use http_body_util::Empty;
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+use tower_service::Service;
+
+use super::body::{BodyOutcome, BoxError};
+use super::exchange::{full, Exchange, RequestHead};
+use super::{error, headers, pump, ProxyBody, Shared};
+use crate::event::{
+    headers_from, ErrorEvent, ErrorKind, EventKind, HttpResponse, Side, WsHandshake,
+};
+
+/// Bridges one upgrade request; returns what the client should get.
+pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response<ProxyBody> {
+    let head = RequestHead::of(&req);
+    let uri = req.uri().to_string();
+    let subprotocols_offered = headers::list(req.headers(), "sec-websocket-protocol");
+    let extensions_dropped = headers::list(req.headers(), "sec-websocket-extensions");
+    ex.record_request(head, BodyOutcome::default()).await;
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    let exchange = ex.id;
+    let handshake = |status: u16, subprotocol: Option<String>| WsHandshake {
+        exchange,
+        uri: uri.clone(),
+        status,
+        accepted: status == 101,
+        subprotocols_offered: subprotocols_offered.clone(),
+        subprotocol,
+        extensions_dropped: extensions_dropped.clone(),
+    };
+
+    let timeout = ex.shared.config.handshake_timeout;
+    let answer = tokio::time::timeout(timeout, open_upstream(&ex, &req)).await;
+    let mut response = match answer {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            let kind = error::classify(e.as_ref());
+            let message = format!("WebSocket upgrade failed: {}", error::chain(e.as_ref()));
+            ex.record(EventKind::WsHandshake(handshake(502, None)))
+                .await;
+            return ex
+                .fail(Side::Upstream, kind, message, StatusCode::BAD_GATEWAY)
+                .await;
+        }
+        Err(_) => {
+            let message =
+                format!("the upstream did not answer the WebSocket upgrade within {timeout:?}");
+            ex.record(EventKind::WsHandshake(handshake(504, None)))
+                .await;
+            return ex
+                .fail(
+                    Side::Upstream,
+                    ErrorKind::Timeout,
+                    message,
+                    StatusCode::GATEWAY_TIMEOUT,
+                )
+                .await;
+        }
+    };
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        let status = response.status().as_u16();
+        ex.record(EventKind::WsHandshake(handshake(status, None)))
+            .await;
+        return ex.relay(response);
+    }
+
+    let subprotocol = response
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    ex.record(EventKind::WsHandshake(handshake(101, subprotocol)))
+        .await;
+    let upstream_upgrade = hyper::upgrade::on(&mut response);
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
+    let recorded = HttpResponse {
+        exchange: ex.id,
+        status: 101,
+        headers: headers_from(&parts.headers),
+        body: Default::default(),
+        duration_us: ex.elapsed_us(),
+    };
+    ex.record(EventKind::HttpResponse(recorded)).await;
+    ex.conn.mark_upgraded();
+    let tasks = ex.shared.tasks.clone();
+    tasks.spawn(run_websocket(client_upgrade, upstream_upgrade, ex));
+    Response::from_parts(parts, full(Bytes::new()))
+}
+
+/// Sends the upgrade request to the upstream on a connection of its own.
+async fn open_upstream(
+    ex: &Exchange,
+    req: &Request<Incoming>,
+) -> Result<Response<Incoming>, BoxError> {
+    let shared: &Shared = &ex.shared;
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let target = shared.config.upstream.uri(path)?;
+    let mut connector = shared.connector.clone();
+    std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+    let io = connector.call(target.clone()).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    shared.tasks.spawn(async move {
+        if let Err(e) = connection.with_upgrades().await {
+            tracing::debug!(error = %e, "upstream upgrade connection ended");
+        }
+    });
+
+    let mut headers = req.headers().clone();
+    headers::prepare_request(&mut headers, &ex.hop());
+    headers::restore_upgrade(&mut headers);
+    // A connection of our own: the request line carries the origin form.
+    let mut upstream_req = Request::new(Empty::<Bytes>::new());
+    *upstream_req.uri_mut() = target
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse()?;
+    *upstream_req.version_mut() = Version::HTTP_11;
+    *upstream_req.headers_mut() = headers;
+    Ok(sender.send_request(upstream_req).await?)
+}
+
+/// Waits for both sides to switch protocols, then pumps messages until the
+/// WebSocket ends; records `ws_close` and `conn_close`.
+async fn run_websocket(client: OnUpgrade, upstream: OnUpgrade, ex: Exchange) {
+    let recorder = ex.shared.recorder.clone();
+    match tokio::try_join!(client, upstream) {
+        Ok((client, upstream)) => {
+            let config = Some(ex.shared.websocket);
+            let client =
+                WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, config).await;
+            let upstream =
+                WebSocketStream::from_raw_socket(TokioIo::new(upstream), Role::Client, config)
+                    .await;
+            let ctx = pump::PumpContext {
+                recorder: recorder.clone(),
+                conn: ex.conn.id,
+                shutdown: ex.shared.shutdown.clone(),
+            };
+            let close = pump::pump(client, upstream, &ctx).await;
+            ex.record(EventKind::WsClose(close)).await;
+        }
+        Err(e) => {
+            let error = ErrorEvent {
+                side: Side::Proxy,
+                kind: ErrorKind::Protocol,
+                message: format!("switching to WebSocket failed: {e}"),
+            };
+            ex.record(EventKind::Error(error)).await;
+        }
+    }
+    ex.conn.record_close(&recorder).await;
+}

@@ -1,0 +1,200 @@
+//! The upstream: where wsdiag forwards to, and how it connects there.
+//!
+//! One upstream per proxy: wsdiag is a reverse proxy, never an open one.
+//! `http://` and `ws://` connect in plain TCP, `https://` and `wss://`
+//! through rustls, with the system's roots plus the webpki roots, or no
+//! verification at all with `--insecure` (self-signed staging certificates).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+/// The connector shared by plain forwarding and WebSocket upgrades.
+pub type Connector = HttpsConnector<HttpConnector>;
+
+/// A parsed `--upstream` URL.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Whether to speak TLS.
+    pub tls: bool,
+    /// `host:port` as given (default ports filled in).
+    pub authority: Authority,
+    /// A path prefix to put before every forwarded path ("" for none).
+    pub base_path: String,
+    /// The URL as the user gave it, for messages.
+    pub display: String,
+}
+
+/// Why an `--upstream` URL was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Not a URL.
+    #[error("--upstream {0:?} is not a URL: give one like http://127.0.0.1:8000")]
+    Invalid(String),
+    /// A scheme wsdiag does not forward to.
+    #[error("--upstream {0:?}: the scheme must be http, https, ws or wss")]
+    Scheme(String),
+}
+
+impl Upstream {
+    /// Parses `http://host:port/prefix` (also https, ws, wss).
+    pub fn parse(url: &str) -> Result<Upstream, UpstreamError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| UpstreamError::Invalid(url.to_owned()))?;
+        let tls = match uri.scheme_str() {
+            Some("http") | Some("ws") => false,
+            Some("https") | Some("wss") => true,
+            _ => return Err(UpstreamError::Scheme(url.to_owned())),
+        };
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| UpstreamError::Invalid(url.to_owned()))?;
+        let default_port = if tls { 443 } else { 80 };
+        let authority = match authority.port_u16() {
+            Some(_) => authority,
+            None => format!("{}:{default_port}", authority.host())
+                .parse()
+                .map_err(|_| UpstreamError::Invalid(url.to_owned()))?,
+        };
+        Ok(Upstream {
+            tls,
+            authority,
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+            display: url.to_owned(),
+        })
+    }
+
+    /// The absolute URI of `path_and_query` on the upstream, for the client
+    /// that connects there (always `http`/`https`, even for WebSockets).
+    pub fn uri(&self, path_and_query: &str) -> Result<Uri, http::Error> {
+        let scheme = if self.tls {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        };
+        let full = format!("{}{}", self.base_path, path_and_query);
+        Uri::builder()
+            .scheme(scheme)
+            .authority(self.authority.clone())
+            .path_and_query(full.parse::<PathAndQuery>()?)
+            .build()
+    }
+}
+
+/// Builds the connector: TCP with `TCP_NODELAY`, a connect timeout, and TLS
+/// for `https` upstreams.
+pub fn connector(insecure: bool, connect_timeout: Duration) -> Connector {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.enforce_http(false);
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(insecure))
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
+}
+
+fn tls_config(insecure: bool) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        // The ring provider supports the default versions; this cannot fail.
+        .unwrap_or_else(|e| panic!("rustls rejected its own default protocol versions: {e}"));
+    // hyper-rustls sets ALPN to http/1.1 itself (enable_http1 only):
+    // WebSocket upgrades need HTTP/1.1, and so does everything wsdiag forwards.
+    if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_no_client_auth()
+    } else {
+        builder
+            .with_root_certificates(root_store())
+            .with_no_client_auth()
+    }
+}
+
+fn root_store() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // System roots add corporate and local CAs; a missing store is fine.
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    roots
+}
+
+/// Accepts any certificate: `--insecure`, for self-signed staging servers.
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_schemes_ports_and_prefixes() {
+        let u = Upstream::parse("wss://example.test/base/").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.authority.as_str(), "example.test:443");
+        assert_eq!(
+            u.uri("/ws/chat/3/?token=x").unwrap().to_string(),
+            "https://example.test:443/base/ws/chat/3/?token=x"
+        );
+        let u = Upstream::parse("http://127.0.0.1:8000").unwrap();
+        assert!(!u.tls);
+        assert_eq!(
+            u.uri("/api/").unwrap().to_string(),
+            "http://127.0.0.1:8000/api/"
+        );
+        assert!(matches!(
+            Upstream::parse("ftp://x"),
+            Err(UpstreamError::Scheme(_))
+        ));
+        assert!(Upstream::parse("not a url").is_err());
+    }
+}

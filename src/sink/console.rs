@@ -1,0 +1,171 @@
+//! The live console: event lines on stdout, without ever slowing forwarding.
+//!
+//! The hub hands events to [`ConsoleSink`], which queues them for a printer
+//! thread without waiting. When stdout is slow (a pager, a slow terminal)
+//! and the queue is full, events are skipped, counted, and the printer says
+//! how many it skipped; the capture file still has them all. A closed pipe
+//! (`wsdiag proxy | head`) stops printing silently.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread;
+
+use super::filter::Filter;
+use super::format::{Context, Formatter};
+use super::{Sink, SinkError};
+use crate::event::{Event, Trailer};
+
+/// How many events may wait for the printer before the console skips.
+const QUEUE: usize = 4096;
+
+/// Formats and filters a stream of events into lines.
+pub struct Console {
+    formatter: Formatter,
+    filter: Filter,
+    context: Context,
+}
+
+impl Console {
+    /// A console with `formatter` showing what passes `filter`.
+    pub fn new(formatter: Formatter, filter: Filter) -> Console {
+        Console {
+            formatter,
+            filter,
+            context: Context::default(),
+        }
+    }
+
+    /// The line for `event`, if it is shown.
+    pub fn render(&mut self, event: &Event) -> Option<String> {
+        self.context.observe(event);
+        let line = if self.filter.matches(event, &self.context) {
+            self.formatter.line(event, &self.context)
+        } else {
+            None
+        };
+        self.context.forget(event);
+        line
+    }
+}
+
+/// The console as a sink of the hub.
+pub struct ConsoleSink {
+    queue: Option<SyncSender<Arc<Event>>>,
+    skipped: Arc<AtomicU64>,
+    printer: Option<thread::JoinHandle<()>>,
+}
+
+impl ConsoleSink {
+    /// Starts the printer thread for `console`.
+    pub fn start(console: Console) -> io::Result<ConsoleSink> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let skipped = Arc::new(AtomicU64::new(0));
+        let printer = thread::Builder::new()
+            .name("wsdiag-console".into())
+            .spawn({
+                let skipped = skipped.clone();
+                move || print_lines(console, rx, &skipped)
+            })?;
+        Ok(ConsoleSink {
+            queue: Some(tx),
+            skipped,
+            printer: Some(printer),
+        })
+    }
+}
+
+fn print_lines(mut console: Console, rx: Receiver<Arc<Event>>, skipped: &AtomicU64) {
+    let stdout = io::stdout();
+    while let Ok(event) = rx.recv() {
+        let mut out = stdout.lock();
+        let mut write = |event: &Event| match console.render(event) {
+            Some(line) => writeln!(out, "{line}"),
+            None => Ok(()),
+        };
+        let mut result = write(&event);
+        // Print what else is queued under the same lock, then flush once.
+        while let (Ok(()), Ok(event)) = (&result, rx.try_recv()) {
+            result = write(&event);
+        }
+        let missed = skipped.swap(0, Ordering::Relaxed);
+        if missed > 0 && result.is_ok() {
+            result = writeln!(
+                out,
+                "… {missed} events not shown: the console fell behind (the capture has them all)"
+            );
+        }
+        if result.and_then(|()| out.flush()).is_err() {
+            // stdout is gone (closed pipe): stop printing, keep recording.
+            return;
+        }
+    }
+}
+
+impl Sink for ConsoleSink {
+    fn name(&self) -> &str {
+        "console"
+    }
+
+    fn event(&mut self, event: &Arc<Event>) -> Result<(), SinkError> {
+        if let Some(queue) = &self.queue {
+            match queue.try_send(event.clone()) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        self.queue = None;
+        if let Some(printer) = self.printer.take() {
+            let _ = printer.join();
+        }
+    }
+}
+
+/// The one-paragraph summary printed when a proxy stops.
+pub fn summary(trailer: &Trailer) -> String {
+    let by_status: Vec<String> = trailer
+        .exchanges_by_status
+        .iter()
+        .map(|(class, n)| format!("{class}: {n}"))
+        .collect();
+    let by_status = if by_status.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", by_status.join(", "))
+    };
+    format!(
+        "{} connections, {} HTTP exchanges{by_status}, {} WebSocket messages sent (→) and {} received (←), {} failed WebSocket handshakes, {} errors.",
+        trailer.connections,
+        trailer.exchanges,
+        trailer.messages_sent,
+        trailer.messages_received,
+        trailer.failed_handshakes,
+        trailer.errors
+    )
+}
+
+/// Prints one line for people on stdout. A closed stdout is not an error
+/// worth reporting: the line is dropped.
+pub fn say(line: &str) {
+    let _ = writeln!(io::stdout().lock(), "{line}");
+}
+
+/// Prints lines on stdout; a closed pipe (`| head`) ends printing quietly.
+pub fn say_all(lines: &[String]) -> io::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let result = lines
+        .iter()
+        .try_for_each(|line| writeln!(out, "{line}"))
+        .and_then(|()| out.flush());
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,216 @@
+//! The hub: numbers events and hands each one to every sink.
+//!
+//! It runs on a thread of its own so that serializing and writing the capture
+//! never competes with forwarding on the async runtime. It gives every event
+//! its `seq` in the order it arrives, lifts `msg_type` out of JSON payloads
+//! (once, here, off the forwarding path), keeps the counts for the trailer,
+//! and flushes sinks whenever the stream goes quiet and at least every
+//! [`FLUSH_INTERVAL`] while it does not.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::recorder::{Recorder, CHANNEL_CAPACITY};
+use super::{Sink, SinkError};
+use crate::event::{lift_msg_type, ErrorEvent, ErrorKind, Event, EventKind, Opcode, Side, Trailer};
+
+/// The longest a recorded event may wait in a buffer before it is flushed.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What the hub reports when the last recorder is gone.
+#[derive(Debug, Clone, Default)]
+pub struct HubReport {
+    /// The counts written in the trailer.
+    pub trailer: Trailer,
+    /// Events a failed sink could not take, by sink name.
+    pub lost: Vec<(String, u64)>,
+}
+
+/// The running hub; join it after dropping every [`Recorder`].
+pub struct HubHandle {
+    thread: thread::JoinHandle<HubReport>,
+}
+
+impl HubHandle {
+    /// Waits until every recorder is dropped and all sinks are finished.
+    pub fn join(self) -> HubReport {
+        // The hub thread does not panic on input; if it did, the report is
+        // lost but the capture already holds everything up to the panic.
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// Starts the hub with `sinks`; returns the recorder that feeds it.
+pub fn spawn(
+    sinks: Vec<Box<dyn Sink>>,
+    body_limit: usize,
+    start: Instant,
+) -> (Recorder, HubHandle) {
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let hub = Hub {
+        rx,
+        start,
+        sinks: sinks.into_iter().map(SinkSlot::new).collect(),
+        next_seq: 1,
+        trailer: Trailer::default(),
+    };
+    let thread = thread::Builder::new()
+        .name("wsdiag-hub".into())
+        .spawn(move || hub.run())
+        .unwrap_or_else(|e| panic!("cannot start the event hub thread: {e}"));
+    (Recorder::new(tx, start, body_limit), HubHandle { thread })
+}
+
+/// A sink and, once it has failed, how many events it missed.
+struct SinkSlot {
+    sink: Box<dyn Sink>,
+    failed: Option<u64>,
+}
+
+impl SinkSlot {
+    fn new(sink: Box<dyn Sink>) -> SinkSlot {
+        SinkSlot { sink, failed: None }
+    }
+}
+
+struct Hub {
+    rx: mpsc::Receiver<Event>,
+    start: Instant,
+    sinks: Vec<SinkSlot>,
+    next_seq: u64,
+    trailer: Trailer,
+}
+
+impl Hub {
+    fn run(mut self) -> HubReport {
+        let mut last_flush = Instant::now();
+        while let Some(event) = self.rx.blocking_recv() {
+            self.dispatch(event);
+            // Drain what is already queued without blocking; flush when the
+            // stream goes quiet, or on time while it keeps coming.
+            while let Ok(event) = self.rx.try_recv() {
+                self.dispatch(event);
+                if last_flush.elapsed() >= FLUSH_INTERVAL {
+                    self.flush();
+                    last_flush = Instant::now();
+                }
+            }
+            self.flush();
+            last_flush = Instant::now();
+        }
+        self.finish()
+    }
+
+    fn dispatch(&mut self, mut event: Event) {
+        event.seq = self.next_seq;
+        self.next_seq += 1;
+        if let EventKind::WsMessage(m) = &mut event.kind {
+            if m.opcode == Opcode::Text && m.msg_type.is_none() {
+                m.msg_type = m.payload.text().and_then(lift_msg_type);
+            }
+        }
+        count(&mut self.trailer, &event);
+        let event = Arc::new(event);
+        let mut failures = Vec::new();
+        for slot in &mut self.sinks {
+            match slot.failed.as_mut() {
+                Some(missed) => *missed += 1,
+                None => {
+                    if let Err(e) = slot.sink.event(&event) {
+                        slot.failed = Some(1);
+                        failures.push(e);
+                    }
+                }
+            }
+        }
+        for failure in failures {
+            self.report_failure(failure);
+        }
+    }
+
+    /// Tells the sinks still working that one stopped, as an `error` event.
+    fn report_failure(&mut self, failure: SinkError) {
+        tracing::error!(sink = failure.sink, error = %failure.source, "a sink stopped");
+        let event = Event {
+            seq: 0,
+            t_us: self.start.elapsed().as_micros() as u64,
+            conn: None,
+            kind: EventKind::Error(ErrorEvent {
+                side: Side::Proxy,
+                kind: ErrorKind::Io,
+                message: format!(
+                    "{} stopped: {}; forwarding goes on, events are no longer recorded there",
+                    failure.sink, failure.source
+                ),
+            }),
+        };
+        self.dispatch(event);
+    }
+
+    fn flush(&mut self) {
+        let mut failures = Vec::new();
+        for slot in self.sinks.iter_mut().filter(|s| s.failed.is_none()) {
+            if let Err(e) = slot.sink.flush() {
+                slot.failed = Some(0);
+                failures.push(e);
+            }
+        }
+        for failure in failures {
+            self.report_failure(failure);
+        }
+    }
+
+    fn finish(mut self) -> HubReport {
+        let trailer = Event {
+            seq: 0,
+            t_us: self.start.elapsed().as_micros() as u64,
+            conn: None,
+            kind: EventKind::Trailer(self.trailer.clone()),
+        };
+        self.dispatch(trailer);
+        self.flush();
+        let mut lost = Vec::new();
+        for mut slot in self.sinks {
+            slot.sink.finish();
+            if let Some(missed) = slot.failed {
+                lost.push((slot.sink.name().to_owned(), missed));
+            }
+        }
+        HubReport {
+            trailer: self.trailer,
+            lost,
+        }
+    }
+}
+
+/// Adds `event` to the trailer's counts.
+fn count(trailer: &mut Trailer, event: &Event) {
+    let class = |status: u16| format!("{}xx", status / 100);
+    match &event.kind {
+        EventKind::ConnOpen(_) => trailer.connections += 1,
+        EventKind::HttpRequest(_) => trailer.exchanges += 1,
+        EventKind::HttpResponse(r) => {
+            *trailer
+                .exchanges_by_status
+                .entry(class(r.status))
+                .or_default() += 1
+        }
+        EventKind::HttpError(_) => {
+            trailer.errors += 1;
+            *trailer
+                .exchanges_by_status
+                .entry("error".to_owned())
+                .or_default() += 1
+        }
+        EventKind::Error(_) => trailer.errors += 1,
+        EventKind::WsHandshake(h) if !h.accepted => trailer.failed_handshakes += 1,
+        EventKind::WsMessage(m) => match m.dir {
+            crate::event::Direction::ClientToUpstream => trailer.messages_sent += 1,
+            crate::event::Direction::UpstreamToClient => trailer.messages_received += 1,
+        },
+        _ => {}
+    }
+}

@@ -1,0 +1,77 @@
+//! The producer's handle on the event stream.
+//!
+//! The proxy holds a [`Recorder`] and calls [`Recorder::record`] for every
+//! event. The channel behind it is bounded: when the hub falls behind (a slow
+//! disk), recording waits, which slows forwarding instead of losing an event.
+//! Only the capture file is allowed to push back like that; the console and
+//! other sinks behind the hub skip instead.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::event::{Event, EventKind};
+
+/// How many events may wait for the hub before producers wait.
+pub const CHANNEL_CAPACITY: usize = 8192;
+
+/// A cloneable handle that sends events to the hub.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    tx: mpsc::Sender<Event>,
+    /// The instant `t_us` counts from: the capture header's `started_at`.
+    start: Instant,
+    /// How many bytes of each body or message the capture keeps.
+    body_limit: usize,
+    /// Source of exchange numbers, shared by every connection of a capture.
+    exchanges: Arc<AtomicU64>,
+}
+
+impl Recorder {
+    /// A recorder feeding `tx`, with times measured from `start`.
+    pub(crate) fn new(tx: mpsc::Sender<Event>, start: Instant, body_limit: usize) -> Recorder {
+        Recorder {
+            tx,
+            start,
+            body_limit,
+            exchanges: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Microseconds since the capture started: the `t_us` of an event
+    /// observed now.
+    pub fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    /// The capture's limit on kept body and message bytes.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The next exchange number (from 1).
+    pub fn next_exchange(&self) -> u64 {
+        self.exchanges.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records an event observed now.
+    pub async fn record(&self, conn: Option<u64>, kind: EventKind) {
+        self.record_at(self.now_us(), conn, kind).await;
+    }
+
+    /// Records an event observed at `t_us` (taken earlier with
+    /// [`Recorder::now_us`]). The hub gives it its `seq`.
+    pub async fn record_at(&self, t_us: u64, conn: Option<u64>, kind: EventKind) {
+        let event = Event {
+            seq: 0,
+            t_us,
+            conn,
+            kind,
+        };
+        // The hub only goes away after every recorder is dropped, so a send
+        // error means the process is already tearing down: nothing to keep.
+        let _ = self.tx.send(event).await;
+    }
+}
