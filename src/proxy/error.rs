@@ -12,32 +12,27 @@ use crate::event::ErrorKind;
 
 /// The kind of an upstream failure, from its source chain.
 pub fn classify(e: &(dyn StdError + 'static)) -> ErrorKind {
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cause {
-        if let Some(io) = err.downcast_ref::<io::Error>() {
-            return match io.kind() {
-                io::ErrorKind::TimedOut => ErrorKind::Timeout,
+    let causes = chain_of(e);
+    // TLS first: rustls errors arrive wrapped in io::Errors of other kinds.
+    if causes.iter().any(|c| c.is::<rustls::Error>()) {
+        return ErrorKind::Tls;
+    }
+    for cause in &causes {
+        if cause.is::<tokio::time::error::Elapsed>() {
+            return ErrorKind::Timeout;
+        }
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            match io.kind() {
+                io::ErrorKind::TimedOut => return ErrorKind::Timeout,
                 io::ErrorKind::ConnectionReset
                 | io::ErrorKind::ConnectionAborted
                 | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
-                // rustls reports TLS failures wrapped in io::Error.
-                _ if io
-                    .get_ref()
-                    .is_some_and(|inner| inner.is::<rustls::Error>()) =>
-                {
-                    ErrorKind::Tls
-                }
-                _ => ErrorKind::Connect,
-            };
+                | io::ErrorKind::UnexpectedEof => return ErrorKind::Reset,
+                io::ErrorKind::ConnectionRefused => return ErrorKind::Connect,
+                _ => {}
+            }
         }
-        if err.is::<rustls::Error>() {
-            return ErrorKind::Tls;
-        }
-        if err.is::<tokio::time::error::Elapsed>() {
-            return ErrorKind::Timeout;
-        }
-        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+        if let Some(h) = cause.downcast_ref::<hyper::Error>() {
             if h.is_parse() || h.is_parse_status() {
                 return ErrorKind::Protocol;
             }
@@ -45,21 +40,33 @@ pub fn classify(e: &(dyn StdError + 'static)) -> ErrorKind {
                 return ErrorKind::Reset;
             }
         }
-        cause = err.source();
     }
     ErrorKind::Connect
+}
+
+/// Every error in `e`'s chain, including what `io::Error`s wrap: their
+/// `source()` skips the wrapped error itself, `get_ref()` does not.
+fn chain_of<'a>(e: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut all = Vec::new();
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        all.push(err);
+        cause = match err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => err.source(),
+        };
+    }
+    all
 }
 
 /// The error and its causes in one line: "a: b: c", without repeats.
 pub fn chain(e: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cause {
+    for err in chain_of(e) {
         let text = err.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
-        cause = err.source();
     }
     parts.join(": ")
 }

@@ -158,7 +158,11 @@ where
     let mut shutdown_sent = false;
     let mut closed_by_src = false;
     loop {
+        // Biased: what a side already sent (a message, its EOF) is handled
+        // before shutdown or a deadline, so it is forwarded and recorded
+        // with the right cause.
         let next = tokio::select! {
+            biased;
             next = src.next() => next,
             () = shared.abort.cancelled() => break,
             () = ctx.shutdown.cancelled(), if !shutdown_sent => {

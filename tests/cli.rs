@@ -1,0 +1,187 @@
+//! The binary as a user runs it: `wsdiag demo`, `wsdiag show` and its
+//! filters, exit codes and error messages.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::schema;
+
+fn wsdiag(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the wsdiag binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs the demo once into `dir/demo.jsonl` and returns its output.
+fn run_demo(dir: &Path) -> Output {
+    let out = wsdiag(&["demo", "--capture", "demo.jsonl"], dir);
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn the_demo_shows_both_send_paths_live_and_leaves_a_private_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout(&run_demo(dir.path()));
+    for expected in [
+        "→ chat_message {\"type\":\"chat_message\",\"message\":\"cc\"}",
+        "← chat_message {\"type\":\"chat_message\",\"data\":{",
+        "← online_users_update",
+        "← notifications_non_lues",
+        "← notification_general",
+        "← notification_personal",
+        "POST /api/conversations/3/messages/ → 500 IntegrityError: NOT NULL constraint failed: chat_message.expediteur_id",
+        "GET /api/conversations/3/messages/ → 200",
+        "WebSocket send: saved and broadcast to alice and bob. REST send: HTTP 500.",
+        "Capture: demo.jsonl",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(
+        !out.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
+    let path = dir.path().join("demo.jsonl");
+    schema::check_capture(&std::fs::read_to_string(&path).unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "captures hold cookies: owner only");
+    }
+}
+
+#[test]
+fn without_capture_flag_the_demo_writes_a_timestamped_file_in_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wsdiag(&["demo", "--quiet"], dir.path());
+    assert!(out.status.success());
+    let files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with("wsdiag-demo-") && files[0].ends_with(".jsonl"));
+    assert!(stdout(&out).contains(&format!("Capture: {}", files[0])));
+    assert!(
+        !stdout(&out).contains("→ chat_message"),
+        "--quiet prints no event lines"
+    );
+}
+
+#[test]
+fn show_prints_a_capture_like_the_console_with_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let all = stdout(&wsdiag(&["show", "demo.jsonl"], dir.path()));
+    assert!(all.contains("POST /api/conversations/3/messages/ → 500 IntegrityError"));
+    assert!(
+        all.contains("HTTP exchanges (1xx: 2, 2xx: 1, 5xx: 1)"),
+        "{all}"
+    );
+
+    let only_chat = stdout(&wsdiag(
+        &["show", "demo.jsonl", "--type", "chat_message"],
+        dir.path(),
+    ));
+    let lines: Vec<&str> = only_chat.lines().filter(|l| l.contains(" #")).collect();
+    assert_eq!(lines.len(), 3, "one sent, two broadcasts:\n{only_chat}");
+    assert!(lines.iter().all(|l| l.contains("chat_message")));
+
+    let sent = stdout(&wsdiag(
+        &[
+            "show",
+            "demo.jsonl",
+            "--dir",
+            "sent",
+            "--type",
+            "chat_message",
+        ],
+        dir.path(),
+    ));
+    assert_eq!(
+        sent.lines()
+            .filter(|l| l.contains(" → chat_message"))
+            .count(),
+        1
+    );
+    assert!(!sent.contains("← "));
+
+    let failed = stdout(&wsdiag(
+        &["show", "demo.jsonl", "--status", "5xx"],
+        dir.path(),
+    ));
+    assert_eq!(
+        failed.lines().filter(|l| l.contains(" #")).count(),
+        1,
+        "{failed}"
+    );
+
+    let bob = stdout(&wsdiag(
+        &[
+            "show",
+            "demo.jsonl",
+            "--conn",
+            "2",
+            "--grep",
+            "Nouveau message",
+        ],
+        dir.path(),
+    ));
+    let lines: Vec<&str> = bob.lines().filter(|l| l.contains(" #")).collect();
+    assert_eq!(lines.len(), 1, "{bob}");
+    assert!(lines[0].contains("#2 ← notification_personal"));
+}
+
+#[test]
+fn show_reads_a_capture_cut_short_by_a_crash_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let full = std::fs::read_to_string(dir.path().join("demo.jsonl")).unwrap();
+    // Cut in the middle of the tenth line, as kill -9 during a write would.
+    let cut: usize = full.lines().take(9).map(|l| l.len() + 1).sum::<usize>() + 20;
+    std::fs::write(dir.path().join("cut.jsonl"), &full[..cut]).unwrap();
+    let out = wsdiag(&["show", "cut.jsonl"], dir.path());
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("partial line 10"), "{text}");
+    assert!(text.contains("no trailer"), "{text}");
+}
+
+#[test]
+fn bad_input_gets_exit_code_2_and_a_message_saying_what_to_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = wsdiag(&["show", "nope.jsonl"], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read nope.jsonl"));
+
+    std::fs::write(
+        dir.path().join("new.jsonl"),
+        "{\"type\":\"header\",\"format_version\":7}\n",
+    )
+    .unwrap();
+    let newer = wsdiag(&["show", "new.jsonl"], dir.path());
+    assert_eq!(newer.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&newer.stderr).contains("upgrade wsdiag"));
+
+    let scheme = wsdiag(&["proxy", "--upstream", "ftp://example.test"], dir.path());
+    assert_eq!(scheme.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&scheme.stderr)
+        .contains("the scheme must be http, https, ws or wss"));
+
+    let status = wsdiag(&["show", "x.jsonl", "--status", "abc"], dir.path());
+    assert_eq!(status.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&status.stderr).contains("like 5xx"));
+}

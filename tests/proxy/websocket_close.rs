@@ -1,0 +1,145 @@
+//! Every way a WebSocket ends, through the proxy: who closed, with what
+//! code, cleanly or not, and what the other side saw.
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use wsdiag::event::{EventKind, Side, WsClose};
+
+use crate::support::{self, next, send_text, Harness, PATIENCE};
+
+fn ws_close(capture: &wsdiag::capture::Capture) -> WsClose {
+    let closes = support::events(capture, |e| match &e.kind {
+        EventKind::WsClose(c) => Some(c.clone()),
+        _ => None,
+    });
+    assert_eq!(closes.len(), 1, "one ws_close per WebSocket");
+    closes[0].clone()
+}
+
+#[tokio::test]
+async fn client_graceful_close_reaches_the_upstream_with_code_and_reason() {
+    let h = Harness::start().await;
+    let mut ws = h.ws("/ws/echo/", &[]).await;
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye now".into(),
+    };
+    ws.close(Some(frame)).await.unwrap();
+    match next(&mut ws).await {
+        Some(Message::Close(Some(reply))) => assert_eq!(reply.code, CloseCode::Normal),
+        other => panic!("expected the close reply, got {other:?}"),
+    }
+    assert!(next(&mut ws).await.is_none());
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!(close.initiator, Side::Client);
+    assert_eq!(close.code, Some(1000));
+    assert_eq!(close.reason, "bye now");
+    assert!(close.clean);
+}
+
+#[tokio::test]
+async fn upstream_graceful_close_reaches_the_client_with_its_unusual_code() {
+    let h = Harness::start().await;
+    let mut ws = h.ws("/ws/echo/", &[]).await;
+    send_text(&mut ws, "close:4000:custom reason").await;
+    match next(&mut ws).await {
+        Some(Message::Close(Some(frame))) => {
+            assert_eq!(u16::from(frame.code), 4000);
+            assert_eq!(frame.reason.as_str(), "custom reason");
+        }
+        other => panic!("expected the upstream's close, got {other:?}"),
+    }
+    assert!(next(&mut ws).await.is_none());
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!(close.initiator, Side::Upstream);
+    assert_eq!(close.code, Some(4000));
+    assert_eq!(close.reason, "custom reason");
+    assert!(close.clean);
+}
+
+#[tokio::test]
+async fn an_upstream_that_drops_the_connection_is_mirrored_to_the_client() {
+    let h = Harness::start().await;
+    let mut ws = h.ws("/ws/echo/", &[]).await;
+    send_text(&mut ws, "drop").await;
+    // The client sees the connection end without a close frame, as it
+    // would without the proxy (a browser reports 1006).
+    let end = tokio::time::timeout(PATIENCE, ws.next()).await.unwrap();
+    assert!(
+        matches!(
+            end,
+            None | Some(Err(WsError::Protocol(_)
+                | WsError::Io(_)
+                | WsError::ConnectionClosed))
+        ),
+        "expected an abrupt end, got {end:?}"
+    );
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!(close.initiator, Side::Upstream);
+    assert!(!close.clean);
+    assert_eq!(close.code, None);
+    assert!(close.error.is_some());
+}
+
+#[tokio::test]
+async fn a_client_that_vanishes_is_recorded_as_an_abrupt_end() {
+    let mut h = Harness::start().await;
+    let mut ws = h.ws("/ws/echo/", &[]).await;
+    send_text(&mut ws, "still here").await;
+    assert!(matches!(next(&mut ws).await, Some(Message::Text(_))));
+    drop(ws); // TCP closed, no close frame
+    h.recorded(|e| matches!(e.kind, EventKind::WsClose(_)))
+        .await;
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!(close.initiator, Side::Client);
+    assert!(!close.clean);
+    assert_eq!((close.messages_sent, close.messages_received), (1, 1));
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_websockets_with_1001() {
+    let h = Harness::start().await;
+    let mut ws = h.ws("/ws/echo/", &[]).await;
+    send_text(&mut ws, "hi").await;
+    assert!(matches!(next(&mut ws).await, Some(Message::Text(_))));
+    let client = tokio::spawn(async move {
+        // Answer the proxy's close like a browser does.
+        let mut seen = None;
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Close(frame) = message {
+                seen = frame.map(|f| u16::from(f.code));
+            }
+        }
+        let _ = ws.close(None).await;
+        seen
+    });
+    let capture = h.finish().await;
+    assert_eq!(client.await.unwrap(), Some(1001));
+    let close = ws_close(&capture);
+    assert_eq!(close.initiator, Side::Proxy);
+    assert_eq!(close.code, Some(1001));
+    assert!(
+        capture.trailer().is_some(),
+        "the capture was finished with its trailer"
+    );
+}
+
+#[tokio::test]
+async fn the_auth_failure_close_of_the_chat_reaches_the_client() {
+    let h = Harness::start().await;
+    let mut ws = h.ws("/ws/chat/3/", &[]).await; // no cookie, no token
+    match next(&mut ws).await {
+        Some(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 4001),
+        other => panic!("expected close 4001, got {other:?}"),
+    }
+    let _ = ws.send(Message::Close(None)).await;
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!((close.initiator, close.code), (Side::Upstream, Some(4001)));
+}

@@ -1,0 +1,281 @@
+//! The harness: the real proxy on 127.0.0.1 port 0 in front of a real
+//! upstream (by default the embedded sample backend), recording to a
+//! capture file in a temporary directory. `finish` stops the proxy the way
+//! Ctrl-C does, waits for the hub, checks every line of the capture against
+//! the documented schema, and returns it.
+
+#![allow(dead_code)] // each test module uses a different part
+
+pub mod schema;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+use wsdiag::capture::{self, Capture, CaptureWriter, Header};
+use wsdiag::event::{Event, EventKind};
+use wsdiag::proxy::{self, ProxyConfig, Upstream};
+use wsdiag::sink::{self, HubHandle, Sink};
+
+/// A WebSocket client connected through the proxy.
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for anything before failing.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The sample backend on a port of its own.
+pub struct Backend {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Backend {
+    pub async fn start() -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(wsdiag::demo::serve(listener, stop.clone()));
+        Backend { addr, stop, task }
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// A running proxy and where it records.
+pub struct Harness {
+    /// Where clients connect.
+    pub proxy: SocketAddr,
+    /// The sample backend, when the harness started one.
+    pub backend: Option<Backend>,
+    pub capture_path: PathBuf,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    hub: HubHandle,
+    /// Every event as the hub numbers it, live.
+    tap: tokio::sync::mpsc::UnboundedReceiver<Arc<Event>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A sink that hands every event to the test as it happens.
+struct Tap(tokio::sync::mpsc::UnboundedSender<Arc<Event>>);
+
+impl Sink for Tap {
+    fn name(&self) -> &str {
+        "test tap"
+    }
+
+    fn event(&mut self, event: &Arc<Event>) -> Result<(), wsdiag::sink::SinkError> {
+        let _ = self.0.send(event.clone());
+        Ok(())
+    }
+}
+
+/// Options for [`Harness::start_with`].
+pub struct Options {
+    pub body_limit: usize,
+    pub configure: Box<dyn FnOnce(&mut ProxyConfig) + Send>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            body_limit: 256 * 1024,
+            configure: Box::new(|_| {}),
+        }
+    }
+}
+
+impl Harness {
+    /// The proxy in front of a fresh sample backend.
+    pub async fn start() -> Harness {
+        Harness::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Harness {
+        let backend = Backend::start().await;
+        let upstream = format!("http://{}", backend.addr);
+        let mut harness = Harness::in_front_of(&upstream, options).await;
+        harness.backend = Some(backend);
+        harness
+    }
+
+    /// The proxy in front of `upstream` (a URL).
+    pub async fn in_front_of(upstream: &str, options: Options) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let capture_path = dir.path().join("capture.jsonl");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = listener.local_addr().unwrap();
+        let header = Header::new(proxy.to_string(), upstream.to_owned(), options.body_limit);
+        let writer = CaptureWriter::create(&capture_path, &header).unwrap();
+        let (tap_tx, tap) = tokio::sync::mpsc::unbounded_channel();
+        let sinks: Vec<Box<dyn Sink>> = vec![Box::new(writer), Box::new(Tap(tap_tx))];
+        let (recorder, hub) = sink::spawn(sinks, options.body_limit, Instant::now());
+        let mut config = ProxyConfig::new(Upstream::parse(upstream).unwrap());
+        (options.configure)(&mut config);
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(proxy::run(listener, config, recorder, async move {
+            stopped.cancelled().await
+        }));
+        Harness {
+            proxy,
+            backend: None,
+            capture_path,
+            stop,
+            task,
+            hub,
+            tap,
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the proxy has recorded an event matching `wanted`.
+    pub async fn recorded(&mut self, wanted: impl Fn(&Event) -> bool) -> Arc<Event> {
+        loop {
+            let event = tokio::time::timeout(PATIENCE, self.tap.recv())
+                .await
+                .expect("the awaited event was not recorded within the test's patience")
+                .expect("the hub stopped");
+            if wanted(&event) {
+                return event;
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.proxy)
+    }
+
+    /// Opens a WebSocket through the proxy with extra headers.
+    pub async fn ws(&self, path: &str, headers: &[(&str, &str)]) -> Client {
+        let (client, response) = self.try_ws(path, headers).await.unwrap();
+        assert_eq!(response.status(), 101);
+        client
+    }
+
+    pub async fn try_ws(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<
+        (
+            Client,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        tokio_tungstenite::tungstenite::Error,
+    > {
+        let mut request = format!("ws://{}{path}", self.proxy)
+            .into_client_request()
+            .unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("the WebSocket handshake timed out")
+    }
+
+    /// Stops the proxy like Ctrl-C, then reads and checks the capture.
+    pub async fn finish(self) -> Capture {
+        self.stop.cancel();
+        self.task.await.unwrap();
+        if let Some(backend) = self.backend {
+            backend.stop().await;
+        }
+        let hub = self.hub;
+        tokio::task::spawn_blocking(move || hub.join())
+            .await
+            .unwrap();
+        let text = std::fs::read_to_string(&self.capture_path).unwrap();
+        schema::check_capture(&text);
+        capture::read_path(&self.capture_path).unwrap()
+    }
+}
+
+/// Reads the next message, failing the test after [`PATIENCE`].
+pub async fn next(client: &mut Client) -> Option<Message> {
+    tokio::time::timeout(PATIENCE, client.next())
+        .await
+        .expect("no message within the test's patience")
+        .map(|r| r.unwrap())
+}
+
+/// Reads until a text message whose JSON `type` is `msg_type`.
+pub async fn wait_for(client: &mut Client, msg_type: &str) -> serde_json::Value {
+    loop {
+        match next(client).await {
+            Some(Message::Text(t)) => {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["type"] == msg_type {
+                    return v;
+                }
+            }
+            Some(_) => {}
+            None => panic!("the socket ended before a {msg_type} message"),
+        }
+    }
+}
+
+/// Sends a text message.
+pub async fn send_text(client: &mut Client, text: &str) {
+    client.send(Message::Text(text.into())).await.unwrap();
+}
+
+/// The events of one kind, by a projection.
+pub fn events<T>(capture: &Capture, f: impl Fn(&Event) -> Option<T>) -> Vec<T> {
+    capture.events.iter().filter_map(f).collect()
+}
+
+/// The `ws_message` events.
+pub fn messages(capture: &Capture) -> Vec<&wsdiag::event::WsMessage> {
+    capture
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::WsMessage(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A plain HTTP/1.1 client.
+pub fn http_client() -> hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+> {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
+}
+
+/// Sends `request` and returns the status, headers and whole body.
+pub async fn call(
+    request: http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> (http::StatusCode, http::HeaderMap, bytes::Bytes) {
+    use http_body_util::BodyExt;
+    let response = tokio::time::timeout(PATIENCE, http_client().request(request))
+        .await
+        .expect("no response within the test's patience")
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (parts.status, parts.headers, body)
+}
+
+/// A port nothing listens on (bound, then released).
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}

@@ -1,0 +1,11 @@
+//! wsdiag's integration tests: one binary, real sockets on 127.0.0.1 port 0,
+//! the real proxy in front of the real sample backend.
+
+// A test that meets the unexpected should stop right there, loudly.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod captures;
+mod cli;
+mod proxy;
