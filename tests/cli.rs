@@ -185,3 +185,135 @@ fn bad_input_gets_exit_code_2_and_a_message_saying_what_to_try() {
     assert_eq!(status.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&status.stderr).contains("like 5xx"));
 }
+
+/// A running `wsdiag` process whose stdout is read line by line.
+struct Running {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Running {
+    fn start(args: &[&str], cwd: &Path) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+            .args(args)
+            .current_dir(cwd)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        use std::io::BufRead;
+        Running {
+            child,
+            lines: std::io::BufReader::new(stdout).lines(),
+        }
+    }
+
+    /// Reads lines until one contains `needle`; returns it.
+    fn line_with(&mut self, needle: &str) -> String {
+        for line in self.lines.by_ref() {
+            let line = line.unwrap();
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("wsdiag ended without printing {needle:?}");
+    }
+
+    /// Sends `signal` (INT or TERM) and returns the rest of stdout and the
+    /// exit status.
+    fn stop(mut self, signal: &str) -> (String, std::process::ExitStatus) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap()
+            .success());
+        let rest: Vec<String> = self.lines.by_ref().map(|l| l.unwrap()).collect();
+        (rest.join("\n"), self.child.wait().unwrap())
+    }
+}
+
+fn address_in(line: &str) -> String {
+    let start = line.find("127.0.0.1:").unwrap();
+    line[start..]
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_proxy_binary_stops_on_sigterm_closing_sockets_with_1001_and_summing_up() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = Running::start(
+        &["demo", "--backend-only", "--listen", "127.0.0.1:0"],
+        dir.path(),
+    );
+    let backend_addr = address_in(&backend.line_with("Sample chat backend on"));
+    let upstream = format!("http://{backend_addr}");
+    let mut proxy = Running::start(
+        &[
+            "proxy",
+            "--upstream",
+            &upstream,
+            "--listen",
+            "127.0.0.1:0",
+            "--capture",
+            "p.jsonl",
+        ],
+        dir.path(),
+    );
+    let proxy_addr = address_in(&proxy.line_with("proxy on"));
+    assert!(proxy.line_with("Recording to").contains("p.jsonl"));
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{proxy_addr}/ws/echo/"))
+        .await
+        .unwrap();
+    proxy.line_with("WebSocket /ws/echo/ open");
+    let watcher = tokio::spawn(async move {
+        let mut code = None;
+        while let Some(Ok(message)) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Close(Some(frame)) = message {
+                code = Some(u16::from(frame.code));
+            }
+        }
+        code
+    });
+    let (rest, status) = tokio::task::spawn_blocking(move || proxy.stop("TERM"))
+        .await
+        .unwrap();
+    assert!(status.success(), "{rest}");
+    assert_eq!(
+        watcher.await.unwrap(),
+        Some(1001),
+        "open WebSockets get 1001 on shutdown"
+    );
+    assert!(
+        rest.contains("Summary: 1 connections, 1 HTTP exchanges"),
+        "{rest}"
+    );
+    assert!(rest.contains("Capture: p.jsonl"), "{rest}");
+    let capture = std::fs::read_to_string(dir.path().join("p.jsonl")).unwrap();
+    schema::check_capture(&capture);
+    assert!(capture.contains("\"initiator\":\"proxy\",\"code\":1001"));
+    let (_, status) = backend.stop("INT");
+    assert!(status.success());
+}
+
+#[test]
+fn demo_keep_running_leaves_both_up_until_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Running::start(
+        &["demo", "--keep-running", "--capture", "k.jsonl"],
+        dir.path(),
+    );
+    let line = demo.line_with("Still running");
+    assert!(
+        line.contains("backend http://127.0.0.1:") && line.contains("proxy http://127.0.0.1:"),
+        "{line}"
+    );
+    let (rest, status) = demo.stop("INT");
+    assert!(status.success());
+    assert!(rest.contains("REST send: HTTP 500"), "{rest}");
+}

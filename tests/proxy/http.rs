@@ -231,3 +231,30 @@ async fn keep_alive_exchanges_are_recorded_in_order_on_one_connection() {
     );
     assert_eq!(capture.trailer().unwrap().connections, 1);
 }
+
+#[tokio::test]
+async fn an_upstream_that_hangs_up_without_answering_gets_a_502() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream); // accept, then close without a word
+        }
+    });
+    let h = Harness::in_front_of(&format!("http://{upstream}"), Options::default()).await;
+    let request = Request::get(h.url("/api/echo/"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let (status, _, body) = call(request).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(String::from_utf8_lossy(&body).contains(&upstream.to_string()));
+    let capture = h.finish().await;
+    let errors: Vec<HttpError> = support::events(&capture, |e| match &e.kind {
+        EventKind::HttpError(x) => Some(x.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        (errors[0].side, errors[0].status),
+        (Side::Upstream, Some(502))
+    );
+}
