@@ -49,7 +49,9 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
+                    // Out of file descriptors and similar: back off, don't spin.
                     tracing::warn!(error = %e, "demo backend: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             },

@@ -88,11 +88,6 @@ impl BodyWatch {
         self.kept.outcome()
     }
 
-    /// What the body has been so far, without waiting.
-    pub fn so_far(&self) -> BodyOutcome {
-        self.kept.outcome()
-    }
-
     /// The look and the end signal, to wait on the end alongside other work.
     pub fn into_parts(self) -> (KeptHandle, oneshot::Receiver<()>) {
         (self.kept, self.done)

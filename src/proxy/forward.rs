@@ -9,7 +9,7 @@ use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::body::{BodyWatch, TeeBody};
+use super::body::{BodyOutcome, BodyWatch, TeeBody};
 use super::error;
 use super::exchange::{Exchange, RequestHead};
 use super::ProxyBody;
@@ -23,8 +23,8 @@ pub(super) async fn forward(req: Request<Incoming>, ex: Exchange) -> Response<Pr
     let uri = match ex.shared.config.upstream.uri(path) {
         Ok(uri) => uri,
         Err(e) => {
-            let (_, watch) = TeeBody::new(body, 0, Side::Client);
-            ex.record_request(head, watch.so_far()).await;
+            drop(body); // not forwarded: the request stops here
+            ex.record_request(head, BodyOutcome::default()).await;
             let message = format!("cannot forward the request target {path:?}: {e}");
             return ex
                 .fail(

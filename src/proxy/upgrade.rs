@@ -116,9 +116,17 @@ async fn open_upstream(
     std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
     let io = connector.call(target.clone()).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    // Drives the connection until it switches protocols (then the pump
+    // owns it), or until shutdown if the upstream never answers.
+    let shutdown = shared.shutdown.clone();
     shared.tasks.spawn(async move {
-        if let Err(e) = connection.with_upgrades().await {
-            tracing::debug!(error = %e, "upstream upgrade connection ended");
+        tokio::select! {
+            result = connection.with_upgrades() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "upstream upgrade connection ended");
+                }
+            }
+            () = shutdown.cancelled() => {}
         }
     });
 

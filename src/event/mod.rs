@@ -6,9 +6,11 @@
 //! field by field in `docs/capture-format.md`; a change here is a change to
 //! that contract.
 
-use base64::Engine as _;
-use bytes::Bytes;
+mod payload;
+
 use serde::{Deserialize, Serialize};
+
+pub use payload::Payload;
 
 /// Which way a WebSocket message (or close) travelled through the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,103 +66,6 @@ pub enum Opcode {
     Ping,
     /// A pong (opcode 10).
     Pong,
-}
-
-/// Bytes kept from a body or message, losslessly encoded.
-///
-/// In JSON: `len` is the full length on the wire; exactly one of `text`
-/// (valid UTF-8) or `base64` (anything else) holds the kept bytes; and
-/// `truncated: true` appears when fewer than `len` bytes were kept. Text is
-/// cut on a character boundary, so a truncated text stays text.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Payload {
-    /// The kept bytes (all of them unless `truncated`).
-    pub bytes: Bytes,
-    /// The full length of the body or message as forwarded.
-    pub len: u64,
-}
-
-impl Payload {
-    /// Keeps at most `limit` bytes of `data`; `len` is `data.len()`.
-    ///
-    /// Cheap: `Bytes::slice` shares the buffer, nothing is copied.
-    pub fn capture(data: &Bytes, limit: usize) -> Payload {
-        Payload {
-            bytes: data.slice(..data.len().min(limit)),
-            len: data.len() as u64,
-        }
-    }
-
-    /// True when fewer bytes were kept than were forwarded.
-    pub fn truncated(&self) -> bool {
-        (self.bytes.len() as u64) < self.len
-    }
-
-    /// The kept bytes as text, when they are (or, if truncated, start with)
-    /// valid UTF-8. A truncated payload may end inside a character: that
-    /// partial character is dropped.
-    pub fn text(&self) -> Option<&str> {
-        match std::str::from_utf8(&self.bytes) {
-            Ok(s) => Some(s),
-            // Only a cut at the very end is forgiven, and only when truncated.
-            Err(e) if self.truncated() && e.error_len().is_none() => {
-                std::str::from_utf8(&self.bytes[..e.valid_up_to()]).ok()
-            }
-            Err(_) => None,
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct PayloadRepr<'a> {
-    len: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
-    text: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    base64: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    truncated: bool,
-}
-
-impl Serialize for Payload {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (text, base64) = match self.text() {
-            Some(t) => (Some(t.into()), None),
-            None => (
-                None,
-                Some(base64::engine::general_purpose::STANDARD.encode(&self.bytes)),
-            ),
-        };
-        PayloadRepr {
-            len: self.len,
-            text,
-            base64,
-            truncated: self.truncated(),
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Payload {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let repr = PayloadRepr::deserialize(d)?;
-        let bytes = match (repr.text, repr.base64) {
-            (Some(t), None) => Bytes::from(t.into_owned()),
-            (None, Some(b)) => base64::engine::general_purpose::STANDARD
-                .decode(b)
-                .map(Bytes::from)
-                .map_err(|e| D::Error::custom(format!("invalid base64 payload: {e}")))?,
-            (None, None) => Bytes::new(),
-            (Some(_), Some(_)) => {
-                return Err(D::Error::custom("a payload has both `text` and `base64`"))
-            }
-        };
-        Ok(Payload {
-            bytes,
-            len: repr.len,
-        })
-    }
 }
 
 /// Header fields in the order they came, duplicates kept (`Set-Cookie`).
@@ -449,24 +354,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payload_keeps_text_as_text_and_binary_as_base64() {
-        let text = Payload::capture(&Bytes::from_static(b"cc"), 1024);
-        assert_eq!(
-            serde_json::to_string(&text).unwrap(),
-            r#"{"len":2,"text":"cc"}"#
-        );
-        let bin = Payload::capture(&Bytes::from_static(&[0xff, 0x00]), 1024);
-        assert_eq!(
-            serde_json::to_string(&bin).unwrap(),
-            r#"{"len":2,"base64":"/wA="}"#
-        );
-        for p in [text, bin] {
-            let back: Payload = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
-            assert_eq!(back, p);
-        }
-    }
-
-    #[test]
     fn msg_type_is_lifted_only_from_json_objects() {
         assert_eq!(
             lift_msg_type(r#"{"type":"chat_message","message":"cc"}"#).as_deref(),
@@ -477,15 +364,5 @@ mod tests {
         assert_eq!(lift_msg_type(r#"{"type":"x""#), None);
         assert_eq!(lift_msg_type("hello"), None);
         assert_eq!(lift_msg_type(r#"["type"]"#), None);
-    }
-
-    #[test]
-    fn truncated_text_is_cut_on_a_character_boundary() {
-        // "é" is two bytes; a limit of 2 cuts it in half.
-        let p = Payload::capture(&Bytes::from("aé"), 2);
-        assert!(p.truncated());
-        assert_eq!(p.text(), Some("a"));
-        let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(json, r#"{"len":3,"text":"a","truncated":true}"#);
     }
 }
