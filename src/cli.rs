@@ -31,6 +31,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print a capture the way the live console does.
     Show(ShowArgs),
+    /// Explain why a send path fails: REST against WebSocket, from a
+    /// capture. Exit code 1 when a path fails.
+    Diagnose(DiagnoseArgs),
 }
 
 /// `wsdiag proxy`.
@@ -184,6 +187,28 @@ pub struct ShowArgs {
     /// Which events to show.
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// `wsdiag diagnose`.
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The capture file to diagnose.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::diagnose::report::Format,
+    /// Ask the upstream (the capture's, or --upstream) which fields its
+    /// serializer requires: DRF answers OPTIONS on the failing endpoint.
+    #[arg(long)]
+    pub introspect: bool,
+    /// With --introspect: the upstream to ask, if not the capture's.
+    #[arg(long, value_name = "URL", requires = "introspect")]
+    pub upstream: Option<String>,
+    /// How long after a WebSocket message an answer carrying the same
+    /// content counts as its delivery.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub window: Duration,
 }
 
 /// Parses `10s`, `500ms`, `2m` or a plain number of seconds.

@@ -8,4 +8,5 @@ mod support;
 
 mod captures;
 mod cli;
+mod diagnose;
 mod proxy;

@@ -5,6 +5,7 @@
 //! maps to an exit code. Errors carry `anyhow` context saying what to try.
 
 mod demo;
+mod diagnose;
 mod proxy;
 mod recording;
 mod show;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Proxy(args) => proxy::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Show(args) => show::run(args),
+        Command::Diagnose(args) => diagnose::run(args),
     }
 }
 

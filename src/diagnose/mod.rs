@@ -1,6 +1,121 @@
 //! Diagnosis: events in, findings out. Pure functions, no I/O.
 //!
-//! For now this holds the error-page parsers the console uses to name the
-//! exception behind a 500.
+//! 1. [`attempt`]: send attempts (REST writes, client WebSocket JSON
+//!    messages) and their outcomes.
+//! 2. [`action`]: attempts carrying the same content to the same
+//!    conversation form one action, seen on one or both paths.
+//! 3. [`compare`]: the two paths' fields against the saved object, and
+//!    their request context.
+//! 4. [`rules`]: one function per kind of [`finding`], each with a stable
+//!    code, its evidence (event `seq`s) and a next step.
+//!
+//! The error-page parsers ([`django`], [`drf`], [`error_body`]) are also
+//! used by the console to name the exception behind a 500.
 
+pub mod action;
+pub mod attempt;
+pub mod compare;
 pub mod django;
+pub mod drf;
+pub mod error_body;
+pub mod finding;
+pub mod report;
+mod rules;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::event::{Event, EventKind};
+pub use action::Action;
+pub use attempt::{Attempt, Outcome, SendPath};
+pub use drf::Introspection;
+pub use finding::{Code, Finding};
+
+/// Settings of a diagnosis.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long after a WebSocket message an upstream message carrying the
+    /// same content counts as its delivery.
+    pub delivery_window: Duration,
+    /// How far apart attempts with the same content may be and still be one
+    /// action.
+    pub action_window: Duration,
+    /// The serializer's fields from DRF's `OPTIONS`, when fetched live;
+    /// an `OPTIONS` exchange in the capture is used otherwise.
+    pub introspection: Option<Introspection>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            delivery_window: Duration::from_secs(2),
+            action_window: Duration::from_secs(60),
+            introspection: None,
+        }
+    }
+}
+
+/// The result of a diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// Every send attempt, in capture order.
+    pub attempts: Vec<Attempt>,
+    /// Attempts grouped by what they carried.
+    pub actions: Vec<Action>,
+    /// What failed and why.
+    pub findings: Vec<Finding>,
+    /// The serializer description used, if any.
+    pub introspection: Option<Introspection>,
+}
+
+impl Diagnosis {
+    /// True when a send path failed: the exit code of `wsdiag diagnose` is 1.
+    pub fn found_failures(&self) -> bool {
+        !self.findings.is_empty()
+    }
+}
+
+/// Diagnoses `events` (a capture's, in order).
+pub fn run(events: &[Event], options: &Options) -> Diagnosis {
+    let windows = attempt::Windows {
+        delivery_us: options.delivery_window.as_micros() as u64,
+    };
+    let attempts = attempt::find(events, windows);
+    let actions = action::group(&attempts, options.action_window.as_micros() as u64);
+    let introspection = options
+        .introspection
+        .clone()
+        .or_else(|| introspection_in(events));
+    let facts = rules::Facts {
+        events,
+        attempts: &attempts,
+        actions: &actions,
+        introspection: introspection.as_ref(),
+    };
+    let findings = rules::findings(&facts);
+    Diagnosis {
+        attempts,
+        actions,
+        findings,
+        introspection,
+    }
+}
+
+/// The last DRF `OPTIONS` answer in the capture.
+fn introspection_in(events: &[Event]) -> Option<Introspection> {
+    let mut options_exchanges = std::collections::HashSet::new();
+    let mut found = None;
+    for event in events {
+        match &event.kind {
+            EventKind::HttpRequest(r) if r.method == "OPTIONS" => {
+                options_exchanges.insert(r.exchange);
+            }
+            EventKind::HttpResponse(r) if options_exchanges.contains(&r.exchange) => {
+                found = r.body.text().and_then(Introspection::parse).or(found);
+            }
+            _ => {}
+        }
+    }
+    found
+}

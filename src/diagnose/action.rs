@@ -1,0 +1,69 @@
+//! Actions: one user intent seen on one or both send paths.
+//!
+//! Attempts that carry the same content (normalized text) to the same
+//! conversation within the action window are one action: "cc" to
+//! conversation 3, tried over the WebSocket and over REST.
+
+use serde::Serialize;
+
+use super::attempt::{Attempt, SendPath};
+
+/// One user intent and the attempts that carried it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    /// The content sent.
+    pub content: String,
+    /// The conversation it went to.
+    pub conversation: Option<String>,
+    /// Indexes into the attempt list, in time order.
+    pub attempts: Vec<usize>,
+}
+
+impl Action {
+    /// This action's attempts on `path`.
+    pub fn on<'a>(
+        &'a self,
+        path: SendPath,
+        all: &'a [Attempt],
+    ) -> impl Iterator<Item = &'a Attempt> + 'a {
+        self.attempts
+            .iter()
+            .map(|&i| &all[i])
+            .filter(move |a| a.path == path)
+    }
+
+    /// True when both paths were tried.
+    pub fn both_paths(&self, all: &[Attempt]) -> bool {
+        self.on(SendPath::Rest, all).next().is_some() && self.on(SendPath::Ws, all).next().is_some()
+    }
+}
+
+/// Groups attempts (in time order) into actions.
+pub fn group(attempts: &[Attempt], window_us: u64) -> Vec<Action> {
+    let mut actions: Vec<(Action, u64)> = Vec::new();
+    for (i, attempt) in attempts.iter().enumerate() {
+        let Some(content) = &attempt.content else {
+            continue;
+        };
+        let open = actions.iter_mut().find(|(a, last)| {
+            &a.content == content
+                && a.conversation == attempt.conversation
+                && attempt.t_us.saturating_sub(*last) <= window_us
+        });
+        match open {
+            Some((action, last)) => {
+                action.attempts.push(i);
+                *last = attempt.t_us;
+            }
+            None => actions.push((
+                Action {
+                    content: content.clone(),
+                    conversation: attempt.conversation.clone(),
+                    attempts: vec![i],
+                },
+                attempt.t_us,
+            )),
+        }
+    }
+    actions.into_iter().map(|(a, _)| a).collect()
+}

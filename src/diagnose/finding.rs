@@ -1,0 +1,86 @@
+//! Findings: what the diagnosis concludes, each with a stable code, the
+//! events it rests on, and a next step. Every code is documented in
+//! `docs/diagnostics.md`; the codes are a contract (scripts match on them).
+
+use serde::Serialize;
+
+use super::attempt::SendPath;
+use super::compare::Comparison;
+use super::django::Frame;
+
+/// The stable code of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// REST 500 from a NOT NULL constraint on a field the WebSocket path
+    /// fills from the connection (the user, the conversation).
+    RestMissingServerField,
+    /// REST 500 raised after the object was saved (while rendering the
+    /// response): a retry would save it twice.
+    RestErrorAfterSave,
+    /// REST 400 because the body uses a field name the serializer does not
+    /// know.
+    RestUnknownField,
+    /// REST 400 for another validation error.
+    RestValidationFailed,
+    /// REST refused by the CSRF check.
+    CsrfFailed,
+    /// Credentials travel on one path only.
+    CredentialsMissing,
+    /// REST 5xx without a more specific explanation.
+    RestServerError,
+    /// REST failed otherwise (4xx, no response).
+    RestFailed,
+    /// The upstream refused the WebSocket handshake.
+    WsHandshakeRefused,
+    /// The upstream closed the WebSocket right after a client message.
+    WsClosedAfterMessage,
+    /// The upstream answered a client message with an error message.
+    WsErrorReply,
+}
+
+impl Code {
+    /// The code as written in reports and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::RestMissingServerField => "rest-missing-server-field",
+            Code::RestErrorAfterSave => "rest-error-after-save",
+            Code::RestUnknownField => "rest-unknown-field",
+            Code::RestValidationFailed => "rest-validation-failed",
+            Code::CsrfFailed => "csrf-failed",
+            Code::CredentialsMissing => "credentials-missing",
+            Code::RestServerError => "rest-server-error",
+            Code::RestFailed => "rest-failed",
+            Code::WsHandshakeRefused => "ws-handshake-refused",
+            Code::WsClosedAfterMessage => "ws-closed-after-message",
+            Code::WsErrorReply => "ws-error-reply",
+        }
+    }
+}
+
+/// One diagnosis result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The stable code.
+    pub code: Code,
+    /// The send path that fails.
+    pub path: SendPath,
+    /// One line: what fails, and why.
+    pub title: String,
+    /// The error as the upstream reported it (exception, status, message).
+    pub error: Option<String>,
+    /// Where in the application's code it was raised.
+    pub location: Option<Frame>,
+    /// The reasoning, a sentence per line.
+    pub explanation: Vec<String>,
+    /// What to do next.
+    pub next_step: String,
+    /// A code change to try, when one can be named.
+    pub suggestion: Option<String>,
+    /// The capture events (`seq`) the finding rests on.
+    pub evidence: Vec<u64>,
+    /// The action this finding belongs to (index in the report's actions).
+    pub action: Option<usize>,
+    /// The comparison of the two paths, when both were tried.
+    pub comparison: Option<Comparison>,
+}

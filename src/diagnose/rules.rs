@@ -1,0 +1,646 @@
+//! The rules: one function per kind of finding. A failing REST attempt is
+//! tried against the REST rules in order (the most specific first) and gets
+//! the first finding that applies; failing WebSocket attempts and refused
+//! handshakes get theirs directly.
+
+use serde_json::{Map, Value};
+
+use super::action::Action;
+use super::attempt::{carries, Attempt, Outcome, SendPath};
+use super::compare::{compare, Comparison};
+use super::drf::{DrfError, Introspection};
+use super::error_body::ErrorBody;
+use super::finding::{Code, Finding};
+use crate::event::{Event, EventKind};
+
+/// Everything the rules look at.
+pub(super) struct Facts<'a> {
+    pub events: &'a [Event],
+    pub attempts: &'a [Attempt],
+    pub actions: &'a [Action],
+    pub introspection: Option<&'a Introspection>,
+}
+
+/// A failing REST attempt with what the other path and the upstream showed.
+struct RestCase<'a> {
+    attempt: &'a Attempt,
+    status: Option<u16>,
+    error: Option<&'a ErrorBody>,
+    evidence: Vec<u64>,
+    ws: Option<&'a Attempt>,
+    saved: Option<&'a Map<String, Value>>,
+    comparison: Option<Comparison>,
+    action: Option<usize>,
+}
+
+impl RestCase<'_> {
+    fn finding(&self, code: Code, title: String, next_step: String) -> Finding {
+        let mut evidence = self.evidence.clone();
+        if let Some(ws) = self.ws {
+            evidence.push(ws.seq);
+            if let Outcome::Succeeded { evidence: e, .. } = &ws.outcome {
+                evidence.push(*e);
+            }
+        }
+        evidence.sort_unstable();
+        Finding {
+            code,
+            path: SendPath::Rest,
+            title,
+            error: self
+                .error
+                .map(ErrorBody::summary)
+                .or_else(|| self.status.map(|s| format!("HTTP {s}"))),
+            location: match self.error {
+                Some(ErrorBody::Django(e)) => e.app_frame.clone(),
+                _ => None,
+            },
+            explanation: Vec::new(),
+            next_step,
+            suggestion: None,
+            evidence,
+            action: self.action,
+            comparison: self.comparison.clone(),
+        }
+    }
+
+    /// True for a 5xx answer.
+    fn is_server_error(&self) -> bool {
+        self.status.is_some_and(|s| s >= 500)
+    }
+
+    /// The saved object's value of `field`.
+    fn saved_value(&self, field: &str) -> Option<&Value> {
+        self.saved.and_then(|s| s.get(field))
+    }
+}
+
+/// Every finding in the facts.
+pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
+    let mut out = refused_handshakes(facts.events);
+    for (index, attempt) in facts.attempts.iter().enumerate() {
+        let action = facts
+            .actions
+            .iter()
+            .position(|a| a.attempts.contains(&index));
+        let finding = match (&attempt.outcome, attempt.path) {
+            (Outcome::Failed { .. }, SendPath::Rest) => Some(rest_failure(facts, attempt, action)),
+            (Outcome::Failed { .. }, SendPath::Ws) => Some(ws_failure(attempt, action)),
+            _ => None,
+        };
+        out.extend(finding);
+    }
+    out
+}
+
+fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> Finding {
+    let Outcome::Failed {
+        evidence,
+        status,
+        error,
+        ..
+    } = &attempt.outcome
+    else {
+        unreachable!("rest_failure is only called for failed attempts")
+    };
+    let ws = action.and_then(|a| {
+        let mut ws = facts.actions[a].on(SendPath::Ws, facts.attempts);
+        let all: Vec<&Attempt> = ws.by_ref().collect();
+        all.iter()
+            .find(|w| matches!(w.outcome, Outcome::Succeeded { .. }))
+            .or(all.first())
+            .copied()
+    });
+    let saved = ws.and_then(|w| match &w.outcome {
+        Outcome::Succeeded { saved, .. } => saved.as_ref(),
+        _ => None,
+    });
+    let case = RestCase {
+        attempt,
+        status: *status,
+        error: error.as_ref(),
+        evidence: evidence.clone(),
+        ws,
+        saved,
+        comparison: ws.map(|w| compare(attempt, Some(w), saved, facts.introspection)),
+        action,
+    };
+    csrf_failed(&case)
+        .or_else(|| credentials_missing(&case))
+        .or_else(|| unknown_field(&case, facts.introspection))
+        .or_else(|| validation_failed(&case))
+        .or_else(|| missing_server_field(&case, facts.introspection))
+        .or_else(|| error_after_save(&case, facts))
+        .or_else(|| server_error(&case, facts.introspection))
+        .unwrap_or_else(|| rest_failed(&case))
+}
+
+/// `csrf-failed`: Django's CSRF page or DRF's `CSRF Failed`.
+fn csrf_failed(case: &RestCase<'_>) -> Option<Finding> {
+    if !case.error.is_some_and(ErrorBody::is_csrf) {
+        return None;
+    }
+    let ctx = &case.attempt.context;
+    let origin_host = ctx
+        .origin
+        .as_deref()
+        .map(|o| o.split("://").nth(1).unwrap_or(o));
+    let (why, next) = if origin_host.is_some() && origin_host != ctx.host.as_deref() {
+        (
+            format!(
+                "the request's Origin ({}) does not match its Host ({}): Django's CSRF check compares them",
+                ctx.origin.as_deref().unwrap_or(""),
+                ctx.host.as_deref().unwrap_or("none")
+            ),
+            "keep the browser's Host when proxying (wsdiag does unless --rewrite-host; in a dev-server proxy, turn off changeOrigin), or add the frontend's origin to CSRF_TRUSTED_ORIGINS".to_owned(),
+        )
+    } else if !ctx.csrf_header {
+        (
+            "the request carries no X-CSRFToken header, which session authentication requires for writes".to_owned(),
+            "send the csrftoken cookie's value as the X-CSRFToken header (axios: xsrfCookieName = 'csrftoken', xsrfHeaderName = 'X-CSRFToken')".to_owned(),
+        )
+    } else {
+        (
+            "the CSRF token sent does not match the csrftoken cookie (a stale token after login rotates it?)".to_owned(),
+            "read the csrftoken cookie again after logging in and send that value as X-CSRFToken".to_owned(),
+        )
+    };
+    let mut f = case.finding(
+        Code::CsrfFailed,
+        format!("The REST path is refused by the CSRF check: {why}"),
+        next,
+    );
+    f.explanation.push("The WebSocket handshake is not CSRF-checked, which is why that path works with the same session.".to_owned());
+    Some(f)
+}
+
+/// `credentials-missing`: 401/403 on REST while only the WebSocket carries
+/// credentials.
+fn credentials_missing(case: &RestCase<'_>) -> Option<Finding> {
+    let refused = matches!(case.status, Some(401 | 403));
+    let ws_has = case.ws.is_some_and(|w| w.context.has_credentials());
+    if !refused || case.attempt.context.has_credentials() {
+        return None;
+    }
+    let title = if ws_has {
+        "The REST request carries no credentials, while the WebSocket handshake does".to_owned()
+    } else {
+        "The REST request carries no credentials".to_owned()
+    };
+    let mut f = case.finding(
+        Code::CredentialsMissing,
+        title,
+        "send the same credentials with the REST call: the session cookie (fetch: credentials: 'include'; axios: withCredentials: true) or the Authorization header".to_owned(),
+    );
+    if let Some(ws) = case.ws {
+        f.explanation.push(format!(
+            "The WebSocket handshake sent cookies [{}]{}{}.",
+            ws.context.cookies.join(", "),
+            if ws.context.query_token {
+                " and a token in the query"
+            } else {
+                ""
+            },
+            ws.context
+                .authorization
+                .as_deref()
+                .map(|a| format!(" and Authorization: {a}"))
+                .unwrap_or_default(),
+        ));
+    }
+    Some(f)
+}
+
+/// The serializer fields DRF says are missing or invalid.
+fn field_errors<'a>(
+    case: &'a RestCase<'_>,
+) -> Option<&'a std::collections::BTreeMap<String, Vec<String>>> {
+    match (case.status, case.error) {
+        (Some(400), Some(ErrorBody::Drf(DrfError::Fields(fields)))) => Some(fields),
+        _ => None,
+    }
+}
+
+/// `rest-unknown-field`: 400 for a required field while the body sends a
+/// name the serializer does not know.
+fn unknown_field(case: &RestCase<'_>, introspection: Option<&Introspection>) -> Option<Finding> {
+    let errors = field_errors(case)?;
+    let comparison = case.comparison.as_ref();
+    let unknown = comparison
+        .map(|c| c.unknown_in_rest.clone())
+        .unwrap_or_default();
+    let unknown = if unknown.is_empty() {
+        // Without the other path, the serializer's own field list decides.
+        let known = &introspection?.fields;
+        case.attempt
+            .fields
+            .keys()
+            .filter(|k| !known.contains_key(*k))
+            .map(|k| super::compare::UnknownField {
+                name: k.clone(),
+                probably: None,
+            })
+            .collect()
+    } else {
+        unknown
+    };
+    let first = unknown.first()?;
+    let expected = first.probably.clone().or_else(|| {
+        errors
+            .keys()
+            .find(|k| !case.attempt.fields.contains_key(*k))
+            .cloned()
+    })?;
+    let mut f = case.finding(
+        Code::RestUnknownField,
+        format!(
+            "The REST body sends `{}`, a field the serializer does not know; it expects `{expected}`",
+            first.name
+        ),
+        format!("rename `{}` to `{expected}` in the frontend's REST call", first.name),
+    );
+    if let Some(messages) = errors.get(&expected) {
+        f.explanation
+            .push(format!("DRF: {expected}: {}", messages.join(" ")));
+    }
+    if case.ws.is_some_and(|w| w.fields.contains_key(&expected)) {
+        f.explanation.push(format!(
+            "The WebSocket path sends `{expected}`, which is why it works."
+        ));
+    }
+    f.suggestion = Some(format!(
+        "or accept both names in the serializer: {} = serializers.CharField(source=\"{expected}\", write_only=True, required=False)",
+        first.name
+    ));
+    Some(f)
+}
+
+/// `rest-validation-failed`: any other 400 with field errors.
+fn validation_failed(case: &RestCase<'_>) -> Option<Finding> {
+    let errors = field_errors(case)?;
+    let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
+    let mut f = case.finding(
+        Code::RestValidationFailed,
+        format!("The REST body fails validation on {}", fields.join(", ")),
+        "send the fields as the serializer expects them (see the messages), or compare with the WebSocket payload".to_owned(),
+    );
+    for (field, messages) in errors {
+        f.explanation
+            .push(format!("DRF: {field}: {}", messages.join(" ")));
+    }
+    Some(f)
+}
+
+/// The column a NOT NULL violation names, for SQLite, PostgreSQL and MySQL.
+fn not_null_column(message: &str) -> Option<String> {
+    let column = if let Some(rest) = message.split("NOT NULL constraint failed: ").nth(1) {
+        rest.split_whitespace()
+            .next()?
+            .rsplit('.')
+            .next()?
+            .to_owned()
+    } else if let Some(rest) = message.split("null value in column \"").nth(1) {
+        rest.split('"').next()?.to_owned()
+    } else if let Some(rest) = message.split("Column '").nth(1) {
+        rest.split_once("' cannot be null")?.0.to_owned()
+    } else {
+        return None;
+    };
+    Some(column)
+}
+
+/// The Django field behind a column: `expediteur_id` is the foreign key
+/// `expediteur`.
+fn field_of(column: &str) -> &str {
+    column.strip_suffix("_id").unwrap_or(column)
+}
+
+/// True for a value that is a user: an object with `username` or `email`.
+fn is_user(value: Option<&Value>) -> bool {
+    value
+        .and_then(Value::as_object)
+        .is_some_and(|o| o.contains_key("username") || o.contains_key("email"))
+}
+
+/// What the server would set `field` to, as Python.
+fn server_value(case: &RestCase<'_>, field: &str) -> String {
+    let user_named = [
+        "user",
+        "author",
+        "owner",
+        "sender",
+        "created_by",
+        "expediteur",
+        "auteur",
+    ];
+    if is_user(case.saved_value(field)) || user_named.contains(&field) {
+        "self.request.user".to_owned()
+    } else {
+        format!("<the {field} the server knows>")
+    }
+}
+
+/// `save(ARGS)` in `source` with `field=value` added, when the line has one.
+fn with_save_argument(source: &str, field: &str, value: &str) -> Option<String> {
+    let at = source.find(".save(")? + ".save(".len();
+    let close = at + source[at..].rfind(')')?;
+    let args = source[at..close].trim();
+    let sep = if args.is_empty() { "" } else { ", " };
+    Some(format!(
+        "{}{args}{sep}{field}={value}{}",
+        &source[..at],
+        &source[close..]
+    ))
+}
+
+/// `rest-missing-server-field`: a NOT NULL violation on a field the REST
+/// path never sets.
+fn missing_server_field(
+    case: &RestCase<'_>,
+    introspection: Option<&Introspection>,
+) -> Option<Finding> {
+    let Some(ErrorBody::Django(e)) = case.error else {
+        return None;
+    };
+    let column = not_null_column(&e.exception_value)?;
+    let field = field_of(&column).to_owned();
+    let value = server_value(case, &field);
+    let mut f = case.finding(
+        Code::RestMissingServerField,
+        format!("The REST path never sets `{field}`, so the database refuses to save the message"),
+        format!("set `{field}` on the server in the view's perform_create: serializer.save({field}={value})"),
+    );
+    if let Some(saved) = case.saved_value(&field) {
+        f.explanation.push(format!(
+            "The WebSocket path works because its consumer fills `{field}` from the connection (saved as {saved})."
+        ));
+    }
+    if !case.attempt.fields.contains_key(&field) {
+        f.explanation.push(format!(
+            "The REST body {} does not carry `{field}`, and the view does not set it.",
+            Value::Object(case.attempt.fields.clone())
+        ));
+    }
+    match introspection.and_then(|i| i.fields.get(&field)) {
+        Some(info) if info.read_only => f.explanation.push(format!(
+            "OPTIONS says `{field}` is read-only: the serializer ignores client values, so only the view can set it."
+        )),
+        Some(info) if info.required => f.explanation.push(format!(
+            "OPTIONS says `{field}` is required and writable: the serializer expects the client to send it; make it read-only and set it on the server instead."
+        )),
+        _ => {}
+    }
+    let location = f.location.clone();
+    f.suggestion = location
+        .as_ref()
+        .filter(|l| l.function == "perform_create" || l.source.contains(".save("))
+        .and_then(|l| with_save_argument(&l.source, &field, &value))
+        .map(|line| format!("{line}\n(and declare `{field}` read-only in the serializer, so clients never have to send it)"));
+    Some(f)
+}
+
+/// The first object saved by the REST attempt: one carrying its content
+/// that appears after it (broadcast or listed) and that the WebSocket path
+/// did not save.
+fn saved_after(facts: &Facts<'_>, attempt: &Attempt) -> Option<u64> {
+    let content = attempt.content.as_deref()?;
+    let ws_ids: Vec<&Value> = facts
+        .attempts
+        .iter()
+        .filter_map(|a| match &a.outcome {
+            Outcome::Succeeded { saved: Some(s), .. } if a.path == SendPath::Ws => s.get("id"),
+            _ => None,
+        })
+        .collect();
+    let new_object = |v: &Value| -> bool {
+        let objects: Vec<&Value> = match v {
+            Value::Array(items) => items.iter().collect(),
+            Value::Object(o) => vec![o.get("data").unwrap_or(v)],
+            _ => vec![],
+        };
+        objects
+            .into_iter()
+            .any(|o| carries(o, content) && o.get("id").is_some_and(|id| !ws_ids.contains(&id)))
+    };
+    facts
+        .events
+        .iter()
+        .filter(|e| e.seq > attempt.seq)
+        .find_map(|e| {
+            let text = match &e.kind {
+                EventKind::WsMessage(m) if m.dir == crate::event::Direction::UpstreamToClient => {
+                    m.payload.text()
+                }
+                EventKind::HttpResponse(r) if r.status < 400 => r.body.text(),
+                _ => None,
+            }?;
+            let value: Value = serde_json::from_str(text).ok()?;
+            new_object(&value).then_some(e.seq)
+        })
+}
+
+/// `rest-error-after-save`: a 5xx although the object was saved.
+fn error_after_save(case: &RestCase<'_>, facts: &Facts<'_>) -> Option<Finding> {
+    if !case.is_server_error() {
+        return None;
+    }
+    let seen = saved_after(facts, case.attempt)?;
+    let where_ = case
+        .error
+        .and_then(|e| match e {
+            ErrorBody::Django(d) => d
+                .app_frame
+                .as_ref()
+                .map(|l| format!(" in {} ({}:{})", l.function, l.file, l.line)),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut f = case.finding(
+        Code::RestErrorAfterSave,
+        format!("The REST path saved the message, then failed while building its response{where_}"),
+        "fix the response serializer at the line above; until then, do not retry a POST that got a 500 without checking the list first".to_owned(),
+    );
+    f.evidence.push(seen);
+    f.evidence.sort_unstable();
+    f.explanation.push(format!(
+        "The saved message appears after the request (event {seen}), so the write succeeded: the client sees a 500, and a retry would save it twice."
+    ));
+    Some(f)
+}
+
+/// `rest-server-error`: any other 5xx, with the likely cause from the
+/// comparison when there is one.
+fn server_error(case: &RestCase<'_>, introspection: Option<&Introspection>) -> Option<Finding> {
+    if !case.is_server_error() {
+        return None;
+    }
+    let suspects: Vec<String> = case
+        .comparison
+        .as_ref()
+        .map(|c| {
+            c.missing_in_rest
+                .iter()
+                .filter(|k| {
+                    is_user(case.saved_value(k))
+                        || introspection
+                            .and_then(|i| i.fields.get(*k))
+                            .is_some_and(|f| f.required && !f.read_only)
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let generic = matches!(case.error, Some(ErrorBody::Generic500));
+    let title = match suspects.first() {
+        Some(field) => format!("The REST path fails with a server error; likely cause: it never sets `{field}`, which the WebSocket path fills from the connection"),
+        None => "The REST path fails with a server error".to_owned(),
+    };
+    let next = if generic {
+        "the traceback is only in the server's log (DEBUG=False): find this request there, or reproduce with DEBUG=True; `wsdiag probe` sends the same message both ways".to_owned()
+    } else {
+        "read the exception and the line above; compare the REST body with the WebSocket payload below".to_owned()
+    };
+    let mut f = case.finding(Code::RestServerError, title, next);
+    for field in &suspects {
+        let value = server_value(case, field);
+        f.explanation.push(format!(
+            "The saved object has `{field}` ({}), which the REST body never supplies; if the view does not set it, saving fails. Try serializer.save({field}={value}) in perform_create.",
+            case.saved_value(field).map(Value::to_string).unwrap_or_default()
+        ));
+    }
+    Some(f)
+}
+
+/// `rest-failed`: what no other rule explains.
+fn rest_failed(case: &RestCase<'_>) -> Finding {
+    let what = case
+        .status
+        .map_or("no response".to_owned(), |s| format!("HTTP {s}"));
+    case.finding(
+        Code::RestFailed,
+        format!("The REST path fails ({what})"),
+        "read the error above and the upstream's log for this request".to_owned(),
+    )
+}
+
+/// `ws-error-reply` and `ws-closed-after-message`.
+fn ws_failure(attempt: &Attempt, action: Option<usize>) -> Finding {
+    let Outcome::Failed {
+        evidence,
+        status,
+        reason,
+        ..
+    } = &attempt.outcome
+    else {
+        unreachable!("ws_failure is only called for failed attempts")
+    };
+    let (code, title, next) = if reason.starts_with("error reply") {
+        (
+            Code::WsErrorReply,
+            format!(
+                "The upstream answered the WebSocket message with an error: {}",
+                reason.trim_start_matches("error reply: ")
+            ),
+            "check the message's shape against what the consumer's receive_json expects".to_owned(),
+        )
+    } else {
+        (
+            Code::WsClosedAfterMessage,
+            format!("The upstream {}", reason.trim_start_matches("the upstream ")),
+            "the consumer most likely raised while handling the message (Channels closes with 1011): find the traceback in the server's log".to_owned(),
+        )
+    };
+    Finding {
+        code,
+        path: SendPath::Ws,
+        title,
+        error: status.map(|s| format!("close {s}")),
+        location: None,
+        explanation: Vec::new(),
+        next_step: next,
+        suggestion: None,
+        evidence: evidence.clone(),
+        action,
+        comparison: None,
+    }
+}
+
+/// `ws-handshake-refused`: every upgrade the upstream did not accept.
+fn refused_handshakes(events: &[Event]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let EventKind::WsHandshake(h) = &event.kind else {
+            continue;
+        };
+        if h.accepted {
+            continue;
+        }
+        let response = events[i..].iter().find_map(|e| match &e.kind {
+            EventKind::HttpResponse(r) if r.exchange == h.exchange => Some((e.seq, r)),
+            _ => None,
+        });
+        let body = response
+            .and_then(|(_, r)| r.body.text())
+            .map(|t| crate::sink::format::shorten(t.trim(), 120));
+        let (why, next) = match h.status {
+            403 => ("the origin validator (AllowedHostsOriginValidator) or the consumer refused it", "add the page's host to ALLOWED_HOSTS, or check the consumer's connect() permissions"),
+            404 => ("no WebSocket route matches the path", "check websocket_urlpatterns (a missing trailing slash or prefix?) and that the ASGI application routes \"websocket\""),
+            401 => ("it was not authenticated", "send the session cookie or the token the consumer expects"),
+            502 | 504 => ("wsdiag could not reach the upstream", "check that the backend runs under an ASGI server (daphne, uvicorn) at the --upstream address"),
+            _ => ("the upstream did not switch protocols", "check the upstream's log for this request"),
+        };
+        let mut evidence = vec![event.seq];
+        evidence.extend(response.map(|(seq, _)| seq));
+        out.push(Finding {
+            code: Code::WsHandshakeRefused,
+            path: SendPath::Ws,
+            title: format!(
+                "The WebSocket handshake to {} is refused with {}: {why}",
+                h.uri, h.status
+            ),
+            error: body,
+            location: None,
+            explanation: Vec::new(),
+            next_step: next.to_owned(),
+            suggestion: None,
+            evidence,
+            action: None,
+            comparison: None,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_null_columns_of_three_databases() {
+        assert_eq!(
+            not_null_column("NOT NULL constraint failed: chat_message.expediteur_id").as_deref(),
+            Some("expediteur_id")
+        );
+        assert_eq!(
+            not_null_column("null value in column \"expediteur_id\" of relation \"chat_message\" violates not-null constraint").as_deref(),
+            Some("expediteur_id")
+        );
+        assert_eq!(
+            not_null_column("(1048, \"Column 'expediteur_id' cannot be null\")").as_deref(),
+            Some("expediteur_id")
+        );
+        assert_eq!(field_of("expediteur_id"), "expediteur");
+    }
+
+    #[test]
+    fn the_sender_is_added_to_the_save_call() {
+        assert_eq!(
+            with_save_argument("message = serializer.save(conversation=conversation)", "expediteur", "self.request.user").as_deref(),
+            Some("message = serializer.save(conversation=conversation, expediteur=self.request.user)")
+        );
+        assert_eq!(
+            with_save_argument("serializer.save()", "user", "self.request.user").as_deref(),
+            Some("serializer.save(user=self.request.user)")
+        );
+    }
+}
