@@ -9,4 +9,5 @@ mod support;
 mod captures;
 mod cli;
 mod diagnose;
+mod django;
 mod proxy;

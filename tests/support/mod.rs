@@ -191,6 +191,12 @@ impl Harness {
 
     /// Stops the proxy like Ctrl-C, then reads and checks the capture.
     pub async fn finish(self) -> Capture {
+        self.finish_with_file().await.0
+    }
+
+    /// Like [`Harness::finish`], keeping the capture file (and the directory
+    /// holding it) for commands that read it.
+    pub async fn finish_with_file(self) -> (Capture, PathBuf, tempfile::TempDir) {
         self.stop.cancel();
         self.task.await.unwrap();
         if let Some(backend) = self.backend {
@@ -202,7 +208,8 @@ impl Harness {
             .unwrap();
         let text = std::fs::read_to_string(&self.capture_path).unwrap();
         schema::check_capture(&text);
-        capture::read_path(&self.capture_path).unwrap()
+        let capture = capture::read_path(&self.capture_path).unwrap();
+        (capture, self.capture_path, self._dir)
     }
 }
 

@@ -1,0 +1,223 @@
+//! End to end against the real thing: the Django Channels + DRF chat of
+//! `tests/django_chat` under daphne on 127.0.0.1 port 0, the real proxy in
+//! front, the Python client (websockets + requests) sending "cc" both ways,
+//! then the `wsdiag diagnose` binary on the capture. One test per bug, with
+//! `DEBUG=True` (HTML and plain-text reports) and `DEBUG=False`.
+//!
+//! The Python venv is created from PyPI on first use
+//! (`tests/django_chat/setup_venv.sh`, into `target/django-venv`).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::support::{Harness, Options};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv's python, created once per test run.
+fn python() -> PathBuf {
+    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let venv = root().join("target/django-venv");
+        let status = Command::new("bash")
+            .arg(root().join("tests/django_chat/setup_venv.sh"))
+            .arg(&venv)
+            .status()
+            .map_err(|e| format!("cannot run setup_venv.sh: {e}"))?;
+        if !status.success() {
+            return Err(
+                "setup_venv.sh failed: python3 -m venv and pip install from PyPI are needed".into(),
+            );
+        }
+        Ok(venv.join("bin/python"))
+    })
+    .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The Django backend, running until dropped.
+struct Backend {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Backend {
+    /// Starts daphne with `bug` and `debug`; returns once it listens (it
+    /// prints its address then: no polling).
+    fn start(bug: &str, debug: &str) -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(python())
+            .arg(root().join("tests/django_chat/run_backend.py"))
+            .arg("--port-file")
+            .arg(dir.path().join("port"))
+            .env("CHAT_BUG", bug)
+            .env("CHAT_DEBUG", debug)
+            .env("CHAT_DB", dir.path().join("chat.sqlite3"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let addr = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("127.0.0.1:"))
+            .expect("the Django backend did not start (run tests/django_chat/run_backend.py by hand to see why)");
+        Backend {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// One scenario: backend with `bug`, proxy, client with `client_args`, then
+/// `wsdiag diagnose --format json` (plus `extra` flags) on the capture.
+async fn scenario(bug: &str, debug: &str, client_args: &[&str], extra: &[&str]) -> (Value, Value) {
+    let backend = tokio::task::spawn_blocking({
+        let (bug, debug) = (bug.to_owned(), debug.to_owned());
+        move || Backend::start(&bug, &debug)
+    })
+    .await
+    .unwrap();
+    let harness =
+        Harness::in_front_of(&format!("http://{}", backend.addr), Options::default()).await;
+    let client = tokio::process::Command::new(python())
+        .arg(root().join("tests/django_chat/client.py"))
+        .arg("--base")
+        .arg(harness.url(""))
+        .args(client_args)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        client.status.success(),
+        "client: {}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&client.stdout).unwrap();
+    assert_eq!(
+        summary["ws"]["delivered"], true,
+        "the WebSocket path works: {summary}"
+    );
+    let (_, path, _dir) = harness.finish_with_file().await;
+    let mut args: Vec<String> = vec![
+        "diagnose".into(),
+        path.to_string_lossy().into_owned(),
+        "--format".into(),
+        "json".into(),
+    ];
+    if !extra.is_empty() {
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(["--upstream".to_owned(), format!("http://{}", backend.addr)]);
+    }
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+        .args(&args)
+        .output()
+        .await
+        .unwrap();
+    drop(backend);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failing path exits 1: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let diagnosis: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (summary, diagnosis)
+}
+
+fn the_finding(diagnosis: &Value) -> &Value {
+    let findings = diagnosis["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{diagnosis:#}");
+    &findings[0]
+}
+
+fn assert_names_the_sender_and_the_fix(f: &Value) {
+    assert_eq!(f["code"], "rest-missing-server-field", "{f:#}");
+    assert!(f["title"].as_str().unwrap().contains("`expediteur`"));
+    assert_eq!(f["location"]["function"], "perform_create");
+    assert!(f["location"]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("chat/views.py"));
+    assert!(f["next_step"]
+        .as_str()
+        .unwrap()
+        .contains("serializer.save(expediteur=self.request.user)"));
+}
+
+#[tokio::test]
+async fn sender_never_set_html_report() {
+    let (summary, d) = scenario("sender_not_set", "1", &["--accept", "json"], &[]).await;
+    assert_eq!(summary["rest"]["status"], 500);
+    assert_eq!(summary["rest"]["content_type"], "text/html; charset=utf-8");
+    assert_names_the_sender_and_the_fix(the_finding(&d));
+}
+
+#[tokio::test]
+async fn sender_never_set_plain_text_report() {
+    let (summary, d) = scenario("sender_not_set", "1", &["--accept", "strict-json"], &[]).await;
+    assert!(summary["rest"]["content_type"]
+        .as_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert_names_the_sender_and_the_fix(the_finding(&d));
+}
+
+#[tokio::test]
+async fn sender_never_set_without_debug_uses_options_introspection() {
+    let (_, d) = scenario("sender_not_set", "0", &[], &["--introspect"]).await;
+    let f = the_finding(&d);
+    assert_eq!(f["code"], "rest-server-error", "{f:#}");
+    assert!(f["title"]
+        .as_str()
+        .unwrap()
+        .contains("likely cause: it never sets `expediteur`"));
+    assert!(f["next_step"]
+        .as_str()
+        .unwrap()
+        .contains("only in the server's log"));
+    assert!(
+        d["introspection"]["fields"]["expediteur"].is_object(),
+        "OPTIONS was read: {d:#}"
+    );
+}
+
+#[tokio::test]
+async fn crash_while_rendering_after_saving() {
+    let (summary, d) = scenario("render_crash", "1", &[], &[]).await;
+    assert_eq!(summary["list_after"]["contains_rest_message"], true);
+    let f = the_finding(&d);
+    assert_eq!(f["code"], "rest-error-after-save", "{f:#}");
+    assert_eq!(f["location"]["function"], "get_apercu");
+    assert!(f["next_step"].as_str().unwrap().contains("do not retry"));
+}
+
+#[tokio::test]
+async fn wrong_field_name_in_the_rest_body() {
+    let (summary, d) = scenario("none", "1", &["--rest-field", "contenu"], &[]).await;
+    assert_eq!(summary["rest"]["status"], 400);
+    let f = the_finding(&d);
+    assert_eq!(f["code"], "rest-unknown-field", "{f:#}");
+    assert_eq!(
+        f["next_step"],
+        "rename `contenu` to `message` in the frontend's REST call"
+    );
+}
