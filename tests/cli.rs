@@ -46,6 +46,12 @@ fn the_demo_shows_both_send_paths_live_and_leaves_a_private_capture() {
         "GET /api/conversations/3/messages/ → 200",
         "WebSocket send: saved and broadcast to alice and bob. REST send: HTTP 500.",
         "Capture: demo.jsonl",
+        // The live diagnosis, under the failing line:
+        "    ✗ rest-missing-server-field: The REST path never sets `expediteur`",
+        "      The same content (\"cc\") sent over the WebSocket (#1, seq 15) was saved and came back",
+        // The report at the end:
+        "Diagnosis (wsdiag diagnose demo.jsonl):",
+        "Try:       serializer.save(conversation=conversation, expediteur=self.request.user)",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }

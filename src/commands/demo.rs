@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{recording, runtime, stop_signal, Outcome};
 use crate::cli::DemoArgs;
 use crate::demo::{self, chat};
+use crate::diagnose::{self, report};
 use crate::proxy::{self, ProxyConfig, Upstream};
 use crate::sink::console::say;
 use crate::sink::filter::Filter;
@@ -66,6 +67,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     say("");
+    let capture = recording.capture.clone();
     recording.finish();
     let outcome = outcome.context("the demo's scripted client failed")?;
     say(&format!(
@@ -78,6 +80,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         outcome.rest_status,
         outcome.listed
     ));
+    if let Some(path) = capture {
+        let capture = crate::capture::read_path(&path)?;
+        let diagnosis = diagnose::run(&capture.events, &diagnose::Options::default());
+        say(&format!(
+            "\nDiagnosis (wsdiag diagnose {}):\n",
+            path.display()
+        ));
+        say(&report::render(&diagnosis, report::Format::Text));
+    }
     Ok(Outcome::Clean)
 }
 

@@ -19,6 +19,7 @@ pub mod django;
 pub mod drf;
 pub mod error_body;
 pub mod finding;
+pub mod live;
 pub mod report;
 mod rules;
 

@@ -155,26 +155,35 @@ fn cell(v: &Option<Value>) -> String {
 }
 
 fn comparison_text(c: &Comparison) -> String {
-    let mut out = String::new();
-    let mut row = |cells: [&str; 4]| {
-        let _ = writeln!(
-            out,
+    fn row(out: &mut String, cells: [&str; 4]) {
+        let line = format!(
             "  {:<16}{:<22}{:<22}{}",
             cells[0], cells[1], cells[2], cells[3]
         );
-    };
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    let mut out = String::new();
     if !c.fields.is_empty() {
-        row(["", "", "", ""]);
-        row(["Fields", "REST body", "WebSocket", "saved object"]);
+        out.push('\n');
+        row(
+            &mut out,
+            ["Fields", "REST body", "WebSocket", "saved object"],
+        );
         for f in &c.fields {
-            row([&f.name, &cell(&f.rest), &cell(&f.ws), &cell(&f.saved)]);
+            row(
+                &mut out,
+                [&f.name, &cell(&f.rest), &cell(&f.ws), &cell(&f.saved)],
+            );
         }
     }
     if !c.context.is_empty() {
-        row(["", "", "", ""]);
-        row(["Request context", "REST request", "", "WebSocket handshake"]);
+        out.push('\n');
+        row(
+            &mut out,
+            ["Request context", "REST request", "", "WebSocket handshake"],
+        );
         for r in &c.context {
-            row([r.item, &shorten(&r.rest, 40), "", &r.ws]);
+            row(&mut out, [r.item, &shorten(&r.rest, 40), "", &r.ws]);
         }
     }
     out

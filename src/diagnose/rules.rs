@@ -47,6 +47,7 @@ impl RestCase<'_> {
             code,
             path: SendPath::Rest,
             title,
+            explanation: vec![self.other_path()],
             error: self
                 .error
                 .map(ErrorBody::summary)
@@ -55,12 +56,33 @@ impl RestCase<'_> {
                 Some(ErrorBody::Django(e)) => e.app_frame.clone(),
                 _ => None,
             },
-            explanation: Vec::new(),
             next_step,
             suggestion: None,
             evidence,
             action: self.action,
             comparison: self.comparison.clone(),
+        }
+    }
+
+    /// What the WebSocket path did with the same content, in one sentence.
+    fn other_path(&self) -> String {
+        let content = self.attempt.content.as_deref().unwrap_or("");
+        match self.ws {
+            None => format!("The same content ({content:?}) was not sent over the WebSocket in this capture."),
+            Some(ws) => match &ws.outcome {
+                Outcome::Succeeded { evidence, .. } => format!(
+                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) was saved and came back (seq {evidence}).",
+                    ws.conn, ws.seq
+                ),
+                Outcome::Failed { reason, .. } => format!(
+                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) failed too: {reason}.",
+                    ws.conn, ws.seq
+                ),
+                Outcome::Unconfirmed => format!(
+                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) got no answer carrying it.",
+                    ws.conn, ws.seq
+                ),
+            },
         }
     }
 
@@ -372,7 +394,7 @@ fn missing_server_field(
     );
     if let Some(saved) = case.saved_value(&field) {
         f.explanation.push(format!(
-            "The WebSocket path works because its consumer fills `{field}` from the connection (saved as {saved})."
+            "The WebSocket consumer fills `{field}` from the connection (saved as {saved}): that is why that path works."
         ));
     }
     if !case.attempt.fields.contains_key(&field) {

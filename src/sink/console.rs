@@ -15,16 +15,19 @@ use std::thread;
 use super::filter::Filter;
 use super::format::{Context, Formatter};
 use super::{Sink, SinkError};
+use crate::diagnose::live::Live;
 use crate::event::{Event, Trailer};
 
 /// How many events may wait for the printer before the console skips.
 const QUEUE: usize = 4096;
 
-/// Formats and filters a stream of events into lines.
+/// Formats and filters a stream of events into lines, with the live
+/// diagnosis under the line that completes a finding.
 pub struct Console {
     formatter: Formatter,
     filter: Filter,
     context: Context,
+    live: Live,
 }
 
 impl Console {
@@ -34,14 +37,23 @@ impl Console {
             formatter,
             filter,
             context: Context::default(),
+            live: Live::default(),
         }
     }
 
-    /// The line for `event`, if it is shown.
+    /// The line for `event`, if it is shown, followed by the findings it
+    /// completes.
     pub fn render(&mut self, event: &Event) -> Option<String> {
         self.context.observe(event);
+        let findings = self.live.observe(event);
         let line = if self.filter.matches(event, &self.context) {
-            self.formatter.line(event, &self.context)
+            self.formatter.line(event, &self.context).map(|mut line| {
+                for finding in &findings {
+                    line.push('\n');
+                    line.push_str(&self.formatter.finding(finding));
+                }
+                line
+            })
         } else {
             None
         };

@@ -17,7 +17,8 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use chrono::{DateTime, Local, Utc};
 
-use crate::diagnose::django;
+use crate::diagnose::error_body::ErrorBody;
+use crate::diagnose::Finding;
 use crate::event::{
     Direction, Event, EventKind, HttpError, HttpResponse, Opcode, Payload, WsClose, WsMessage,
 };
@@ -178,6 +179,29 @@ impl Formatter {
         })
     }
 
+    /// A finding under the line that completed it: code and title, the
+    /// other path, the next step.
+    pub fn finding(&self, f: &Finding) -> String {
+        let head = self.palette.paint(
+            Palette::fg(AnsiColor::Red).bold(),
+            &format!("    ✗ {}: {}", f.code.as_str(), f.title),
+        );
+        let mut out = head;
+        if let Some(l) = &f.location {
+            let _ = write!(
+                out,
+                "\n      at {}:{} in {}: {}",
+                l.file, l.line, l.function, l.source
+            );
+        }
+        for line in &f.explanation {
+            let _ = write!(out, "\n      {line}");
+        }
+        let next = self.palette.paint(Style::new().bold(), "Next step:");
+        let _ = write!(out, "\n      {next} {}", f.next_step);
+        out
+    }
+
     fn request_label(&self, exchange: u64, ctx: &Context) -> String {
         match ctx.request(exchange) {
             Some((method, uri)) => format!("{method} {uri}"),
@@ -277,14 +301,12 @@ impl Formatter {
 }
 
 /// For an error response, the reason in a few words: the exception of a
-/// Django technical 500 page.
+/// Django report, a DRF error, the CSRF failure.
 fn explain_error_body(r: &HttpResponse) -> Option<String> {
-    if r.status < 500 {
-        return None;
+    match ErrorBody::parse(r.status, &r.body)? {
+        ErrorBody::Other(_) => None,
+        known => Some(shorten(&known.summary(), PAYLOAD_WIDTH)),
     }
-    let text = r.body.text()?;
-    let e = django::parse_technical_500(text)?;
-    Some(format!("{}: {}", e.exception_type, e.exception_value))
 }
 
 fn millis(us: u64) -> String {
