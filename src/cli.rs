@@ -34,6 +34,10 @@ pub enum Command {
     /// Explain why a send path fails: REST against WebSocket, from a
     /// capture. Exit code 1 when a path fails.
     Diagnose(DiagnoseArgs),
+    /// Send the same message over the WebSocket and over REST through a
+    /// recording proxy, then diagnose the difference. Exit code 1 when a
+    /// path fails.
+    Probe(ProbeArgs),
 }
 
 /// `wsdiag proxy`.
@@ -209,6 +213,49 @@ pub struct DiagnoseArgs {
     /// content counts as its delivery.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub window: Duration,
+}
+
+/// `wsdiag probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The backend, e.g. http://127.0.0.1:8000.
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// The WebSocket path (and query, e.g. ?token=...).
+    #[arg(long, value_name = "PATH")]
+    pub ws_path: String,
+    /// The REST path the frontend POSTs to.
+    #[arg(long, value_name = "PATH")]
+    pub rest_path: String,
+    /// The message text to send both ways.
+    #[arg(long, default_value = "cc")]
+    pub message: String,
+    /// A cookie for both paths, e.g. "sessionid=...; csrftoken=..." (a
+    /// csrftoken cookie is also sent as X-CSRFToken). Repeatable.
+    #[arg(long, value_name = "COOKIES")]
+    pub cookie: Vec<String>,
+    /// A header for both paths, "Name: value" (e.g. "Authorization: Token
+    /// ..."). Repeatable.
+    #[arg(long, value_name = "HEADER")]
+    pub header: Vec<String>,
+    /// The WebSocket payload; {message} is replaced by the message.
+    #[arg(long, value_name = "JSON", default_value = crate::probe::WS_TEMPLATE)]
+    pub ws_template: String,
+    /// The REST body; {message} is replaced by the message.
+    #[arg(long, value_name = "JSON", default_value = crate::probe::REST_TEMPLATE)]
+    pub rest_template: String,
+    /// How long to wait for the WebSocket's answer.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub window: Duration,
+    /// Output format of the diagnosis.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::diagnose::report::Format,
+    /// Where to record (default wsdiag-probe-YYYYMMDD-HHMMSS.jsonl).
+    #[command(flatten)]
+    pub recording: RecordingArgs,
+    /// Do not print the traffic as it happens, only the diagnosis.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Parses `10s`, `500ms`, `2m` or a plain number of seconds.

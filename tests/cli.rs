@@ -323,3 +323,76 @@ fn demo_keep_running_leaves_both_up_until_ctrl_c() {
     assert!(status.success());
     assert!(rest.contains("REST send: HTTP 500"), "{rest}");
 }
+
+#[test]
+fn probe_sends_both_ways_records_and_diagnoses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = Running::start(
+        &["demo", "--backend-only", "--listen", "127.0.0.1:0"],
+        dir.path(),
+    );
+    let upstream = format!(
+        "http://{}",
+        address_in(&backend.line_with("Sample chat backend on"))
+    );
+    let out = wsdiag(
+        &[
+            "probe",
+            "--upstream",
+            &upstream,
+            "--ws-path",
+            "/ws/chat/3/",
+            "--rest-path",
+            "/api/conversations/3/messages/",
+            "--cookie",
+            "sessionid=alice-session-7f3a",
+            "--capture",
+            "probe.jsonl",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    backend.stop("INT");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let json = &text[text.find("{\n").unwrap()..];
+    let d: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(d["findings"][0]["code"], "rest-missing-server-field");
+    assert_eq!(
+        d["introspection"]["fields"]["expediteur"]["required"], true,
+        "OPTIONS is always asked"
+    );
+    schema::check_capture(&std::fs::read_to_string(dir.path().join("probe.jsonl")).unwrap());
+}
+
+#[test]
+fn probe_with_a_broken_template_says_how_to_write_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wsdiag(
+        &[
+            "probe",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--ws-path",
+            "/ws/",
+            "--rest-path",
+            "/api/",
+            "--rest-template",
+            "{message}",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--rest-template") && err.contains(r#"{"message":"{message}"}"#),
+        "{err}"
+    );
+}

@@ -174,3 +174,113 @@ fn the_command_exits_1_on_a_failing_path_and_0_otherwise_in_every_format() {
     assert!(String::from_utf8_lossy(&markdown.stdout).contains("### ✗ `rest-unknown-field`"));
     assert_eq!(run("django-working.jsonl", "text").status.code(), Some(0));
 }
+
+/// Findings from live traffic through the proxy in front of the sample
+/// backend: each failure made for real, then diagnosed from the capture.
+mod live {
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use wsdiag::diagnose::{self, Code};
+
+    use crate::support::{call, send_text, wait_for, Harness};
+
+    fn codes(capture: &wsdiag::capture::Capture) -> Vec<Code> {
+        let d = diagnose::run(&capture.events, &diagnose::Options::default());
+        d.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[tokio::test]
+    async fn credentials_on_the_websocket_only() {
+        let h = Harness::start().await;
+        let mut ws = h.ws("/ws/chat/3/?token=alice-token-51c2", &[]).await;
+        send_text(&mut ws, r#"{"type":"chat_message","message":"cc"}"#).await;
+        wait_for(&mut ws, "chat_message").await;
+        let post = Request::post(h.url("/api/conversations/3/messages/"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(b"{\"message\":\"cc\"}")))
+            .unwrap();
+        assert_eq!(call(post).await.0, 403);
+        drop(ws);
+        let capture = h.finish().await;
+        let d = diagnose::run(&capture.events, &diagnose::Options::default());
+        assert_eq!(d.findings.len(), 1);
+        let f = &d.findings[0];
+        assert_eq!(f.code, Code::CredentialsMissing);
+        assert!(
+            f.title.contains("while the WebSocket handshake does"),
+            "{}",
+            f.title
+        );
+        assert!(
+            f.explanation
+                .iter()
+                .any(|l| l.contains("a token in the query")),
+            "{:?}",
+            f.explanation
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_handshakes_by_origin_and_by_route() {
+        let h = Harness::start().await;
+        assert!(h
+            .try_ws("/ws/chat/3/", &[("origin", "https://evil.example")])
+            .await
+            .is_err());
+        assert!(h.try_ws("/ws/nope/", &[]).await.is_err());
+        let capture = h.finish().await;
+        let d = diagnose::run(&capture.events, &diagnose::Options::default());
+        let titles: Vec<&str> = d.findings.iter().map(|f| f.title.as_str()).collect();
+        assert_eq!(
+            codes(&capture),
+            [Code::WsHandshakeRefused, Code::WsHandshakeRefused]
+        );
+        assert!(
+            titles[0].contains("refused with 403") && titles[0].contains("origin validator"),
+            "{titles:?}"
+        );
+        assert!(
+            titles[1].contains("refused with 404") && titles[1].contains("no WebSocket route"),
+            "{titles:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_consumer_that_raises_closes_with_1011_after_the_message() {
+        let h = Harness::start().await;
+        let mut ws = h.ws("/ws/chat/3/?token=alice-token-51c2", &[]).await;
+        send_text(&mut ws, r#"{"type":"chat_message","text":"oops"}"#).await;
+        while let Some(m) = crate::support::next(&mut ws).await {
+            if m.is_close() {
+                break;
+            }
+        }
+        drop(ws);
+        let capture = h.finish().await;
+        let d = diagnose::run(&capture.events, &diagnose::Options::default());
+        assert_eq!(codes(&capture), [Code::WsClosedAfterMessage]);
+        assert!(
+            d.findings[0].title.contains("closed the socket with 1011"),
+            "{}",
+            d.findings[0].title
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_reply_to_a_websocket_message() {
+        let h = Harness::start().await;
+        let mut ws = h.ws("/ws/chat/3/?token=alice-token-51c2", &[]).await;
+        send_text(
+            &mut ws,
+            r#"{"type":"chat_mesage","message":"typo in the type"}"#,
+        )
+        .await;
+        wait_for(&mut ws, "error").await;
+        drop(ws);
+        let capture = h.finish().await;
+        let d = diagnose::run(&capture.events, &diagnose::Options::default());
+        assert_eq!(codes(&capture), [Code::WsErrorReply]);
+        assert!(d.findings[0].title.contains("unknown message type"));
+    }
+}

@@ -221,3 +221,102 @@ async fn wrong_field_name_in_the_rest_body() {
         "rename `contenu` to `message` in the frontend's REST call"
     );
 }
+
+const ALICE_TOKEN: &str = "a11ce00000000000000000000000000000000001";
+
+/// `wsdiag probe` against the Django backend with `bug`, token auth.
+async fn probe(bug: &str, debug: &str) -> (Option<i32>, Value) {
+    let backend = tokio::task::spawn_blocking({
+        let (bug, debug) = (bug.to_owned(), debug.to_owned());
+        move || Backend::start(&bug, &debug)
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+        .current_dir(dir.path())
+        .args(["probe", "--upstream", &format!("http://{}", backend.addr)])
+        .args(["--ws-path", &format!("/ws/chat/3/?token={ALICE_TOKEN}")])
+        .args(["--rest-path", "/api/conversations/3/messages/"])
+        .args(["--header", &format!("Authorization: Token {ALICE_TOKEN}")])
+        .args(["--format", "json", "--quiet", "--capture", "p.jsonl"])
+        .output()
+        .await
+        .unwrap();
+    drop(backend);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let json = &text[text.find("{\n").expect("a JSON report")..];
+    (output.status.code(), serde_json::from_str(json).unwrap())
+}
+
+#[tokio::test]
+async fn probe_finds_the_sender_bug_without_debug_through_options() {
+    let (code, d) = probe("sender_not_set", "0").await;
+    assert_eq!(code, Some(1));
+    let f = the_finding(&d);
+    assert_eq!(f["code"], "rest-server-error", "{f:#}");
+    assert!(
+        f["title"].as_str().unwrap().contains("`expediteur`"),
+        "{f:#}"
+    );
+    assert!(
+        d["introspection"]["fields"]["message"]["required"] == true,
+        "{d:#}"
+    );
+}
+
+#[tokio::test]
+async fn probe_of_a_working_app_exits_0_with_both_paths_ok() {
+    let (code, d) = probe("none", "1").await;
+    assert_eq!(code, Some(0), "{d:#}");
+    assert!(d["findings"].as_array().unwrap().is_empty());
+    let results: Vec<&str> = d["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"]["result"].as_str().unwrap())
+        .collect();
+    assert!(results.iter().all(|r| *r == "succeeded"), "{results:?}");
+}
+
+#[tokio::test]
+async fn a_rewritten_host_fails_the_csrf_origin_check() {
+    let backend = tokio::task::spawn_blocking(|| Backend::start("none", "1"))
+        .await
+        .unwrap();
+    let options = Options {
+        configure: Box::new(|c| c.rewrite_host = true),
+        ..Options::default()
+    };
+    let harness = Harness::in_front_of(&format!("http://{}", backend.addr), options).await;
+    let client = tokio::process::Command::new(python())
+        .arg(root().join("tests/django_chat/client.py"))
+        .args(["--base", &harness.url("")])
+        .output()
+        .await
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&client.stdout).unwrap_or_default();
+    let capture = harness.finish().await;
+    drop(backend);
+    let d = wsdiag::diagnose::run(&capture.events, &wsdiag::diagnose::Options::default());
+    let csrf: Vec<_> = d
+        .findings
+        .iter()
+        .filter(|f| f.code == wsdiag::diagnose::Code::CsrfFailed)
+        .collect();
+    assert!(
+        !csrf.is_empty(),
+        "client: {summary}\n{}",
+        wsdiag::diagnose::report::render(&d, wsdiag::diagnose::report::Format::Text)
+    );
+    assert!(
+        csrf[0].title.contains("does not match its Host"),
+        "{}",
+        csrf[0].title
+    );
+    assert!(
+        csrf[0].next_step.contains("--rewrite-host"),
+        "{}",
+        csrf[0].next_step
+    );
+}

@@ -11,7 +11,7 @@ use super::{recording, runtime, stop_signal, Outcome};
 use crate::cli::DemoArgs;
 use crate::demo::{self, chat};
 use crate::diagnose::{self, report};
-use crate::proxy::{self, ProxyConfig, Upstream};
+use crate::proxy::{ProxyConfig, Upstream};
 use crate::sink::console::say;
 use crate::sink::filter::Filter;
 
@@ -47,21 +47,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
 
     let stop = CancellationToken::new();
     let outcome = runtime.block_on(async {
-        let backend_task = tokio::spawn(demo::serve(backend, stop.child_token()));
-        let proxy_stop = stop.clone();
-        let proxy_task = tokio::spawn(proxy::run(
-            proxy_listener,
-            ProxyConfig::new(upstream),
-            recorder,
-            async move { proxy_stop.cancelled().await },
-        ));
-        let outcome = demo::client::run(proxy_addr).await;
-        if args.keep_running && outcome.is_ok() {
-            say(&keep_running_help(backend_addr, proxy_addr));
-            stop_signal().await;
-        }
+        let backend_task = tokio::spawn(demo::serve(backend, stop.clone()));
+        let config = ProxyConfig::new(upstream);
+        let outcome = recording::proxy_while(proxy_listener, config, recorder, async {
+            let outcome = demo::client::run(proxy_addr).await;
+            if args.keep_running && outcome.is_ok() {
+                say(&keep_running_help(backend_addr, proxy_addr));
+                stop_signal().await;
+            }
+            outcome
+        })
+        .await;
         stop.cancel();
-        let _ = proxy_task.await;
         let _ = backend_task.await;
         outcome
     });

@@ -41,6 +41,15 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// Reads the capture at `path` and diagnoses it.
+pub(super) fn diagnose_file(
+    path: &std::path::Path,
+    options: &diagnose::Options,
+) -> anyhow::Result<diagnose::Diagnosis> {
+    let capture = capture::read_path(path)?;
+    Ok(diagnose::run(&capture.events, options))
+}
+
 /// Asks the upstream `OPTIONS` on the first failing REST endpoint, with that
 /// request's credentials (DRF only describes the fields to users who may
 /// write).

@@ -6,6 +6,7 @@
 
 mod demo;
 mod diagnose;
+mod probe;
 mod proxy;
 mod recording;
 mod show;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo(args) => demo::run(args),
         Command::Show(args) => show::run(args),
         Command::Diagnose(args) => diagnose::run(args),
+        Command::Probe(args) => probe::run(args),
     }
 }
 

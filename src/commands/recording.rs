@@ -76,6 +76,25 @@ impl Recording {
     }
 }
 
+/// Runs the proxy on `listener` while `client` runs, then stops it the way
+/// Ctrl-C does (WebSockets closed with 1001, everything recorded).
+pub async fn proxy_while<T>(
+    listener: tokio::net::TcpListener,
+    config: crate::proxy::ProxyConfig,
+    recorder: Recorder,
+    client: impl std::future::Future<Output = T>,
+) -> T {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopped = stop.clone();
+    let proxy = tokio::spawn(crate::proxy::run(listener, config, recorder, async move {
+        stopped.cancelled().await
+    }));
+    let out = client.await;
+    stop.cancel();
+    let _ = proxy.await;
+    out
+}
+
 /// `PREFIX-YYYYMMDD-HHMMSS.jsonl` in the current directory, numbered if
 /// that name is taken.
 fn default_path(prefix: &str) -> PathBuf {

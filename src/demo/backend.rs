@@ -7,7 +7,9 @@
 //!   and broadcast as `{"type":"chat_message","data":{...}}`; joins and
 //!   leaves broadcast `online_users_update`; a new connection gets
 //!   `notifications_non_lues`, the others `notification_general`; a chat
-//!   message sends the other members `notification_personal`.
+//!   message sends the other members `notification_personal`; an unknown
+//!   `type` gets `{"type":"error",...}`; a `chat_message` without a
+//!   `message` string makes the consumer "raise": close 1011, as daphne does.
 //! - `GET /api/conversations/<id>/messages/` lists saved messages;
 //!   `POST` fails with a 500 like a DRF serializer that never sets the
 //!   sender; `OPTIONS` describes the serializer like DRF does.

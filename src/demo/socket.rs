@@ -135,11 +135,18 @@ async fn chat_session(
     loop {
         tokio::select! {
             incoming = ws.next() => match incoming {
-                Some(Ok(Message::Text(t))) => {
-                    if let Some(reply) = on_client_message(chat, conversation, user, t.as_str()) {
+                Some(Ok(Message::Text(t))) => match on_client_message(chat, conversation, user, t.as_str()) {
+                    Reply::None => {}
+                    Reply::ToSender(reply) => {
                         let _ = ws.send(text(&reply)).await;
                     }
-                }
+                    Reply::Crash => {
+                        // What daphne does when a consumer raises.
+                        let _ = ws.close(Some(close(CloseCode::Error, ""))).await;
+                        drain(&mut ws).await;
+                        break;
+                    }
+                },
                 // A close is answered by tungstenite on the next read.
                 Some(Ok(_)) => {}
                 None | Some(Err(_)) => break,
@@ -159,10 +166,21 @@ async fn chat_session(
     announce_presence(chat, conversation);
 }
 
-/// Handles one client message; returns a reply for the sender only.
-fn on_client_message(chat: &Chat, conversation: u64, user: User, text: &str) -> Option<Value> {
+/// What the consumer does after a client message.
+enum Reply {
+    /// Nothing more (the broadcast went out).
+    None,
+    /// A message for the sender only.
+    ToSender(Value),
+    /// The consumer raised (like a `KeyError` in `receive_json`): the
+    /// server closes the socket with 1011.
+    Crash,
+}
+
+/// Handles one client message.
+fn on_client_message(chat: &Chat, conversation: u64, user: User, text: &str) -> Reply {
     let Ok(value) = serde_json::from_str::<Value>(text) else {
-        return Some(json!({"type": "error", "error": "invalid JSON"}));
+        return Reply::ToSender(json!({"type": "error", "error": "invalid JSON"}));
     };
     match (value["type"].as_str(), value["message"].as_str()) {
         (Some("chat_message"), Some(message)) => {
@@ -177,12 +195,10 @@ fn on_client_message(chat: &Chat, conversation: u64, user: User, text: &str) -> 
                 "message": format!("Nouveau message de {}", user.username),
             }});
             chat.send_to(conversation, &note, |u| u != user);
-            None
+            Reply::None
         }
-        (Some("chat_message"), None) => {
-            Some(json!({"type": "error", "error": "chat_message needs a \"message\" string"}))
-        }
-        _ => Some(json!({"type": "error", "error": "unknown message type"})),
+        (Some("chat_message"), None) => Reply::Crash,
+        _ => Reply::ToSender(json!({"type": "error", "error": "unknown message type"})),
     }
 }
 

@@ -91,7 +91,16 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    fn of(headers: &Headers, uri: &str) -> RequestContext {
+    /// The context of `request`, with the `Host` the upstream saw.
+    fn of(request: &HttpRequest) -> RequestContext {
+        let mut context = RequestContext::from_headers(&request.headers, &request.uri);
+        if let Some(host) = &request.forwarded_host {
+            context.host = Some(host.clone());
+        }
+        context
+    }
+
+    fn from_headers(headers: &Headers, uri: &str) -> RequestContext {
         let cookies = header_values(headers, "cookie")
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim().to_owned()))
@@ -216,7 +225,7 @@ pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
                     msg_type,
                     content,
                     outcome,
-                    context: RequestContext::of(&handshake.headers, &handshake.uri),
+                    context: RequestContext::of(handshake),
                 });
             }
             _ => {}
@@ -237,7 +246,7 @@ fn rest_attempt(end: &Event, requests: &HashMap<u64, (&Event, &HttpRequest)>) ->
     if !matches!(request.method.as_str(), "POST" | "PUT" | "PATCH") {
         return None;
     }
-    let context = RequestContext::of(&request.headers, &request.uri);
+    let context = RequestContext::of(request);
     let fields = body_fields(request, context.content_type.as_deref())?;
     let outcome = match (&end.kind, status) {
         (EventKind::HttpResponse(r), Some(s)) if s < 400 => Outcome::Succeeded {

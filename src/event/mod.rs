@@ -174,6 +174,10 @@ pub struct HttpRequest {
     pub version: String,
     /// Request headers as the client sent them.
     pub headers: Headers,
+    /// The `Host` the upstream got, when wsdiag changed it
+    /// (`--rewrite-host`, or no `Host` from the client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_host: Option<String>,
     /// The body (kept up to the capture's body limit).
     pub body: Payload,
 }

@@ -86,15 +86,26 @@ impl Exchange {
 
     /// Records the request with its body as it turned out.
     pub async fn record_request(&self, head: RequestHead, body: BodyOutcome) {
+        let forwarded_host = self.forwarded_host(crate::event::header(&head.headers, "host"));
         let request = HttpRequest {
             exchange: self.id,
             method: head.method,
             uri: head.uri,
             version: head.version,
             headers: head.headers,
+            forwarded_host,
             body: body.payload,
         };
         self.record(EventKind::HttpRequest(request)).await;
+    }
+
+    /// The `Host` the upstream gets when it is not the client's: the
+    /// upstream's authority under `--rewrite-host`, or when the client sent
+    /// none (see [`headers::prepare_request`]).
+    fn forwarded_host(&self, client_host: Option<&str>) -> Option<String> {
+        let authority = self.shared.config.upstream.authority.as_str();
+        let rewritten = self.shared.config.rewrite_host || client_host.is_none();
+        (rewritten && client_host != Some(authority)).then(|| authority.to_owned())
     }
 
     /// The hop as [`headers::prepare_request`] needs it.

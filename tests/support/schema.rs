@@ -66,6 +66,7 @@ struct HttpRequest {
     uri: String,
     version: String,
     headers: Headers,
+    forwarded_host: Option<String>,
     body: Body,
 }
 
