@@ -7,7 +7,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::attempt::{Attempt, RequestContext};
+use super::attempt::Attempt;
+use super::context::RequestContext;
 use super::drf::Introspection;
 
 /// One field across the paths.

@@ -15,6 +15,7 @@
 pub mod action;
 pub mod attempt;
 pub mod compare;
+pub mod context;
 pub mod django;
 pub mod drf;
 pub mod error_body;

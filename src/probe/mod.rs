@@ -76,7 +76,9 @@ pub fn fill(template: &str, message: &str, which: &'static str) -> Result<String
     // A JSON string literal without its surrounding quotes (exactly one
     // each side: trimming would also eat the quote of a trailing `\"`).
     let escaped = serde_json::to_string(message).unwrap_or_default();
-    let inner = escaped.get(1..escaped.len().saturating_sub(1)).unwrap_or_default();
+    let inner = escaped
+        .get(1..escaped.len().saturating_sub(1))
+        .unwrap_or_default();
     let filled = template.replace("{message}", inner);
     let example = if which == "--ws-template" {
         WS_TEMPLATE

@@ -1,164 +1,19 @@
-//! The rules: one function per kind of finding. A failing REST attempt is
-//! tried against the REST rules in order (the most specific first) and gets
-//! the first finding that applies; failing WebSocket attempts and refused
-//! handshakes get theirs directly.
+//! The REST rules, most specific first: CSRF, credentials, field names,
+//! validation, a NOT NULL column the server never sets, an error after
+//! saving, any other server error.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::action::Action;
-use super::attempt::{carries, Attempt, Outcome, SendPath};
-use super::compare::{compare, Comparison};
-use super::drf::{DrfError, Introspection};
-use super::error_body::ErrorBody;
-use super::finding::{Code, Finding};
-use crate::event::{Event, EventKind};
-
-/// Everything the rules look at.
-pub(super) struct Facts<'a> {
-    pub events: &'a [Event],
-    pub attempts: &'a [Attempt],
-    pub actions: &'a [Action],
-    pub introspection: Option<&'a Introspection>,
-}
-
-/// A failing REST attempt with what the other path and the upstream showed.
-struct RestCase<'a> {
-    attempt: &'a Attempt,
-    status: Option<u16>,
-    error: Option<&'a ErrorBody>,
-    evidence: Vec<u64>,
-    ws: Option<&'a Attempt>,
-    saved: Option<&'a Map<String, Value>>,
-    comparison: Option<Comparison>,
-    action: Option<usize>,
-}
-
-impl RestCase<'_> {
-    fn finding(&self, code: Code, title: String, next_step: String) -> Finding {
-        let mut evidence = self.evidence.clone();
-        if let Some(ws) = self.ws {
-            evidence.push(ws.seq);
-            if let Outcome::Succeeded { evidence: e, .. } = &ws.outcome {
-                evidence.push(*e);
-            }
-        }
-        evidence.sort_unstable();
-        Finding {
-            code,
-            path: SendPath::Rest,
-            title,
-            explanation: vec![self.other_path()],
-            error: self
-                .error
-                .map(ErrorBody::summary)
-                .or_else(|| self.status.map(|s| format!("HTTP {s}"))),
-            location: match self.error {
-                Some(ErrorBody::Django(e)) => e.app_frame.clone(),
-                _ => None,
-            },
-            next_step,
-            suggestion: None,
-            evidence,
-            action: self.action,
-            comparison: self.comparison.clone(),
-        }
-    }
-
-    /// What the WebSocket path did with the same content, in one sentence.
-    fn other_path(&self) -> String {
-        let content = self.attempt.content.as_deref().unwrap_or("");
-        match self.ws {
-            None => format!("The same content ({content:?}) was not sent over the WebSocket in this capture."),
-            Some(ws) => match &ws.outcome {
-                Outcome::Succeeded { evidence, .. } => format!(
-                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) was saved and came back (seq {evidence}).",
-                    ws.conn, ws.seq
-                ),
-                Outcome::Failed { reason, .. } => format!(
-                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) failed too: {reason}.",
-                    ws.conn, ws.seq
-                ),
-                Outcome::Unconfirmed => format!(
-                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) got no answer carrying it.",
-                    ws.conn, ws.seq
-                ),
-            },
-        }
-    }
-
-    /// True for a 5xx answer.
-    fn is_server_error(&self) -> bool {
-        self.status.is_some_and(|s| s >= 500)
-    }
-
-    /// The saved object's value of `field`.
-    fn saved_value(&self, field: &str) -> Option<&Value> {
-        self.saved.and_then(|s| s.get(field))
-    }
-}
-
-/// Every finding in the facts.
-pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
-    let mut out = refused_handshakes(facts.events);
-    for (index, attempt) in facts.attempts.iter().enumerate() {
-        let action = facts
-            .actions
-            .iter()
-            .position(|a| a.attempts.contains(&index));
-        let finding = match (&attempt.outcome, attempt.path) {
-            (Outcome::Failed { .. }, SendPath::Rest) => Some(rest_failure(facts, attempt, action)),
-            (Outcome::Failed { .. }, SendPath::Ws) => Some(ws_failure(attempt, action)),
-            _ => None,
-        };
-        out.extend(finding);
-    }
-    out
-}
-
-fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> Finding {
-    let Outcome::Failed {
-        evidence,
-        status,
-        error,
-        ..
-    } = &attempt.outcome
-    else {
-        unreachable!("rest_failure is only called for failed attempts")
-    };
-    let ws = action.and_then(|a| {
-        let mut ws = facts.actions[a].on(SendPath::Ws, facts.attempts);
-        let all: Vec<&Attempt> = ws.by_ref().collect();
-        all.iter()
-            .find(|w| matches!(w.outcome, Outcome::Succeeded { .. }))
-            .or(all.first())
-            .copied()
-    });
-    let saved = ws.and_then(|w| match &w.outcome {
-        Outcome::Succeeded { saved, .. } => saved.as_ref(),
-        _ => None,
-    });
-    let case = RestCase {
-        attempt,
-        status: *status,
-        error: error.as_ref(),
-        evidence: evidence.clone(),
-        ws,
-        saved,
-        comparison: ws.map(|w| compare(attempt, Some(w), saved, facts.introspection)),
-        action,
-    };
-    csrf_failed(&case)
-        .or_else(|| credentials_missing(&case))
-        .or_else(|| unknown_field(&case, facts.introspection))
-        .or_else(|| validation_failed(&case))
-        .or_else(|| missing_server_field(&case, facts.introspection))
-        .or_else(|| error_after_save(&case, facts))
-        .or_else(|| server_error(&case, facts.introspection))
-        .unwrap_or_else(|| rest_failed(&case))
-}
+use super::{Facts, RestCase};
+use crate::diagnose::attempt::{carries, Attempt, Outcome, SendPath};
+use crate::diagnose::compare::UnknownField;
+use crate::diagnose::drf::{DrfError, Introspection};
+use crate::diagnose::error_body::ErrorBody;
+use crate::diagnose::finding::{Code, Finding};
+use crate::event::{Direction, EventKind};
 
 /// `csrf-failed`: Django's CSRF page or DRF's `CSRF Failed`.
-fn csrf_failed(case: &RestCase<'_>) -> Option<Finding> {
+pub(super) fn csrf_failed(case: &RestCase<'_>) -> Option<Finding> {
     if !case.error.is_some_and(ErrorBody::is_csrf) {
         return None;
     }
@@ -198,7 +53,7 @@ fn csrf_failed(case: &RestCase<'_>) -> Option<Finding> {
 
 /// `credentials-missing`: 401/403 on REST while only the WebSocket carries
 /// credentials.
-fn credentials_missing(case: &RestCase<'_>) -> Option<Finding> {
+pub(super) fn credentials_missing(case: &RestCase<'_>) -> Option<Finding> {
     let refused = matches!(case.status, Some(401 | 403));
     let ws_has = case.ws.is_some_and(|w| w.context.has_credentials());
     if !refused || case.attempt.context.has_credentials() {
@@ -245,7 +100,10 @@ fn field_errors<'a>(
 
 /// `rest-unknown-field`: 400 for a required field while the body sends a
 /// name the serializer does not know.
-fn unknown_field(case: &RestCase<'_>, introspection: Option<&Introspection>) -> Option<Finding> {
+pub(super) fn unknown_field(
+    case: &RestCase<'_>,
+    introspection: Option<&Introspection>,
+) -> Option<Finding> {
     let errors = field_errors(case)?;
     let comparison = case.comparison.as_ref();
     let unknown = comparison
@@ -258,7 +116,7 @@ fn unknown_field(case: &RestCase<'_>, introspection: Option<&Introspection>) -> 
             .fields
             .keys()
             .filter(|k| !known.contains_key(*k))
-            .map(|k| super::compare::UnknownField {
+            .map(|k| UnknownField {
                 name: k.clone(),
                 probably: None,
             })
@@ -298,7 +156,7 @@ fn unknown_field(case: &RestCase<'_>, introspection: Option<&Introspection>) -> 
 }
 
 /// `rest-validation-failed`: any other 400 with field errors.
-fn validation_failed(case: &RestCase<'_>) -> Option<Finding> {
+pub(super) fn validation_failed(case: &RestCase<'_>) -> Option<Finding> {
     let errors = field_errors(case)?;
     let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
     let mut f = case.finding(
@@ -377,7 +235,7 @@ fn with_save_argument(source: &str, field: &str, value: &str) -> Option<String> 
 
 /// `rest-missing-server-field`: a NOT NULL violation on a field the REST
 /// path never sets.
-fn missing_server_field(
+pub(super) fn missing_server_field(
     case: &RestCase<'_>,
     introspection: Option<&Introspection>,
 ) -> Option<Finding> {
@@ -450,9 +308,7 @@ fn saved_after(facts: &Facts<'_>, attempt: &Attempt) -> Option<u64> {
         .filter(|e| e.seq > attempt.seq)
         .find_map(|e| {
             let text = match &e.kind {
-                EventKind::WsMessage(m) if m.dir == crate::event::Direction::UpstreamToClient => {
-                    m.payload.text()
-                }
+                EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => m.payload.text(),
                 EventKind::HttpResponse(r) if r.status < 400 => r.body.text(),
                 _ => None,
             }?;
@@ -462,7 +318,7 @@ fn saved_after(facts: &Facts<'_>, attempt: &Attempt) -> Option<u64> {
 }
 
 /// `rest-error-after-save`: a 5xx although the object was saved.
-fn error_after_save(case: &RestCase<'_>, facts: &Facts<'_>) -> Option<Finding> {
+pub(super) fn error_after_save(case: &RestCase<'_>, facts: &Facts<'_>) -> Option<Finding> {
     if !case.is_server_error() {
         return None;
     }
@@ -492,7 +348,10 @@ fn error_after_save(case: &RestCase<'_>, facts: &Facts<'_>) -> Option<Finding> {
 
 /// `rest-server-error`: any other 5xx, with the likely cause from the
 /// comparison when there is one.
-fn server_error(case: &RestCase<'_>, introspection: Option<&Introspection>) -> Option<Finding> {
+pub(super) fn server_error(
+    case: &RestCase<'_>,
+    introspection: Option<&Introspection>,
+) -> Option<Finding> {
     if !case.is_server_error() {
         return None;
     }
@@ -534,7 +393,7 @@ fn server_error(case: &RestCase<'_>, introspection: Option<&Introspection>) -> O
 }
 
 /// `rest-failed`: what no other rule explains.
-fn rest_failed(case: &RestCase<'_>) -> Finding {
+pub(super) fn rest_failed(case: &RestCase<'_>) -> Finding {
     let what = case
         .status
         .map_or("no response".to_owned(), |s| format!("HTTP {s}"));
@@ -543,94 +402,6 @@ fn rest_failed(case: &RestCase<'_>) -> Finding {
         format!("The REST path fails ({what})"),
         "read the error above and the upstream's log for this request".to_owned(),
     )
-}
-
-/// `ws-error-reply` and `ws-closed-after-message`.
-fn ws_failure(attempt: &Attempt, action: Option<usize>) -> Finding {
-    let Outcome::Failed {
-        evidence,
-        status,
-        reason,
-        ..
-    } = &attempt.outcome
-    else {
-        unreachable!("ws_failure is only called for failed attempts")
-    };
-    let (code, title, next) = if reason.starts_with("error reply") {
-        (
-            Code::WsErrorReply,
-            format!(
-                "The upstream answered the WebSocket message with an error: {}",
-                reason.trim_start_matches("error reply: ")
-            ),
-            "check the message's shape against what the consumer's receive_json expects".to_owned(),
-        )
-    } else {
-        (
-            Code::WsClosedAfterMessage,
-            format!("The upstream {}", reason.trim_start_matches("the upstream ")),
-            "the consumer most likely raised while handling the message (Channels closes with 1011): find the traceback in the server's log".to_owned(),
-        )
-    };
-    Finding {
-        code,
-        path: SendPath::Ws,
-        title,
-        error: status.map(|s| format!("close {s}")),
-        location: None,
-        explanation: Vec::new(),
-        next_step: next,
-        suggestion: None,
-        evidence: evidence.clone(),
-        action,
-        comparison: None,
-    }
-}
-
-/// `ws-handshake-refused`: every upgrade the upstream did not accept.
-fn refused_handshakes(events: &[Event]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        let EventKind::WsHandshake(h) = &event.kind else {
-            continue;
-        };
-        if h.accepted {
-            continue;
-        }
-        let response = events[i..].iter().find_map(|e| match &e.kind {
-            EventKind::HttpResponse(r) if r.exchange == h.exchange => Some((e.seq, r)),
-            _ => None,
-        });
-        let body = response
-            .and_then(|(_, r)| r.body.text())
-            .map(|t| crate::sink::format::shorten(t.trim(), 120));
-        let (why, next) = match h.status {
-            403 => ("the origin validator (AllowedHostsOriginValidator) or the consumer refused it", "add the page's host to ALLOWED_HOSTS, or check the consumer's connect() permissions"),
-            404 => ("no WebSocket route matches the path", "check websocket_urlpatterns (a missing trailing slash or prefix?) and that the ASGI application routes \"websocket\""),
-            401 => ("it was not authenticated", "send the session cookie or the token the consumer expects"),
-            502 | 504 => ("wsdiag could not reach the upstream", "check that the backend runs under an ASGI server (daphne, uvicorn) at the --upstream address"),
-            _ => ("the upstream did not switch protocols", "check the upstream's log for this request"),
-        };
-        let mut evidence = vec![event.seq];
-        evidence.extend(response.map(|(seq, _)| seq));
-        out.push(Finding {
-            code: Code::WsHandshakeRefused,
-            path: SendPath::Ws,
-            title: format!(
-                "The WebSocket handshake to {} is refused with {}: {why}",
-                h.uri, h.status
-            ),
-            error: body,
-            location: None,
-            explanation: Vec::new(),
-            next_step: next.to_owned(),
-            suggestion: None,
-            evidence,
-            action: None,
-            comparison: None,
-        });
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,165 @@
+//! The rules: one function per kind of finding ([`rest`], [`ws`]). A failing REST attempt is
+//! tried against the REST rules in order (the most specific first) and gets
+//! the first finding that applies; failing WebSocket attempts and refused
+//! handshakes get theirs directly.
+
+mod rest;
+mod ws;
+
+use serde_json::{Map, Value};
+
+use super::action::Action;
+use super::attempt::{Attempt, Outcome, SendPath};
+use super::compare::{compare, Comparison};
+use super::drf::Introspection;
+use super::error_body::ErrorBody;
+use super::finding::{Code, Finding};
+use crate::event::Event;
+use rest::{
+    credentials_missing, csrf_failed, error_after_save, missing_server_field, rest_failed,
+    server_error, unknown_field, validation_failed,
+};
+
+/// Everything the rules look at.
+pub(super) struct Facts<'a> {
+    pub events: &'a [Event],
+    pub attempts: &'a [Attempt],
+    pub actions: &'a [Action],
+    pub introspection: Option<&'a Introspection>,
+}
+
+/// A failing REST attempt with what the other path and the upstream showed.
+pub(super) struct RestCase<'a> {
+    attempt: &'a Attempt,
+    status: Option<u16>,
+    error: Option<&'a ErrorBody>,
+    evidence: Vec<u64>,
+    ws: Option<&'a Attempt>,
+    saved: Option<&'a Map<String, Value>>,
+    comparison: Option<Comparison>,
+    action: Option<usize>,
+}
+
+impl RestCase<'_> {
+    fn finding(&self, code: Code, title: String, next_step: String) -> Finding {
+        let mut evidence = self.evidence.clone();
+        if let Some(ws) = self.ws {
+            evidence.push(ws.seq);
+            if let Outcome::Succeeded { evidence: e, .. } = &ws.outcome {
+                evidence.push(*e);
+            }
+        }
+        evidence.sort_unstable();
+        Finding {
+            code,
+            path: SendPath::Rest,
+            title,
+            explanation: vec![self.other_path()],
+            error: self
+                .error
+                .map(ErrorBody::summary)
+                .or_else(|| self.status.map(|s| format!("HTTP {s}"))),
+            location: match self.error {
+                Some(ErrorBody::Django(e)) => e.app_frame.clone(),
+                _ => None,
+            },
+            next_step,
+            suggestion: None,
+            evidence,
+            action: self.action,
+            comparison: self.comparison.clone(),
+        }
+    }
+
+    /// What the WebSocket path did with the same content, in one sentence.
+    fn other_path(&self) -> String {
+        let content = self.attempt.content.as_deref().unwrap_or("");
+        match self.ws {
+            None => format!("The same content ({content:?}) was not sent over the WebSocket in this capture."),
+            Some(ws) => match &ws.outcome {
+                Outcome::Succeeded { evidence, .. } => format!(
+                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) was saved and came back (seq {evidence}).",
+                    ws.conn, ws.seq
+                ),
+                Outcome::Failed { reason, .. } => format!(
+                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) failed too: {reason}.",
+                    ws.conn, ws.seq
+                ),
+                Outcome::Unconfirmed => format!(
+                    "The same content ({content:?}) sent over the WebSocket (#{}, seq {}) got no answer carrying it.",
+                    ws.conn, ws.seq
+                ),
+            },
+        }
+    }
+
+    /// True for a 5xx answer.
+    fn is_server_error(&self) -> bool {
+        self.status.is_some_and(|s| s >= 500)
+    }
+
+    /// The saved object's value of `field`.
+    fn saved_value(&self, field: &str) -> Option<&Value> {
+        self.saved.and_then(|s| s.get(field))
+    }
+}
+
+/// Every finding in the facts.
+pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
+    let mut out = ws::refused_handshakes(facts.events);
+    for (index, attempt) in facts.attempts.iter().enumerate() {
+        let action = facts
+            .actions
+            .iter()
+            .position(|a| a.attempts.contains(&index));
+        let finding = match (&attempt.outcome, attempt.path) {
+            (Outcome::Failed { .. }, SendPath::Rest) => Some(rest_failure(facts, attempt, action)),
+            (Outcome::Failed { .. }, SendPath::Ws) => Some(ws::ws_failure(attempt, action)),
+            _ => None,
+        };
+        out.extend(finding);
+    }
+    out
+}
+
+fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> Finding {
+    let Outcome::Failed {
+        evidence,
+        status,
+        error,
+        ..
+    } = &attempt.outcome
+    else {
+        unreachable!("rest_failure is only called for failed attempts")
+    };
+    let ws = action.and_then(|a| {
+        let mut ws = facts.actions[a].on(SendPath::Ws, facts.attempts);
+        let all: Vec<&Attempt> = ws.by_ref().collect();
+        all.iter()
+            .find(|w| matches!(w.outcome, Outcome::Succeeded { .. }))
+            .or(all.first())
+            .copied()
+    });
+    let saved = ws.and_then(|w| match &w.outcome {
+        Outcome::Succeeded { saved, .. } => saved.as_ref(),
+        _ => None,
+    });
+    let case = RestCase {
+        attempt,
+        status: *status,
+        error: error.as_ref(),
+        evidence: evidence.clone(),
+        ws,
+        saved,
+        comparison: ws.map(|w| compare(attempt, Some(w), saved, facts.introspection)),
+        action,
+    };
+    csrf_failed(&case)
+        .or_else(|| credentials_missing(&case))
+        .or_else(|| unknown_field(&case, facts.introspection))
+        .or_else(|| validation_failed(&case))
+        .or_else(|| missing_server_field(&case, facts.introspection))
+        .or_else(|| error_after_save(&case, facts))
+        .or_else(|| server_error(&case, facts.introspection))
+        .unwrap_or_else(|| rest_failed(&case))
+}

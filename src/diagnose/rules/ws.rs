@@ -1,0 +1,94 @@
+//! The WebSocket rules: error replies, closes right after a message, and
+//! refused handshakes.
+
+use crate::diagnose::attempt::{Attempt, Outcome, SendPath};
+use crate::diagnose::finding::{Code, Finding};
+use crate::event::{Event, EventKind};
+
+/// `ws-error-reply` and `ws-closed-after-message`.
+pub(super) fn ws_failure(attempt: &Attempt, action: Option<usize>) -> Finding {
+    let Outcome::Failed {
+        evidence,
+        status,
+        reason,
+        ..
+    } = &attempt.outcome
+    else {
+        unreachable!("ws_failure is only called for failed attempts")
+    };
+    let (code, title, next) = if reason.starts_with("error reply") {
+        (
+            Code::WsErrorReply,
+            format!(
+                "The upstream answered the WebSocket message with an error: {}",
+                reason.trim_start_matches("error reply: ")
+            ),
+            "check the message's shape against what the consumer's receive_json expects".to_owned(),
+        )
+    } else {
+        (
+            Code::WsClosedAfterMessage,
+            format!("The upstream {}", reason.trim_start_matches("the upstream ")),
+            "the consumer most likely raised while handling the message (Channels closes with 1011): find the traceback in the server's log".to_owned(),
+        )
+    };
+    Finding {
+        code,
+        path: SendPath::Ws,
+        title,
+        error: status.map(|s| format!("close {s}")),
+        location: None,
+        explanation: Vec::new(),
+        next_step: next,
+        suggestion: None,
+        evidence: evidence.clone(),
+        action,
+        comparison: None,
+    }
+}
+
+/// `ws-handshake-refused`: every upgrade the upstream did not accept.
+pub(super) fn refused_handshakes(events: &[Event]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let EventKind::WsHandshake(h) = &event.kind else {
+            continue;
+        };
+        if h.accepted {
+            continue;
+        }
+        let response = events[i..].iter().find_map(|e| match &e.kind {
+            EventKind::HttpResponse(r) if r.exchange == h.exchange => Some((e.seq, r)),
+            _ => None,
+        });
+        let body = response
+            .and_then(|(_, r)| r.body.text())
+            .map(|t| crate::sink::format::shorten(t.trim(), 120));
+        let (why, next) = match h.status {
+            403 => ("the origin validator (AllowedHostsOriginValidator) or the consumer refused it", "add the page's host to ALLOWED_HOSTS, or check the consumer's connect() permissions"),
+            404 => ("no WebSocket route matches the path", "check websocket_urlpatterns (a missing trailing slash or prefix?) and that the ASGI application routes \"websocket\""),
+            401 => ("it was not authenticated", "send the session cookie or the token the consumer expects"),
+            502 | 504 => ("wsdiag could not reach the upstream", "check that the backend runs under an ASGI server (daphne, uvicorn) at the --upstream address"),
+            _ => ("the upstream did not switch protocols", "check the upstream's log for this request"),
+        };
+        let mut evidence = vec![event.seq];
+        evidence.extend(response.map(|(seq, _)| seq));
+        out.push(Finding {
+            code: Code::WsHandshakeRefused,
+            path: SendPath::Ws,
+            title: format!(
+                "The WebSocket handshake to {} is refused with {}: {why}",
+                h.uri, h.status
+            ),
+            error: body,
+            location: None,
+            explanation: Vec::new(),
+            next_step: next.to_owned(),
+            suggestion: None,
+            evidence,
+            action: None,
+            comparison: None,
+        });
+    }
+    out
+}
