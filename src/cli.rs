@@ -38,6 +38,9 @@ pub enum Command {
     /// recording proxy, then diagnose the difference. Exit code 1 when a
     /// path fails.
     Probe(ProbeArgs),
+    /// Turn a capture into a bug report: HAR (opens in DevTools), Markdown
+    /// (for an issue) or JSON Lines; secrets redacted unless --no-redact.
+    Export(ExportArgs),
 }
 
 /// `wsdiag proxy`.
@@ -256,6 +259,56 @@ pub struct ProbeArgs {
     /// Do not print the traffic as it happens, only the diagnosis.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `wsdiag export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The capture file to export.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+    /// What to write.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Where to write it (default: standard output).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only events of this connection number. Repeatable.
+    #[arg(long, value_name = "N")]
+    pub conn: Vec<u64>,
+    /// Only WebSocket messages of this JSON `type`. Repeatable.
+    #[arg(long = "type", value_name = "MSG_TYPE")]
+    pub msg_type: Vec<String>,
+    /// Only exchanges and WebSockets whose path contains this.
+    #[arg(long, value_name = "TEXT")]
+    pub path: Option<String>,
+    /// From this event: a seq (120), an RFC 3339 time, or HH:MM:SS.
+    #[arg(long, value_name = "SEQ|TIME")]
+    pub since: Option<String>,
+    /// Up to this event: a seq, an RFC 3339 time, or HH:MM:SS.
+    #[arg(long, value_name = "SEQ|TIME")]
+    pub until: Option<String>,
+    /// Also redact this JSON key or query parameter. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub redact_key: Vec<String>,
+    /// Also redact this header. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub redact_header: Vec<String>,
+    /// Keep secrets (cookies, tokens, passwords) as they were; the output
+    /// says so.
+    #[arg(long)]
+    pub no_redact: bool,
+}
+
+/// The formats of `wsdiag export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// HAR 1.2 with Chrome's WebSocket fields.
+    Har,
+    /// A Markdown bug report.
+    Markdown,
+    /// A capture (JSON Lines), filtered and redacted.
+    Jsonl,
 }
 
 /// Parses `10s`, `500ms`, `2m` or a plain number of seconds.

@@ -13,6 +13,7 @@
 //!   terminal output.
 //! - [`capture`]: the capture file format: writer and reader.
 //! - [`diagnose`]: events in, findings out; error-page parsers.
+//! - [`export`]: HAR, Markdown and JSON Lines for bug reports; redaction.
 //! - [`probe`]: the client that sends one message both ways.
 //! - [`demo`]: the embedded sample chat backend and scripted client.
 //! - [`cli`] and [`commands`]: the command line and the commands it runs.
@@ -23,6 +24,7 @@ pub mod commands;
 pub mod demo;
 pub mod diagnose;
 pub mod event;
+pub mod export;
 pub mod probe;
 pub mod proxy;
 pub mod sink;

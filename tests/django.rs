@@ -21,7 +21,7 @@ fn root() -> &'static Path {
 }
 
 /// The venv's python, created once per test run.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     VENV.get_or_init(|| {
         let venv = root().join("target/django-venv");

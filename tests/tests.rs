@@ -10,4 +10,5 @@ mod captures;
 mod cli;
 mod diagnose;
 mod django;
+mod export;
 mod proxy;

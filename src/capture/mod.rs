@@ -5,6 +5,7 @@
 //! the previous version would misread a new file, and [`reader`] migrates
 //! older versions.
 
+pub mod har;
 pub mod reader;
 pub mod writer;
 

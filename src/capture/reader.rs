@@ -106,7 +106,24 @@ pub fn read(mut input: impl BufRead, path: &Path) -> Result<Capture, ReadError> 
             path: path.to_owned(),
         });
     }
-    let header = parse_header(&line, path)?;
+    let header = match parse_header(&line, path) {
+        Ok(header) => header,
+        // A pretty-printed JSON document: a HAR file, perhaps.
+        Err(not_jsonl) if line.trim_start().starts_with('{') => {
+            let mut rest = String::new();
+            input
+                .read_to_string(&mut rest)
+                .map_err(|source| ReadError::Io {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            return match serde_json::from_str::<serde_json::Value>(&format!("{line}{rest}")) {
+                Ok(doc) if super::har::is_har(&doc) => super::har::read(&doc, path),
+                _ => Err(not_jsonl),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let mut events = Vec::new();
     let mut cut_off = None;
     let mut number = 1;

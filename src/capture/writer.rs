@@ -61,6 +61,18 @@ impl CaptureWriter {
     }
 }
 
+/// Writes a whole capture (header and events) to `out`, as the proxy
+/// would have: used by `wsdiag export --format jsonl`.
+pub fn write_all(mut out: impl Write, header: &Header, events: &[Event]) -> io::Result<()> {
+    serde_json::to_writer(&mut out, header)?;
+    out.write_all(b"\n")?;
+    for event in events {
+        serde_json::to_writer(&mut out, event)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
 impl Sink for CaptureWriter {
     fn name(&self) -> &str {
         &self.name

@@ -6,6 +6,7 @@
 
 mod demo;
 mod diagnose;
+mod export;
 mod probe;
 mod proxy;
 mod recording;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Show(args) => show::run(args),
         Command::Diagnose(args) => diagnose::run(args),
         Command::Probe(args) => probe::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

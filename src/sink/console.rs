@@ -169,6 +169,12 @@ pub fn say(line: &str) {
     let _ = writeln!(io::stdout().lock(), "{line}");
 }
 
+/// Prints a note for people on stderr, where it does not mix with output
+/// written to stdout (an export piped to a file).
+pub fn note(line: &str) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
 /// Prints lines on stdout; a closed pipe (`| head`) ends printing quietly.
 pub fn say_all(lines: &[String]) -> io::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());

@@ -187,7 +187,7 @@ impl Hub {
 }
 
 /// Adds `event` to the trailer's counts.
-fn count(trailer: &mut Trailer, event: &Event) {
+pub(crate) fn count(trailer: &mut Trailer, event: &Event) {
     let class = |status: u16| format!("{}xx", status / 100);
     match &event.kind {
         EventKind::ConnOpen(_) => trailer.connections += 1,

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Creates the Python venv the Django end-to-end tests use, from PyPI, at
-# target/django-venv (or $1). Idempotent: an existing complete venv is kept.
+# Creates the Python venv the tests use, from PyPI, at target/django-venv
+# (or $1): the Django backend's packages and the test tools (a Markdown
+# renderer). Idempotent: a venv built from the same requirement files is
+# kept; a change to them rebuilds it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=${1:-target/django-venv}
-if [ -x "$venv/bin/python" ] && [ -f "$venv/.complete" ]; then exit 0; fi
+requirements=(tests/django_chat/requirements.lock.txt tests/tools/requirements.txt)
+stamp=$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)
+if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.complete" 2>/dev/null)" = "$stamp" ]; then exit 0; fi
 rm -rf "$venv"
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/django_chat/requirements.lock.txt
-touch "$venv/.complete"
+for r in "${requirements[@]}"; do
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$r"
+done
+echo "$stamp" > "$venv/.complete"

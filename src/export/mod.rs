@@ -1,0 +1,151 @@
+//! Bug-report export: a capture as HAR (opens in DevTools), as a Markdown
+//! report (for an issue), or as JSON Lines (a smaller capture, still
+//! readable by wsdiag). Secrets are redacted by default ([`redact`]).
+//!
+//! [`select`] applies the export filters first, so every format sees the
+//! same events.
+
+pub mod har;
+pub mod markdown;
+pub mod redact;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+
+use crate::capture::Header;
+use crate::event::{Event, EventKind, Trailer};
+
+/// Where an export starts or ends: an event number or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// An event `seq`, inclusive.
+    Seq(u64),
+    /// A wall-clock time, inclusive.
+    Time(DateTime<Utc>),
+}
+
+impl Bound {
+    /// Parses `120` (a seq), an RFC 3339 time, or `HH:MM:SS[.fff]` (local
+    /// time on the day the capture started).
+    pub fn parse(s: &str, header: &Header) -> Result<Bound, String> {
+        if let Ok(seq) = s.parse() {
+            return Ok(Bound::Seq(seq));
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(Bound::Time(t.with_timezone(&Utc)));
+        }
+        let time = NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
+            .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M:%S"))
+            .map_err(|_| format!("{s:?} is neither a seq (120), an RFC 3339 time, nor HH:MM:SS"))?;
+        let day = header.started_at.with_timezone(&chrono::Local).date_naive();
+        chrono::Local
+            .from_local_datetime(&day.and_time(time))
+            .single()
+            .map(|t| Bound::Time(t.with_timezone(&Utc)))
+            .ok_or_else(|| format!("{s:?} does not name one local time"))
+    }
+
+    fn after_start(self, event: &Event, header: &Header) -> bool {
+        match self {
+            Bound::Seq(seq) => event.seq >= seq,
+            Bound::Time(t) => header.wall_clock(event.t_us) >= t,
+        }
+    }
+
+    fn before_end(self, event: &Event, header: &Header) -> bool {
+        match self {
+            Bound::Seq(seq) => event.seq <= seq,
+            Bound::Time(t) => header.wall_clock(event.t_us) <= t,
+        }
+    }
+}
+
+/// Which events an export keeps; the default keeps all.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only these connections.
+    pub conns: Vec<u64>,
+    /// Only WebSocket messages of these `msg_type`s (other events stay).
+    pub msg_types: Vec<String>,
+    /// Only exchanges and WebSockets whose path contains this.
+    pub path: Option<String>,
+    /// From here.
+    pub since: Option<Bound>,
+    /// Up to here.
+    pub until: Option<Bound>,
+}
+
+impl Selection {
+    fn is_everything(&self) -> bool {
+        self.conns.is_empty()
+            && self.msg_types.is_empty()
+            && self.path.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+    }
+}
+
+/// The events of `events` that `selection` keeps. The trailer is kept with
+/// its counts recomputed for what was kept.
+pub fn select(events: &[Event], header: &Header, selection: &Selection) -> Vec<Event> {
+    if selection.is_everything() {
+        return events.to_vec();
+    }
+    let mut paths: HashMap<u64, String> = HashMap::new();
+    let mut ws_paths: HashMap<u64, String> = HashMap::new();
+    let mut kept = Vec::new();
+    let mut trailer = None;
+    for event in events {
+        let path = match &event.kind {
+            EventKind::HttpRequest(r) => {
+                paths.insert(r.exchange, r.uri.clone());
+                Some(r.uri.as_str())
+            }
+            EventKind::WsHandshake(h) => {
+                if let Some(conn) = event.conn {
+                    ws_paths.insert(conn, h.uri.clone());
+                }
+                Some(h.uri.as_str())
+            }
+            EventKind::HttpResponse(r) => paths.get(&r.exchange).map(String::as_str),
+            EventKind::HttpError(e) => paths.get(&e.exchange).map(String::as_str),
+            EventKind::Trailer(_) => {
+                trailer = Some(event.clone());
+                continue;
+            }
+            _ => event
+                .conn
+                .and_then(|c| ws_paths.get(&c))
+                .map(String::as_str),
+        };
+        let keep = (selection.conns.is_empty()
+            || event.conn.is_some_and(|c| selection.conns.contains(&c)))
+            && selection
+                .path
+                .as_ref()
+                .is_none_or(|p| path.is_some_and(|x| x.contains(p.as_str())))
+            && selection.since.is_none_or(|b| b.after_start(event, header))
+            && selection.until.is_none_or(|b| b.before_end(event, header))
+            && match &event.kind {
+                EventKind::WsMessage(m) => {
+                    selection.msg_types.is_empty()
+                        || m.msg_type
+                            .as_ref()
+                            .is_some_and(|t| selection.msg_types.contains(t))
+                }
+                _ => true,
+            };
+        if keep {
+            kept.push(event.clone());
+        }
+    }
+    if let Some(mut trailer) = trailer {
+        let mut counts = Trailer::default();
+        kept.iter()
+            .for_each(|e| crate::sink::hub::count(&mut counts, e));
+        trailer.kind = EventKind::Trailer(counts);
+        kept.push(trailer);
+    }
+    kept
+}
