@@ -41,6 +41,14 @@ pub enum Command {
     /// Turn a capture into a bug report: HAR (opens in DevTools), Markdown
     /// (for an issue) or JSON Lines; secrets redacted unless --no-redact.
     Export(ExportArgs),
+    /// Replay the client side of a capture against a target and compare
+    /// the answers with the recording: exit 1 on any mismatch (for CI).
+    Replay(ReplayArgs),
+    /// Compare two captures message by message, with the replay's rules.
+    Diff(DiffArgs),
+    /// Serve the upstream side of a capture, so a frontend can be tested
+    /// without its backend.
+    Mock(MockArgs),
 }
 
 /// `wsdiag proxy`.
@@ -309,6 +317,92 @@ pub enum ExportFormat {
     Markdown,
     /// A capture (JSON Lines), filtered and redacted.
     Jsonl,
+}
+
+/// Rules that say which values to ignore when comparing answers.
+#[derive(Debug, Args)]
+pub struct IgnoreArgs {
+    /// Also ignore this JSON key (e.g. date_envoi) or JSON pointer (e.g.
+    /// /data/id). Repeatable. Ids, timestamps, UUIDs and tokens are ignored
+    /// by default.
+    #[arg(long, value_name = "KEY|POINTER")]
+    pub ignore: Vec<String>,
+    /// A file of ignore rules, one per line (# comments).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+}
+
+/// `wsdiag replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The capture to replay.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+    /// The backend to replay against, e.g. http://127.0.0.1:8000.
+    #[arg(long, value_name = "URL")]
+    pub target: String,
+    /// A cookie that replaces the recorded one of the same name, NAME=VALUE.
+    /// Repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub cookie: Vec<String>,
+    /// A header that replaces the recorded one, "Name: value". Repeatable.
+    #[arg(long, value_name = "HEADER")]
+    pub header: Vec<String>,
+    /// A token for ?token= and Authorization: Token/Bearer.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// As fast as the answers come, or with the recorded gaps.
+    #[arg(long, value_enum, default_value = "fast")]
+    pub pace: crate::replay::run::Pace,
+    /// How long to wait for an expected answer.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// What to ignore.
+    #[command(flatten)]
+    pub ignore: IgnoreArgs,
+    /// Write JUnit XML here, for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Record the replay itself to this capture (for `wsdiag diff`).
+    #[arg(long = "capture", value_name = "FILE")]
+    pub capture_to: Option<PathBuf>,
+}
+
+/// `wsdiag diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The capture with the expected answers.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The capture to check.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// What to ignore.
+    #[command(flatten)]
+    pub ignore: IgnoreArgs,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wsdiag mock`.
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// The capture whose upstream side to serve.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+    /// Where to listen (where the frontend expects its backend).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// What to ignore when matching requests and messages.
+    #[command(flatten)]
+    pub ignore: IgnoreArgs,
 }
 
 /// Parses `10s`, `500ms`, `2m` or a plain number of seconds.

@@ -15,6 +15,7 @@
 //! - [`diagnose`]: events in, findings out; error-page parsers.
 //! - [`export`]: HAR, Markdown and JSON Lines for bug reports; redaction.
 //! - [`probe`]: the client that sends one message both ways.
+//! - [`replay`]: CI replay of captures, capture diffs, the mock upstream.
 //! - [`demo`]: the embedded sample chat backend and scripted client.
 //! - [`cli`] and [`commands`]: the command line and the commands it runs.
 
@@ -27,6 +28,7 @@ pub mod event;
 pub mod export;
 pub mod probe;
 pub mod proxy;
+pub mod replay;
 pub mod sink;
 
 pub use commands::{run, Outcome};

@@ -10,6 +10,7 @@ mod export;
 mod probe;
 mod proxy;
 mod recording;
+mod replay;
 mod show;
 
 use crate::cli::{Cli, Command};
@@ -32,6 +33,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diagnose(args) => diagnose::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Export(args) => export::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Diff(args) => replay::diff(args),
+        Command::Mock(args) => replay::mock(args),
     }
 }
 

@@ -17,7 +17,6 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
-use tower_service::Service;
 
 use super::body::{BodyOutcome, BoxError};
 use super::exchange::{full, Exchange, RequestHead};
@@ -112,24 +111,6 @@ async fn open_upstream(
     let shared: &Shared = &ex.shared;
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let target = shared.config.upstream.uri(path)?;
-    let mut connector = shared.connector.clone();
-    std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
-    let io = connector.call(target.clone()).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
-    // Drives the connection until it switches protocols (then the pump
-    // owns it), or until shutdown if the upstream never answers.
-    let shutdown = shared.shutdown.clone();
-    shared.tasks.spawn(async move {
-        tokio::select! {
-            result = connection.with_upgrades() => {
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "upstream upgrade connection ended");
-                }
-            }
-            () = shutdown.cancelled() => {}
-        }
-    });
-
     let mut headers = req.headers().clone();
     headers::prepare_request(&mut headers, &ex.hop());
     headers::restore_upgrade(&mut headers);
@@ -141,7 +122,13 @@ async fn open_upstream(
         .parse()?;
     *upstream_req.version_mut() = Version::HTTP_11;
     *upstream_req.headers_mut() = headers;
-    Ok(sender.send_request(upstream_req).await?)
+    super::upstream::send_on_own_connection(
+        &shared.connector,
+        &target,
+        upstream_req,
+        shared.shutdown.clone(),
+    )
+    .await
 }
 
 /// Waits for both sides to switch protocols, then pumps messages until the

@@ -89,6 +89,34 @@ impl Upstream {
     }
 }
 
+/// Sends `request` on a connection of its own to `target` (a WebSocket
+/// upgrade needs one: the connection becomes the socket). The connection
+/// is driven by a task that ends once it switched protocols, or when
+/// `stop` is cancelled if the upstream never answers.
+pub async fn send_on_own_connection(
+    connector: &Connector,
+    target: &Uri,
+    request: http::Request<http_body_util::Empty<bytes::Bytes>>,
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<http::Response<hyper::body::Incoming>, super::BoxError> {
+    use tower_service::Service as _;
+    let mut connector = connector.clone();
+    std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+    let io = connector.call(target.clone()).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(async move {
+        tokio::select! {
+            result = connection.with_upgrades() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "upgrade connection ended");
+                }
+            }
+            () = stop.cancelled() => {}
+        }
+    });
+    Ok(sender.send_request(request).await?)
+}
+
 /// Builds the connector: TCP with `TCP_NODELAY`, a connect timeout, and TLS
 /// for `https` upstreams.
 pub fn connector(insecure: bool, connect_timeout: Duration) -> Connector {

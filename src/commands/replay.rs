@@ -1,0 +1,193 @@
+//! `wsdiag replay`, `wsdiag diff` and `wsdiag mock`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use super::{recording, runtime, stop_signal, Outcome};
+use crate::cli::{DiffArgs, IgnoreArgs, MockArgs, RecordingArgs, ReplayArgs};
+use crate::proxy::{ProxyConfig, Upstream};
+use crate::replay::compare::Rules;
+use crate::replay::run::{self, Options, Overrides};
+use crate::replay::script::Script;
+use crate::replay::{diff as capture_diff, mock as mock_server, report, ActionResult};
+use crate::sink::console::{note, say};
+
+fn rules(args: &IgnoreArgs) -> anyhow::Result<Rules> {
+    let mut all = args.ignore.clone();
+    if let Some(path) = &args.rules {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the rules file {}", path.display()))?;
+        all.extend(text.lines().map(str::to_owned));
+    }
+    Ok(Rules::with(&all))
+}
+
+fn overrides(args: &ReplayArgs) -> anyhow::Result<Overrides> {
+    let cookies = args
+        .cookie
+        .iter()
+        .map(|c| {
+            c.split_once('=')
+                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("--cookie {c:?} is not NAME=VALUE"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let headers = args
+        .header
+        .iter()
+        .map(|h| {
+            h.split_once(':')
+                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("--header {h:?} is not `Name: value`"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Overrides {
+        cookies,
+        headers,
+        token: args.token.clone(),
+    })
+}
+
+/// Prints results (text or JSON), writes JUnit, and decides the exit code.
+fn conclude(
+    results: &[ActionResult],
+    suite: &str,
+    json: bool,
+    junit: Option<&std::path::Path>,
+    started: Instant,
+) -> anyhow::Result<Outcome> {
+    if json {
+        say(&report::json(results));
+    } else {
+        say(&report::text(results, started.elapsed()));
+    }
+    if let Some(path) = junit {
+        let xml = report::junit(suite, results).context("while writing JUnit XML")?;
+        std::fs::write(path, xml).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(if results.iter().all(ActionResult::passed) {
+        Outcome::Clean
+    } else {
+        Outcome::Problem
+    })
+}
+
+/// Replays a capture against `--target`.
+pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
+    let capture = crate::capture::read_path(&args.capture)?;
+    let script = Script::of(&capture);
+    let target = Upstream::parse(&args.target)?;
+    let mut options = Options {
+        target: target.clone(),
+        rules: rules(&args.ignore)?,
+        timeout: args.timeout,
+        pace: args.pace,
+        overrides: overrides(&args)?,
+    };
+    let runtime = runtime()?;
+    let started = Instant::now();
+    let bar = indicatif::ProgressBar::new(script.steps.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let tick = || bar.inc(1);
+    let results = match &args.capture_to {
+        None => runtime.block_on(run::run(&script, &options, &tick)),
+        Some(path) => {
+            let listener =
+                runtime.block_on(TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))?;
+            let addr = listener.local_addr()?;
+            let recording_args = RecordingArgs {
+                capture: Some(path.clone()),
+                no_capture: false,
+                body_limit: capture.header.body_limit.min(256 << 10),
+            };
+            let (recorder, recording) = recording::start(
+                &recording_args,
+                "wsdiag-replay",
+                addr.to_string(),
+                target.display.clone(),
+                None,
+            )?;
+            options.target = Upstream::parse(&format!("http://{addr}"))?;
+            let results = runtime.block_on(recording::proxy_while(
+                listener,
+                ProxyConfig::new(target),
+                recorder,
+                run::run(&script, &options, &tick),
+            ));
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            recording.finish();
+            results
+        }
+    };
+    bar.finish_and_clear();
+    if !results.is_empty() && results.iter().all(unreachable) {
+        anyhow::bail!(
+            "nothing reached the target {}: is it running? (every request failed to connect)",
+            args.target
+        );
+    }
+    conclude(
+        &results,
+        &format!("wsdiag replay {}", args.capture.display()),
+        args.json,
+        args.junit.as_deref(),
+        started,
+    )
+}
+
+/// True when an action failed because the target could not be reached.
+fn unreachable(r: &ActionResult) -> bool {
+    r.differences.iter().any(|d| {
+        (d.at == "response" && d.actual.starts_with("no response"))
+            || (d.at == "handshake status" && d.actual != "101" && d.actual.parse::<u16>().is_err())
+    })
+}
+
+/// Compares two captures.
+pub fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let old = crate::capture::read_path(&args.old)?;
+    let new = crate::capture::read_path(&args.new)?;
+    let results = capture_diff::diff(&old, &new, &rules(&args.ignore)?);
+    conclude(
+        &results,
+        &format!("wsdiag diff {} {}", args.old.display(), args.new.display()),
+        args.json,
+        args.junit.as_deref(),
+        started,
+    )
+}
+
+/// Serves the upstream side of a capture until Ctrl-C.
+pub fn mock(args: MockArgs) -> anyhow::Result<Outcome> {
+    let capture = crate::capture::read_path(&args.capture)?;
+    let rules = rules(&args.ignore)?;
+    let runtime = runtime()?;
+    let listener = runtime
+        .block_on(TcpListener::bind(args.listen))
+        .with_context(|| format!("cannot listen on {}: try --listen 127.0.0.1:0", args.listen))?;
+    let addr = listener.local_addr()?;
+    say(&format!(
+        "wsdiag mock: serving the upstream side of {} on http://{addr} (Ctrl-C stops)",
+        args.capture.display()
+    ));
+    let notes: mock_server::Notes = Arc::new(|line: String| note(&line));
+    let stop = tokio_util::sync::CancellationToken::new();
+    runtime.block_on(async {
+        let server = tokio::spawn({
+            let stop = stop.clone();
+            async move { mock_server::serve(listener, &capture, rules, notes, stop).await }
+        });
+        stop_signal().await;
+        stop.cancel();
+        let _ = server.await;
+    });
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,642 @@
+//! Acting a script out against a target, and comparing the answers.
+//!
+//! Steps run in recorded order. A REST step waits for its answer; a
+//! WebSocket message is sent once the upstream messages that preceded it on
+//! its connection in the recording have arrived (or the timeout passed).
+//! Every socket is read by a task of its own, so connections run
+//! concurrently as they did: an observer sees the sender's broadcast. At the
+//! end, each socket's messages are compared with the recording, in any
+//! order.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderName, HeaderValue, Request};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+
+use super::compare::{diff_payloads, match_unordered, Difference, Rules};
+use super::correlate::Correlation;
+use super::script::{Expected, Script, Socket, Step};
+use super::{ActionResult, Kind};
+use crate::diagnose::error_body::ErrorBody;
+use crate::event::{header, Headers, HttpRequest, Opcode, Payload};
+use crate::proxy::upstream::{self, Connector, Upstream};
+
+/// How fast to replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pace {
+    /// As fast as the answers come.
+    Fast,
+    /// Keep the recorded gaps between the client's actions.
+    Recorded,
+}
+
+/// Values the user overrides for the whole replay.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `name=value` cookies that replace (or join) the recorded ones.
+    pub cookies: Vec<(String, String)>,
+    /// Headers that replace the recorded ones.
+    pub headers: Vec<(String, String)>,
+    /// A token for `?token=` and `Authorization: Token|Bearer`.
+    pub token: Option<String>,
+}
+
+/// Everything a replay needs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to replay.
+    pub target: Upstream,
+    /// What to ignore when comparing.
+    pub rules: Rules,
+    /// How long to wait for an expected answer.
+    pub timeout: Duration,
+    /// Fast or as recorded.
+    pub pace: Pace,
+    /// The user's overrides.
+    pub overrides: Overrides,
+}
+
+type Sender = SplitSink<WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, Message>;
+
+/// A replayed socket: its sending half and what its reader collected.
+struct Live {
+    sender: Option<Sender>,
+    received: Arc<Mutex<Vec<(Opcode, Payload)>>>,
+    count: watch::Receiver<usize>,
+    status: u16,
+    error: Option<String>,
+}
+
+/// Everything that changes while a replay runs.
+struct Replay<'a> {
+    options: &'a Options,
+    client: Client<Connector, Full<Bytes>>,
+    connector: Connector,
+    correlation: Correlation,
+    live: BTreeMap<u64, Live>,
+    results: Vec<ActionResult>,
+    stop: CancellationToken,
+}
+
+/// Replays `script`; `progress` is called after each step.
+pub async fn run(
+    script: &Script,
+    options: &Options,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<ActionResult> {
+    let connector = upstream::connector(false, options.timeout);
+    let mut replay = Replay {
+        options,
+        client: Client::builder(TokioExecutor::new()).build(connector.clone()),
+        connector,
+        correlation: Correlation::default(),
+        live: BTreeMap::new(),
+        results: Vec::new(),
+        stop: CancellationToken::new(),
+    };
+    let mut last_t = script.steps.first().map_or(0, |s| s.t_us);
+    for timed in &script.steps {
+        if options.pace == Pace::Recorded {
+            tokio::time::sleep(Duration::from_micros(timed.t_us.saturating_sub(last_t))).await;
+        }
+        last_t = timed.t_us;
+        replay.caught_up(&timed.waits).await;
+        match &timed.step {
+            Step::Rest { request, expected } => {
+                replay.rest(timed.seq, request, expected.as_ref()).await
+            }
+            Step::Open { conn } => {
+                if let Some(socket) = script.sockets.get(conn) {
+                    replay.open(*conn, socket).await;
+                }
+            }
+            Step::Send {
+                conn,
+                opcode,
+                payload,
+                after,
+            } => replay.send(*conn, *opcode, payload, *after).await,
+            Step::Close { conn, code, reason } => {
+                let expected = script.sockets.get(conn).map_or(0, |s| s.received.len());
+                replay.close(*conn, *code, reason, expected).await;
+            }
+        }
+        progress();
+    }
+    replay.finish(script).await
+}
+
+impl Replay<'_> {
+    /// The recorded headers, correlated, overridden, for the target.
+    fn headers(&self, recorded: &Headers) -> Vec<(String, String)> {
+        let recorded_host = header(recorded, "host").map(str::to_owned);
+        let target = self.options.target.authority.as_str();
+        let skip = [
+            "host",
+            "content-length",
+            "sec-websocket-key",
+            "sec-websocket-extensions",
+            "sec-websocket-version",
+            "connection",
+            "upgrade",
+            "transfer-encoding",
+            "keep-alive",
+        ];
+        let mut out: Vec<(String, String)> = self
+            .correlation
+            .apply_headers(recorded)
+            .into_iter()
+            .filter(|(n, _)| !skip.contains(&n.as_str()))
+            .map(|(n, v)| {
+                // Origin and Referer named the recorded host; a fresh backend
+                // compares them with the Host it gets (CSRF checks).
+                let v = match (&recorded_host, n.as_str()) {
+                    (Some(h), "origin" | "referer") => v.replace(h.as_str(), target),
+                    _ => v,
+                };
+                (n, v)
+            })
+            .collect();
+        out.push(("host".to_owned(), target.to_owned()));
+        let o = &self.options.overrides;
+        if !o.cookies.is_empty() {
+            out = with_cookies(out, &o.cookies);
+        }
+        for (name, value) in &o.headers {
+            out.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            out.push((name.to_ascii_lowercase(), value.clone()));
+        }
+        if let Some(token) = &o.token {
+            for (n, v) in out.iter_mut().filter(|(n, _)| n == "authorization") {
+                if let Some((scheme, _)) = v.split_once(' ') {
+                    *v = format!("{scheme} {token}");
+                }
+                let _ = n;
+            }
+        }
+        out
+    }
+
+    /// The recorded path and query, correlated and overridden.
+    fn uri(&self, recorded: &str) -> String {
+        let uri = self.correlation.apply(recorded);
+        match (&self.options.overrides.token, uri.split_once('?')) {
+            (Some(token), Some((path, query))) => {
+                let query: Vec<String> = query
+                    .split('&')
+                    .map(|p| {
+                        if p.starts_with("token=") {
+                            format!("token={token}")
+                        } else {
+                            p.to_owned()
+                        }
+                    })
+                    .collect();
+                format!("{path}?{}", query.join("&"))
+            }
+            _ => uri,
+        }
+    }
+
+    async fn rest(&mut self, seq: u64, request: &HttpRequest, expected: Option<&Expected>) {
+        let started = Instant::now();
+        let name = format!(
+            "REST {} {}",
+            request.method,
+            request.uri.split('?').next().unwrap_or("")
+        );
+        let live = self.call(request).await;
+        let mut differences = Vec::new();
+        match (expected, &live) {
+            (
+                Some(Expected::Response {
+                    status,
+                    headers,
+                    body,
+                }),
+                Ok((live_status, live_headers, live_body)),
+            ) => {
+                self.correlation
+                    .learn(headers, body.text(), live_headers, live_body.text());
+                differences = compare_response(
+                    &self.options.rules,
+                    (*status, headers, body),
+                    (*live_status, live_headers, live_body),
+                );
+            }
+            (Some(Expected::Response { status, .. }), Err(e)) => {
+                differences.push(Difference {
+                    at: "response".into(),
+                    expected: format!("status {status}"),
+                    actual: format!("no response: {e}"),
+                });
+            }
+            (Some(Expected::Failed(why)), Ok((live_status, ..))) => {
+                differences.push(Difference {
+                    at: "response".into(),
+                    expected: format!("a failure ({why})"),
+                    actual: format!("status {live_status}"),
+                });
+            }
+            _ => {}
+        }
+        self.results.push(ActionResult {
+            kind: Kind::Rest,
+            name,
+            seq,
+            differences,
+            missing: Vec::new(),
+            extra: Vec::new(),
+            duration: started.elapsed(),
+        });
+    }
+
+    async fn call(&self, request: &HttpRequest) -> Result<(u16, Headers, Payload), String> {
+        let uri = self
+            .options
+            .target
+            .uri(&self.uri(&request.uri))
+            .map_err(|e| e.to_string())?;
+        let mut builder = Request::builder().method(request.method.as_str()).uri(uri);
+        for (name, value) in self.headers(&request.headers) {
+            builder = builder.header(name, value);
+        }
+        let body = request
+            .body
+            .text()
+            .map(|t| Bytes::from(self.correlation.apply(t)))
+            .unwrap_or_else(|| request.body.bytes.clone());
+        let request = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let response = tokio::time::timeout(self.options.timeout, self.client.request(request))
+            .await
+            .map_err(|_| format!("no answer within {:?}", self.options.timeout))?
+            .map_err(|e| crate::proxy::error_chain(&e))?;
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok((
+            parts.status.as_u16(),
+            crate::event::headers_from(&parts.headers),
+            Payload::capture(&bytes, usize::MAX),
+        ))
+    }
+
+    async fn open(&mut self, conn: u64, socket: &Socket) {
+        let started = Instant::now();
+        let name = format!(
+            "WebSocket #{conn} {}",
+            socket.request.uri.split('?').next().unwrap_or("")
+        );
+        let (live, error) = match self.connect(socket).await {
+            Ok(live) => (live, None),
+            Err(e) => (
+                Live {
+                    sender: None,
+                    received: Arc::default(),
+                    count: watch::channel(0).1,
+                    status: 0,
+                    error: Some(e.clone()),
+                },
+                Some(e),
+            ),
+        };
+        // A refused handshake is the whole story of its socket; an accepted
+        // one is judged by its messages at the end.
+        if live.status != socket.status || socket.status != 101 {
+            let mut differences = Vec::new();
+            if live.status != socket.status {
+                let actual = error.unwrap_or_else(|| live.status.to_string());
+                differences.push(Difference {
+                    at: "handshake status".into(),
+                    expected: socket.status.to_string(),
+                    actual,
+                });
+            }
+            self.results.push(ActionResult {
+                kind: Kind::Ws,
+                name,
+                seq: 0,
+                differences,
+                missing: Vec::new(),
+                extra: Vec::new(),
+                duration: started.elapsed(),
+            });
+        }
+        self.live.insert(conn, live);
+    }
+
+    async fn connect(&self, socket: &Socket) -> Result<Live, String> {
+        let path = self.uri(&socket.request.uri);
+        let target = self.options.target.uri(&path).map_err(|e| e.to_string())?;
+        let mut request = Request::new(Empty::<Bytes>::new());
+        *request.uri_mut() = path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| e.to_string())?;
+        let headers = request.headers_mut();
+        for (name, value) in self.headers(&socket.request.headers) {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        headers.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("Upgrade"),
+        );
+        headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(
+            http::header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
+        headers.insert(
+            http::header::SEC_WEBSOCKET_KEY,
+            HeaderValue::from_str(&key).map_err(|e| e.to_string())?,
+        );
+        let answer = tokio::time::timeout(
+            self.options.timeout,
+            upstream::send_on_own_connection(&self.connector, &target, request, self.stop.clone()),
+        )
+        .await
+        .map_err(|_| "no answer to the upgrade".to_owned())?
+        .map_err(|e| crate::proxy::error_chain(e.as_ref()))?;
+        let status = answer.status().as_u16();
+        if status != 101 {
+            return Ok(Live {
+                sender: None,
+                received: Arc::default(),
+                count: watch::channel(0).1,
+                status,
+                error: None,
+            });
+        }
+        let upgraded = hyper::upgrade::on(answer)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, None).await;
+        let (sender, mut stream) = ws.split();
+        let received: Arc<Mutex<Vec<(Opcode, Payload)>>> = Arc::default();
+        let (tx, count) = watch::channel(0);
+        let store = received.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                let item = match message {
+                    Message::Text(t) => (Opcode::Text, Payload::capture(t.as_ref(), usize::MAX)),
+                    Message::Binary(b) => (Opcode::Binary, Payload::capture(&b, usize::MAX)),
+                    _ => continue,
+                };
+                let n = match store.lock() {
+                    Ok(mut list) => {
+                        list.push(item);
+                        list.len()
+                    }
+                    Err(_) => break,
+                };
+                let _ = tx.send(n);
+            }
+        });
+        Ok(Live {
+            sender: Some(sender),
+            received,
+            count,
+            status,
+            error: None,
+        })
+    }
+
+    /// Waits until every socket received what it had at this point of the
+    /// recording, or the timeout (one deadline for all of them).
+    async fn caught_up(&mut self, waits: &BTreeMap<u64, usize>) {
+        let deadline = tokio::time::Instant::now() + self.options.timeout;
+        for (conn, n) in waits {
+            if let Some(live) = self.live.get_mut(conn) {
+                let _ = tokio::time::timeout_at(deadline, live.count.wait_for(|c| c >= n)).await;
+            }
+        }
+    }
+
+    /// Waits until socket `conn` received `n` messages, or the timeout.
+    async fn received(&mut self, conn: u64, n: usize) {
+        if let Some(live) = self.live.get_mut(&conn) {
+            let _ =
+                tokio::time::timeout(self.options.timeout, live.count.wait_for(|c| *c >= n)).await;
+        }
+    }
+
+    async fn send(&mut self, conn: u64, opcode: Opcode, payload: &Payload, after: usize) {
+        self.received(conn, after).await;
+        let message = match (opcode, payload.text()) {
+            (Opcode::Text, Some(text)) => Message::Text(self.correlation.apply(text).into()),
+            _ => Message::Binary(payload.bytes.clone()),
+        };
+        if let Some(sender) = self.live.get_mut(&conn).and_then(|l| l.sender.as_mut()) {
+            if let Err(e) = sender.send(message).await {
+                if let Some(live) = self.live.get_mut(&conn) {
+                    live.error.get_or_insert(format!("sending failed: {e}"));
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self, conn: u64, code: Option<u16>, reason: &str, expected: usize) {
+        self.received(conn, expected).await;
+        let Some(live) = self.live.get_mut(&conn) else {
+            return;
+        };
+        let Some(mut sender) = live.sender.take() else {
+            return;
+        };
+        if let Some(code) = code {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.to_owned().into(),
+            };
+            let _ = sender.send(Message::Close(Some(frame))).await;
+        }
+    }
+
+    /// Waits for what is still expected, closes what is open, and compares
+    /// every socket's messages with the recording.
+    async fn finish(mut self, script: &Script) -> Vec<ActionResult> {
+        for (conn, socket) in &script.sockets {
+            let expected = socket.received.len();
+            self.received(*conn, expected).await;
+            if let Some(mut sender) = self.live.get_mut(conn).and_then(|l| l.sender.take()) {
+                let _ = sender.send(Message::Close(None)).await;
+            }
+        }
+        self.stop.cancel();
+        for (conn, socket) in &script.sockets {
+            let Some(live) = self.live.get(conn) else {
+                continue;
+            };
+            if socket.status != 101 || live.status != 101 {
+                continue;
+            }
+            let got = live.received.lock().map(|l| l.clone()).unwrap_or_default();
+            self.results.push(compare_socket(
+                *conn,
+                socket,
+                &got,
+                live.error.clone(),
+                &self.options.rules,
+            ));
+        }
+        self.results
+    }
+}
+
+/// `headers` with the cookies in `overrides` set (replaced or added).
+fn with_cookies(
+    mut headers: Vec<(String, String)>,
+    overrides: &[(String, String)],
+) -> Vec<(String, String)> {
+    let existing = headers.iter().position(|(n, _)| n == "cookie");
+    let mut pairs: Vec<(String, String)> = existing
+        .map(|i| {
+            headers[i]
+                .1
+                .split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, value) in overrides {
+        pairs.retain(|(n, _)| n != name);
+        pairs.push((name.clone(), value.clone()));
+    }
+    let value = pairs
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    match existing {
+        Some(i) => headers[i].1 = value,
+        None => headers.push(("cookie".to_owned(), value)),
+    }
+    headers
+}
+
+/// The differences between a recorded response and a live one: status,
+/// media type, and body (JSON by pointer; error pages by the error they
+/// name, since their text holds times and paths).
+pub fn compare_response(
+    rules: &Rules,
+    expected: (u16, &Headers, &Payload),
+    actual: (u16, &Headers, &Payload),
+) -> Vec<Difference> {
+    let mut out = Vec::new();
+    if expected.0 != actual.0 {
+        out.push(Difference {
+            at: "status".into(),
+            expected: expected.0.to_string(),
+            actual: actual.0.to_string(),
+        });
+    }
+    let media = |h: &Headers| {
+        header(h, "content-type").map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
+    };
+    if media(expected.1) != media(actual.1) {
+        out.push(Difference {
+            at: "content-type".into(),
+            expected: media(expected.1).unwrap_or_default(),
+            actual: media(actual.1).unwrap_or_default(),
+        });
+    }
+    let errors = (
+        ErrorBody::parse(expected.0, expected.2),
+        ErrorBody::parse(actual.0, actual.2),
+    );
+    match errors {
+        (Some(e), Some(a)) if !matches!(e, ErrorBody::Drf(_)) => {
+            if e.summary() != a.summary() {
+                out.push(Difference {
+                    at: "error".into(),
+                    expected: e.summary(),
+                    actual: a.summary(),
+                });
+            }
+        }
+        _ => {
+            let (e, a) = (
+                rules.comparable(expected.2.text().unwrap_or("")),
+                rules.comparable(actual.2.text().unwrap_or("")),
+            );
+            if matches!(e, super::compare::Comparable::Json(_)) || out.is_empty() {
+                out.extend(diff_payloads(&e, &a));
+            }
+        }
+    }
+    out
+}
+
+/// Compares a socket's recorded messages with the live ones, in any order.
+pub fn compare_socket(
+    conn: u64,
+    socket: &Socket,
+    got: &[(Opcode, Payload)],
+    error: Option<String>,
+    rules: &Rules,
+) -> ActionResult {
+    let comparable = |list: &[(Opcode, Payload)]| -> Vec<_> {
+        list.iter()
+            .map(|(_, p)| rules.comparable(p.text().unwrap_or("")))
+            .collect()
+    };
+    let (expected, actual) = (comparable(&socket.received), comparable(got));
+    let matching = match_unordered(&expected, &actual);
+    let text = |p: &Payload| crate::sink::format::shorten(p.text().unwrap_or("(binary)"), 160);
+    let missing: Vec<String> = matching
+        .missing
+        .iter()
+        .map(|&i| text(&socket.received[i].1))
+        .collect();
+    let extra: Vec<String> = matching.extra.iter().map(|&i| text(&got[i].1)).collect();
+    // Pair each missing message with an extra one of the same type, to
+    // show which fields differ.
+    let mut differences = Vec::new();
+    for &i in &matching.missing {
+        let t = crate::event::lift_msg_type(socket.received[i].1.text().unwrap_or(""));
+        if let Some(&j) = matching
+            .extra
+            .iter()
+            .find(|&&j| crate::event::lift_msg_type(got[j].1.text().unwrap_or("")) == t)
+        {
+            differences.extend(diff_payloads(&expected[i], &actual[j]));
+        }
+    }
+    if let Some(e) = error {
+        differences.push(Difference {
+            at: "connection".into(),
+            expected: "open".into(),
+            actual: e,
+        });
+    }
+    ActionResult {
+        kind: Kind::Ws,
+        name: format!(
+            "WebSocket #{conn} {}",
+            socket.request.uri.split('?').next().unwrap_or("")
+        ),
+        seq: 0,
+        differences,
+        missing,
+        extra,
+        duration: Duration::ZERO,
+    }
+}

@@ -1,0 +1,250 @@
+//! The replay script: what the client did, in recorded order, and what the
+//! upstream answered. Built from a capture; used by `replay` (to act it
+//! out), `diff` (to pair two recordings) and `mock` (to answer like the
+//! recorded upstream).
+
+use std::collections::BTreeMap;
+
+use crate::capture::Capture;
+use crate::event::{Direction, EventKind, HttpRequest, Opcode, Payload, Side};
+
+/// What a REST exchange got in the recording.
+#[derive(Debug, Clone)]
+pub enum Expected {
+    /// A response.
+    Response {
+        /// Status code.
+        status: u16,
+        /// Headers as recorded.
+        headers: crate::event::Headers,
+        /// Body as recorded.
+        body: Payload,
+    },
+    /// No response: the exchange failed (the cause).
+    Failed(String),
+}
+
+/// One thing the client did.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// An HTTP exchange.
+    Rest {
+        /// The request as recorded.
+        request: HttpRequest,
+        /// What came back, if anything was recorded.
+        expected: Option<Expected>,
+    },
+    /// Open the WebSocket of connection `conn`.
+    Open {
+        /// The recorded connection.
+        conn: u64,
+    },
+    /// Send a message on connection `conn`, once `after` upstream messages
+    /// have arrived on it (as many as had in the recording).
+    Send {
+        /// The recorded connection.
+        conn: u64,
+        /// Text or binary.
+        opcode: Opcode,
+        /// The message.
+        payload: Payload,
+        /// Upstream messages received on `conn` before it was sent.
+        after: usize,
+    },
+    /// The client closes connection `conn` (with the recorded code), or
+    /// drops it when `code` is `None` and the recorded close was abrupt.
+    Close {
+        /// The recorded connection.
+        conn: u64,
+        /// The close code the client sent.
+        code: Option<u16>,
+        /// The close reason.
+        reason: String,
+    },
+}
+
+/// A recorded WebSocket and what the upstream sent on it.
+#[derive(Debug, Clone)]
+pub struct Socket {
+    /// The upgrade request.
+    pub request: HttpRequest,
+    /// The upstream's answer to it (101 when accepted).
+    pub status: u16,
+    /// Text and binary messages the upstream sent, in order.
+    pub received: Vec<(Opcode, Payload)>,
+    /// Recorded close code from the upstream, when it closed first.
+    pub closed_by_upstream: Option<Option<u16>>,
+}
+
+/// A step with its place in the recording.
+#[derive(Debug, Clone)]
+pub struct Timed {
+    /// The `seq` of the event that started it.
+    pub seq: u64,
+    /// When it happened (`t_us`).
+    pub t_us: u64,
+    /// How many upstream messages each open socket had received when it
+    /// happened: the replay waits for as many (or the timeout) first, so
+    /// every action sees what it saw in the recording.
+    pub waits: BTreeMap<u64, usize>,
+    /// What the client did.
+    pub step: Step,
+}
+
+/// A capture as a script.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// The client's actions, in recorded order.
+    pub steps: Vec<Timed>,
+    /// The recorded WebSockets by connection.
+    pub sockets: BTreeMap<u64, Socket>,
+}
+
+impl Script {
+    /// Reads the script out of a capture.
+    pub fn of(capture: &Capture) -> Script {
+        let mut script = Script::default();
+        let mut steps: Vec<(u64, u64, Step)> = Vec::new();
+        let mut requests: BTreeMap<u64, (u64, u64, HttpRequest)> = BTreeMap::new();
+        let mut upgrades: BTreeMap<u64, u64> = BTreeMap::new();
+        for event in &capture.events {
+            let conn = event.conn.unwrap_or_default();
+            match &event.kind {
+                EventKind::HttpRequest(r) => {
+                    requests.insert(r.exchange, (event.seq, event.t_us, r.clone()));
+                }
+                EventKind::WsHandshake(h) => {
+                    upgrades.insert(h.exchange, conn);
+                    if let Some((seq, t, request)) = requests.remove(&h.exchange) {
+                        steps.push((seq, t, Step::Open { conn }));
+                        let socket = Socket {
+                            request,
+                            status: h.status,
+                            received: Vec::new(),
+                            closed_by_upstream: None,
+                        };
+                        script.sockets.insert(conn, socket);
+                    }
+                }
+                EventKind::HttpResponse(r) if !upgrades.contains_key(&r.exchange) => {
+                    if let Some((seq, t, request)) = requests.remove(&r.exchange) {
+                        let expected = Expected::Response {
+                            status: r.status,
+                            headers: r.headers.clone(),
+                            body: r.body.clone(),
+                        };
+                        steps.push((
+                            seq,
+                            t,
+                            Step::Rest {
+                                request,
+                                expected: Some(expected),
+                            },
+                        ));
+                    }
+                }
+                EventKind::HttpError(e) if !upgrades.contains_key(&e.exchange) => {
+                    if let Some((seq, t, request)) = requests.remove(&e.exchange) {
+                        steps.push((
+                            seq,
+                            t,
+                            Step::Rest {
+                                request,
+                                expected: Some(Expected::Failed(e.message.clone())),
+                            },
+                        ));
+                    }
+                }
+                EventKind::WsMessage(m) if matches!(m.opcode, Opcode::Text | Opcode::Binary) => {
+                    let Some(socket) = script.sockets.get_mut(&conn) else {
+                        continue;
+                    };
+                    match m.dir {
+                        Direction::ClientToUpstream => {
+                            let step = Step::Send {
+                                conn,
+                                opcode: m.opcode,
+                                payload: m.payload.clone(),
+                                after: socket.received.len(),
+                            };
+                            steps.push((event.seq, event.t_us, step));
+                        }
+                        Direction::UpstreamToClient => {
+                            socket.received.push((m.opcode, m.payload.clone()))
+                        }
+                    }
+                }
+                EventKind::WsClose(c) => {
+                    let Some(socket) = script.sockets.get_mut(&conn) else {
+                        continue;
+                    };
+                    match c.initiator {
+                        Side::Upstream => socket.closed_by_upstream = Some(c.code),
+                        Side::Client | Side::Proxy => {
+                            let code = if c.clean {
+                                Some(c.code.unwrap_or(1000))
+                            } else {
+                                None
+                            };
+                            steps.push((
+                                event.seq,
+                                event.t_us,
+                                Step::Close {
+                                    conn,
+                                    code,
+                                    reason: c.reason.clone(),
+                                },
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Requests whose answer was never recorded are still replayed.
+        for (_, (seq, t, request)) in requests {
+            steps.push((
+                seq,
+                t,
+                Step::Rest {
+                    request,
+                    expected: None,
+                },
+            ));
+        }
+        steps.sort_by_key(|(seq, _, _)| *seq);
+        script.steps = with_waits(steps, capture, &script.sockets);
+        script
+    }
+}
+
+/// Adds to each step how many upstream messages each accepted socket had
+/// received before it, in the recording.
+fn with_waits(
+    steps: Vec<(u64, u64, Step)>,
+    capture: &Capture,
+    sockets: &BTreeMap<u64, Socket>,
+) -> Vec<Timed> {
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut events = capture.events.iter().peekable();
+    steps
+        .into_iter()
+        .map(|(seq, t_us, step)| {
+            while let Some(event) = events.next_if(|e| e.seq < seq) {
+                let conn = event.conn.unwrap_or_default();
+                if let EventKind::WsMessage(m) = &event.kind {
+                    let data = matches!(m.opcode, Opcode::Text | Opcode::Binary);
+                    if data && m.dir == Direction::UpstreamToClient && sockets.contains_key(&conn) {
+                        *counts.entry(conn).or_default() += 1;
+                    }
+                }
+            }
+            Timed {
+                seq,
+                t_us,
+                waits: counts.clone(),
+                step,
+            }
+        })
+        .collect()
+}
