@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use crate::event::{header, Headers};
+use crate::event::Headers;
 
 /// Shorter values are never learned: too likely to occur by chance.
 const MIN_LEN: usize = 8;

@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::compare::{Comparable, Rules};
 use crate::capture::Capture;
-use crate::event::{header as find_header, Direction, EventKind, Headers, Opcode, Payload};
+use crate::event::{Direction, EventKind, Headers, Opcode, Payload};
 
 /// Where a note from the mock goes (the command prints it).
 pub type Notes = Arc<dyn Fn(String) + Send + Sync>;
