@@ -320,3 +320,31 @@ async fn a_rewritten_host_fails_the_csrf_origin_check() {
         csrf[0].next_step
     );
 }
+
+#[tokio::test]
+async fn a_recorded_django_session_replays_against_a_fresh_backend_with_correlation() {
+    let backend = tokio::task::spawn_blocking(|| Backend::start("none", "1"))
+        .await
+        .unwrap();
+    let capture = root().join("captures/django-working.jsonl");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+        .args([
+            "replay",
+            capture.to_str().unwrap(),
+            "--target",
+            &format!("http://{}", backend.addr),
+        ])
+        .output()
+        .await
+        .unwrap();
+    drop(backend);
+    let text = String::from_utf8_lossy(&output.stdout);
+    // The recorded session, CSRF token and login no longer exist on a fresh
+    // backend: without correlation every write would get 403.
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("✓ REST POST /api/login/")
+            && text.contains("✓ REST POST /api/conversations/3/messages/"),
+        "{text}"
+    );
+}

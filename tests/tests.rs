@@ -12,3 +12,4 @@ mod diagnose;
 mod django;
 mod export;
 mod proxy;
+mod replay;

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{recording, runtime, stop_signal, Outcome};
+use super::{recording, runtime, Outcome, StopSignal};
 use crate::cli::DemoArgs;
 use crate::demo::{self, chat};
 use crate::diagnose::{self, report};
@@ -45,15 +45,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     ));
     say("The scripted client sends \"cc\" over the WebSocket, then over REST:\n");
 
+    let signal = if args.keep_running {
+        let _context = runtime.enter();
+        Some(StopSignal::install()?)
+    } else {
+        None
+    };
     let stop = CancellationToken::new();
     let outcome = runtime.block_on(async {
         let backend_task = tokio::spawn(demo::serve(backend, stop.clone()));
         let config = ProxyConfig::new(upstream);
         let outcome = recording::proxy_while(proxy_listener, config, recorder, async {
             let outcome = demo::client::run(proxy_addr).await;
-            if args.keep_running && outcome.is_ok() {
+            if let (Some(signal), true) = (signal, outcome.is_ok()) {
                 say(&keep_running_help(backend_addr, proxy_addr));
-                stop_signal().await;
+                signal.wait().await;
             }
             outcome
         })
@@ -98,6 +104,7 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 async fn backend_only(addr: SocketAddr) -> anyhow::Result<Outcome> {
+    let signal = StopSignal::install()?;
     let listener = bind(addr).await?;
     let addr = listener.local_addr()?;
     say(&format!(
@@ -109,7 +116,7 @@ async fn backend_only(addr: SocketAddr) -> anyhow::Result<Outcome> {
     say(&try_it(addr));
     let stop = CancellationToken::new();
     let server = tokio::spawn(demo::serve(listener, stop.clone()));
-    stop_signal().await;
+    signal.wait().await;
     stop.cancel();
     let _ = server.await;
     Ok(Outcome::Clean)

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use super::{recording, runtime, stop_signal, Outcome};
+use super::{recording, runtime, Outcome, StopSignal};
 use crate::cli::ProxyArgs;
 use crate::proxy::{self, ProxyConfig, Upstream};
 use crate::sink::console::say;
@@ -26,6 +26,10 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     let listen = listener
         .local_addr()
         .context("while reading the listening address")?;
+    let stop = {
+        let _context = runtime.enter();
+        StopSignal::install()?
+    };
     let filter = (!args.console.quiet).then(|| args.console.filter.filter());
     let (recorder, recording) = recording::start(
         &args.recording,
@@ -51,7 +55,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     if config.insecure {
         say("WARNING: --insecure: the upstream's TLS certificate is not verified.");
     }
-    runtime.block_on(proxy::run(listener, config, recorder, stop_signal()));
+    runtime.block_on(proxy::run(listener, config, recorder, stop.wait()));
     // Tasks still holding a recorder after the grace period are dropped
     // here, so the hub can finish.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use super::{recording, runtime, stop_signal, Outcome};
+use super::{recording, runtime, Outcome, StopSignal};
 use crate::cli::{DiffArgs, IgnoreArgs, MockArgs, RecordingArgs, ReplayArgs};
 use crate::proxy::{ProxyConfig, Upstream};
 use crate::replay::compare::Rules;
@@ -174,6 +174,10 @@ pub fn mock(args: MockArgs) -> anyhow::Result<Outcome> {
         .block_on(TcpListener::bind(args.listen))
         .with_context(|| format!("cannot listen on {}: try --listen 127.0.0.1:0", args.listen))?;
     let addr = listener.local_addr()?;
+    let signal = {
+        let _context = runtime.enter();
+        StopSignal::install()?
+    };
     say(&format!(
         "wsdiag mock: serving the upstream side of {} on http://{addr} (Ctrl-C stops)",
         args.capture.display()
@@ -185,7 +189,7 @@ pub fn mock(args: MockArgs) -> anyhow::Result<Outcome> {
             let stop = stop.clone();
             async move { mock_server::serve(listener, &capture, rules, notes, stop).await }
         });
-        stop_signal().await;
+        signal.wait().await;
         stop.cancel();
         let _ = server.await;
     });

@@ -36,7 +36,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::chat::{Chat, User};
+use super::chat::{Chat, Quirks, User};
 use super::{pages, socket};
 
 /// A response of the sample backend.
@@ -44,7 +44,12 @@ pub type DemoResponse = Response<Full<Bytes>>;
 
 /// Serves the sample backend on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, shutdown: CancellationToken) {
-    let chat = Arc::new(Chat::default());
+    serve_with(listener, shutdown, Quirks::default()).await;
+}
+
+/// Serves a sample backend that deviates from the usual one by `quirks`.
+pub async fn serve_with(listener: TcpListener, shutdown: CancellationToken, quirks: Quirks) {
+    let chat = Arc::new(Chat::with_quirks(quirks));
     let tasks = TaskTracker::new();
     loop {
         let (stream, _) = tokio::select! {
@@ -139,7 +144,13 @@ async fn messages(req: Request<Incoming>, conversation: u64, chat: &Chat) -> Dem
     match *req.method() {
         Method::GET => json(StatusCode::OK, &Value::Array(chat.list(conversation))),
         Method::OPTIONS => json(StatusCode::OK, &serializer_metadata()),
-        Method::POST => create(req).await,
+        Method::POST => match chat.quirks.rest_status {
+            Some(status) => json(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                &json!({"detail": "changed"}),
+            ),
+            None => create(req).await,
+        },
         _ => json(
             StatusCode::METHOD_NOT_ALLOWED,
             &json!({"detail": format!("Method \"{}\" not allowed.", req.method())}),

@@ -51,10 +51,24 @@ struct Member {
     tx: mpsc::UnboundedSender<Value>,
 }
 
+/// Deliberate changes to the sample backend's answers, so tests can check
+/// that `wsdiag replay` notices a backend that changed.
+#[derive(Debug, Clone, Default)]
+pub struct Quirks {
+    /// Rename this field of saved messages to that one.
+    pub rename_field: Option<(&'static str, &'static str)>,
+    /// Answer the REST create path with this status instead of the bug's 500.
+    pub rest_status: Option<u16>,
+    /// Do not send `notification_personal`.
+    pub skip_personal_notification: bool,
+}
+
 /// Everything the sample backend keeps.
 #[derive(Default)]
 pub struct Chat {
     inner: Mutex<Inner>,
+    /// How this backend deviates from the recorded one (tests only).
+    pub quirks: Quirks,
 }
 
 #[derive(Default)]
@@ -65,6 +79,14 @@ struct Inner {
 }
 
 impl Chat {
+    /// A chat whose answers deviate by `quirks`.
+    pub fn with_quirks(quirks: Quirks) -> Chat {
+        Chat {
+            quirks,
+            ..Chat::default()
+        }
+    }
+
     /// The user a session cookie or token belongs to.
     pub fn authenticate(&self, session: Option<&str>, token: Option<&str>) -> Option<User> {
         USERS.into_iter().find(|u| {
@@ -102,6 +124,14 @@ impl Chat {
                 "date_envoi": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                 "lu": false,
             });
+            let mut message = message;
+            if let (Some((from, to)), Some(map)) =
+                (self.quirks.rename_field, message.as_object_mut())
+            {
+                if let Some(value) = map.remove(from) {
+                    map.insert(to.to_owned(), value);
+                }
+            }
             inner.messages.push(message.clone());
             message
         })

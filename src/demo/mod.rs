@@ -11,4 +11,5 @@ pub mod client;
 mod pages;
 mod socket;
 
-pub use backend::serve;
+pub use backend::{serve, serve_with};
+pub use chat::Quirks;

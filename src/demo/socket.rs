@@ -194,7 +194,9 @@ fn on_client_message(chat: &Chat, conversation: u64, user: User, text: &str) -> 
                 "conversation": conversation,
                 "message": format!("Nouveau message de {}", user.username),
             }});
-            chat.send_to(conversation, &note, |u| u != user);
+            if !chat.quirks.skip_personal_notification {
+                chat.send_to(conversation, &note, |u| u != user);
+            }
             Reply::None
         }
         (Some("chat_message"), None) => Reply::Crash,

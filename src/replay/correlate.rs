@@ -131,7 +131,6 @@ fn looks_issued(key: &str, value: &str) -> bool {
     named || shaped
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

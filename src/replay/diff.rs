@@ -69,9 +69,8 @@ pub fn diff(old: &Capture, new: &Capture, rules: &Rules) -> Vec<ActionResult> {
             name,
             seq,
             differences,
-            missing: Vec::new(),
-            extra: Vec::new(),
             duration: Default::default(),
+            ..Default::default()
         });
     }
     for (_, leftovers) in unused {
@@ -87,9 +86,8 @@ pub fn diff(old: &Capture, new: &Capture, rules: &Rules) -> Vec<ActionResult> {
                 name,
                 seq,
                 differences: vec![difference],
-                missing: Vec::new(),
-                extra: Vec::new(),
                 duration: Default::default(),
+                ..Default::default()
             });
         }
     }

@@ -460,4 +460,3 @@ fn on_message(mock: &Arc<Mutex<Mock>>, conn: u64, text: &str) {
         }
     }
 }
-

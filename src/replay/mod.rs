@@ -25,17 +25,18 @@ use serde::Serialize;
 use compare::Difference;
 
 /// Which kind of action a result is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// An HTTP exchange.
+    #[default]
     Rest,
     /// A WebSocket.
     Ws,
 }
 
 /// The verdict on one action: an exchange, or a whole WebSocket.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ActionResult {
     /// REST or WebSocket.
     pub kind: Kind,
@@ -49,6 +50,14 @@ pub struct ActionResult {
     pub missing: Vec<String>,
     /// Messages that came back but were not recorded.
     pub extra: Vec<String>,
+    /// Where each of `extra` came in the live sequence.
+    #[serde(skip)]
+    pub extra_at: Vec<usize>,
+    /// Unrecorded messages that arrived after the client began closing
+    /// sockets: in the recording the socket was gone before they could
+    /// arrive (closes race), so they are shown but do not fail.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub late: Vec<String>,
     /// How long it took.
     #[serde(skip)]
     pub duration: Duration,

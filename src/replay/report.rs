@@ -15,7 +15,9 @@ pub fn text(results: &[ActionResult], elapsed: Duration) -> String {
     for r in results {
         let mark = if r.passed() { "✓" } else { "✗" };
         let _ = writeln!(out, "{mark} {}", r.name);
-        out.push_str(&details(r, "    "));
+        if !r.passed() || !r.late.is_empty() {
+            out.push_str(&details(r, "    "));
+        }
     }
     let failed = results.iter().filter(|r| !r.passed()).count();
     let _ = writeln!(
@@ -43,6 +45,9 @@ fn details(r: &ActionResult, indent: &str) -> String {
     }
     for e in &r.extra {
         let _ = writeln!(out, "{indent}extra:   ← {e}");
+    }
+    for l in &r.late {
+        let _ = writeln!(out, "{indent}after closing began (not a failure): ← {l}");
     }
     out
 }

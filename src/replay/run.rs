@@ -78,6 +78,8 @@ struct Live {
     count: watch::Receiver<usize>,
     status: u16,
     error: Option<String>,
+    /// How many messages it had when the replay began closing sockets.
+    closing_mark: Option<usize>,
 }
 
 /// Everything that changes while a replay runs.
@@ -258,9 +260,8 @@ impl Replay<'_> {
             name,
             seq,
             differences,
-            missing: Vec::new(),
-            extra: Vec::new(),
             duration: started.elapsed(),
+            ..Default::default()
         });
     }
 
@@ -308,6 +309,7 @@ impl Replay<'_> {
                     count: watch::channel(0).1,
                     status: 0,
                     error: Some(e.clone()),
+                    closing_mark: None,
                 },
                 Some(e),
             ),
@@ -329,9 +331,8 @@ impl Replay<'_> {
                 name,
                 seq: 0,
                 differences,
-                missing: Vec::new(),
-                extra: Vec::new(),
                 duration: started.elapsed(),
+                ..Default::default()
             });
         }
         self.live.insert(conn, live);
@@ -382,6 +383,7 @@ impl Replay<'_> {
                 count: watch::channel(0).1,
                 status,
                 error: None,
+                closing_mark: None,
             });
         }
         let upgraded = hyper::upgrade::on(answer)
@@ -415,6 +417,7 @@ impl Replay<'_> {
             count,
             status,
             error: None,
+            closing_mark: None,
         })
     }
 
@@ -452,8 +455,18 @@ impl Replay<'_> {
         }
     }
 
+    /// Notes, once, how many messages every socket had when closing began.
+    fn mark_closing(&mut self) {
+        for live in self.live.values_mut() {
+            if live.closing_mark.is_none() {
+                live.closing_mark = Some(*live.count.borrow());
+            }
+        }
+    }
+
     async fn close(&mut self, conn: u64, code: Option<u16>, reason: &str, expected: usize) {
         self.received(conn, expected).await;
+        self.mark_closing();
         let Some(live) = self.live.get_mut(&conn) else {
             return;
         };
@@ -475,6 +488,7 @@ impl Replay<'_> {
         for (conn, socket) in &script.sockets {
             let expected = socket.received.len();
             self.received(*conn, expected).await;
+            self.mark_closing();
             if let Some(mut sender) = self.live.get_mut(conn).and_then(|l| l.sender.take()) {
                 let _ = sender.send(Message::Close(None)).await;
             }
@@ -607,6 +621,7 @@ pub fn compare_socket(
         .map(|&i| text(&socket.received[i].1))
         .collect();
     let extra: Vec<String> = matching.extra.iter().map(|&i| text(&got[i].1)).collect();
+    let extra_at = matching.extra.clone();
     // Pair each missing message with an extra one of the same type, to
     // show which fields differ.
     let mut differences = Vec::new();
@@ -637,6 +652,8 @@ pub fn compare_socket(
         differences,
         missing,
         extra,
+        extra_at,
+        late: Vec::new(),
         duration: Duration::ZERO,
     }
 }
