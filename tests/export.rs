@@ -280,7 +280,7 @@ fn jsonl_export_is_a_smaller_capture_wsdiag_still_reads_and_diagnoses() {
 }
 
 /// Secrets planted in every place redaction must cover.
-const PLANTED: [&str; 16] = [
+const PLANTED: [&str; 17] = [
     "cookie-session-5f1e2d",
     "cookie-csrf-8a7b6c",
     "bearer-token-91ac33",
@@ -297,6 +297,7 @@ const PLANTED: [&str; 16] = [
     "ws-token-5b5b5b",
     "ws-url-token-4a4a4a",
     "custom-header-3939",
+    "eyJhbGciOiJIUzI1NiJ9.planted-subprotocol-jwt",
 ];
 
 /// Real traffic carrying every planted secret, through the proxy.
@@ -332,7 +333,12 @@ async fn planted_capture(dir: &Path) -> PathBuf {
         ))))
         .unwrap();
     call(form).await;
-    let mut ws = h.ws(&format!("/ws/echo/?token={}", p[14]), &[]).await;
+    let mut ws = h
+        .ws(
+            &format!("/ws/echo/?token={}", p[14]),
+            &[("sec-websocket-protocol", p[16])],
+        )
+        .await;
     ws.send(Message::Text(
         format!(r#"{{"type":"auth","token":"{}"}}"#, p[13]).into(),
     ))
@@ -368,11 +374,32 @@ async fn no_planted_secret_survives_any_export_format() {
         assert!(out.contains("[REDACTED:"), "{format} marks what it removed");
         assert!(out.contains("page=2"), "harmless values stay in {format}");
     }
+    // A filtered export still knows the secrets of what it leaves out: the
+    // echo's response (kept) repeats the request's headers (left out).
+    let responses_only = export(&capture, "jsonl", dir.path(), &["--since", "3"]);
+    assert!(
+        !responses_only.contains(r#""type":"http_request","exchange":1"#),
+        "the first request is left out"
+    );
+    assert!(
+        responses_only.contains(r#""type":"http_response","exchange":1"#),
+        "its echoed response is kept"
+    );
+    for secret in PLANTED {
+        assert!(
+            !responses_only.contains(secret),
+            "{secret} survives a filtered export"
+        );
+    }
     // The same secret keeps the same placeholder, wherever it appears.
     let har = export(&capture, "har", dir.path(), &[]);
-    let placeholder = wsdiag::export::redact::placeholder(PLANTED[0]);
+    let at = har
+        .find("sessionid=[REDACTED:")
+        .expect("the session cookie, redacted")
+        + "sessionid=".len();
+    let placeholder = &har[at..at + "[REDACTED:12345678]".len()];
     assert!(
-        har.matches(&placeholder).count() >= 2,
+        har.matches(placeholder).count() >= 2,
         "the session placeholder appears in the cookie and in the echoed header"
     );
 }

@@ -197,7 +197,7 @@ fn entry_events(
     ));
     let duration_us = (entry["time"].as_f64().unwrap_or(0.0) * 1000.0).max(0.0) as u64;
     let status = response["status"].as_u64().unwrap_or(0) as u16;
-    let end = t_us + duration_us;
+    let end = t_us.saturating_add(duration_us);
     // A failed request: Chrome writes status 0; wsdiag the status it
     // answered with (502). Both put the cause in `_error`.
     if status == 0 || response["_error"].is_string() {

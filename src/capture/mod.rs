@@ -62,6 +62,16 @@ impl Header {
 
     /// The wall-clock time of an event's `t_us`.
     pub fn wall_clock(&self, t_us: u64) -> DateTime<Utc> {
-        self.started_at + chrono::Duration::microseconds(t_us as i64)
+        wall_clock(self.started_at, t_us)
     }
+}
+
+/// `started_at` plus `t_us` microseconds; a `t_us` out of any sensible
+/// range (a crafted file) gives the latest representable time, never a
+/// panic.
+pub fn wall_clock(started_at: DateTime<Utc>, t_us: u64) -> DateTime<Utc> {
+    let delta = chrono::TimeDelta::microseconds(i64::try_from(t_us).unwrap_or(i64::MAX));
+    started_at
+        .checked_add_signed(delta)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }

@@ -93,13 +93,19 @@ pub fn read_path(path: &Path) -> Result<Capture, ReadError> {
 /// Reads a capture from `input`; `path` names it in errors.
 pub fn read(mut input: impl BufRead, path: &Path) -> Result<Capture, ReadError> {
     let mut line = String::new();
+    let mut bytes = Vec::new();
+    // Lines are read as bytes: a line cut by a crash may end inside a
+    // UTF-8 character, which is a cut line, not an unreadable file.
     let mut next_line = |buf: &mut String| -> Result<Option<bool>, ReadError> {
-        buf.clear();
-        let n = input.read_line(buf).map_err(|source| ReadError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Ok((n > 0).then(|| buf.ends_with('\n')))
+        bytes.clear();
+        let n = input
+            .read_until(b'\n', &mut bytes)
+            .map_err(|source| ReadError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        *buf = String::from_utf8_lossy(&bytes).into_owned();
+        Ok((n > 0).then(|| bytes.ends_with(b"\n")))
     };
     if next_line(&mut line)?.is_none() {
         return Err(ReadError::Empty {
@@ -193,6 +199,15 @@ mod tests {
         let capture = read_str(&format!("{HEADER}\n{EVENT}\n{{\"seq\":2,\"t_u")).unwrap();
         assert_eq!(capture.events.len(), 1);
         assert_eq!(capture.cut_off, Some((3, 13)));
+    }
+
+    #[test]
+    fn a_cut_inside_a_multibyte_character_is_a_cut_line() {
+        let mut bytes = format!("{HEADER}\n{EVENT}\n").into_bytes();
+        bytes.extend_from_slice(&"{\"text\":\"é".as_bytes()[..10]);
+        let capture = read(bytes.as_slice(), Path::new("t.jsonl")).unwrap();
+        assert_eq!(capture.events.len(), 1);
+        assert!(capture.cut_off.is_some());
     }
 
     #[test]

@@ -33,6 +33,13 @@ impl CaptureWriter {
             options.mode(0o600);
         }
         let file = options.open(path)?;
+        // `mode` applies only to a file created now: an existing one keeps
+        // its permissions unless they are set again.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
         let mut writer = CaptureWriter {
             out: BufWriter::with_capacity(256 * 1024, file),
             name: format!("capture file {}", path.display()),

@@ -30,11 +30,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let replaced = if args.no_redact {
         0
     } else {
-        let rules = redact::Rules {
-            keys: args.redact_key.clone(),
-            headers: args.redact_header.clone(),
-        };
-        rules.apply(&mut events)
+        let rules = redact::Rules::new(args.redact_key.clone(), args.redact_header.clone());
+        rules.apply_learning_from(&capture.events, &mut events)
     };
     let mut bytes = Vec::new();
     match args.format {
@@ -96,10 +93,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
 fn write_file(path: &std::path::Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
+    let mut file = options.open(path)?;
+    // Set on an existing file too: `mode` only applies to a new one.
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if private { 0o600 } else { 0o644 });
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(if private {
+            0o600
+        } else {
+            0o644
+        }))?;
     }
-    options.open(path)?.write_all(bytes)
+    file.write_all(bytes)
 }

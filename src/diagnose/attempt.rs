@@ -242,7 +242,7 @@ fn json_object(text: &str) -> Option<Map<String, Value>> {
 /// What followed a WebSocket message (`events[i]`) within the window.
 fn ws_outcome(events: &[Event], i: usize, content: Option<&str>, windows: Windows) -> Outcome {
     let sent = &events[i];
-    let deadline = sent.t_us + windows.delivery_us;
+    let deadline = sent.t_us.saturating_add(windows.delivery_us);
     for event in events[i + 1..].iter().take_while(|e| e.t_us <= deadline) {
         match &event.kind {
             EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => {

@@ -15,16 +15,24 @@
 //! redacted too, even when their values appear nowhere else.
 //!
 //! A redacted value becomes `[REDACTED:xxxxxxxx]`, where the hex digits are
-//! a hash of the secret: the same secret gets the same placeholder, so a
-//! reader can still tell that two requests carried the same session.
+//! a keyed hash of the secret, with a key drawn at random for each export:
+//! within one export the same secret gets the same placeholder, so a reader
+//! can still tell that two requests carried the same session, and nobody
+//! can test guesses against a placeholder.
+//!
+//! A compressed body (`Content-Encoding`) cannot be searched, so it is
+//! replaced whole; a subprotocol value shaped like a token (apps put a JWT
+//! there, since browsers cannot set headers on a WebSocket) is redacted; the
+//! secrets are learned from the whole capture, so a filtered export still
+//! knows them.
 
 use std::collections::BTreeSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::event::{Event, EventKind, Headers, Payload};
+use crate::event::{Event, EventKind, Headers, Opcode, Payload};
 
 /// Words that make a header, cookie, query parameter or JSON key secret.
 const SECRET_WORDS: [&str; 9] = [
@@ -58,16 +66,25 @@ pub struct Rules {
     pub keys: Vec<String>,
     /// More headers to redact (`--redact-header`).
     pub headers: Vec<String>,
-}
-
-/// The placeholder for `secret`.
-pub fn placeholder(secret: &str) -> String {
-    let mut hasher = DefaultHasher::new();
-    secret.hash(&mut hasher);
-    format!("[REDACTED:{:08x}]", hasher.finish() as u32)
+    /// The placeholders' hash key, random for each set of rules.
+    key: RandomState,
 }
 
 impl Rules {
+    /// Rules with the user's additions.
+    pub fn new(keys: Vec<String>, headers: Vec<String>) -> Rules {
+        Rules {
+            keys,
+            headers,
+            key: RandomState::new(),
+        }
+    }
+
+    /// The placeholder for `secret`.
+    pub fn placeholder(&self, secret: &str) -> String {
+        format!("[REDACTED:{:08x}]", self.key.hash_one(secret) as u32)
+    }
+
     fn secret_name(&self, name: &str) -> bool {
         let lower = name.to_ascii_lowercase();
         SECRET_WORDS.iter().any(|w| lower.contains(w))
@@ -82,12 +99,23 @@ impl Rules {
                 && !matches!(lower.as_str(), "sec-websocket-key" | "sec-websocket-accept"))
     }
 
-    /// Redacts `events` in place; returns how many values were replaced.
+    /// Redacts `events` in place; returns how many distinct secrets were
+    /// replaced.
     pub fn apply(&self, events: &mut [Event]) -> usize {
+        self.apply_learning_from(&[], events)
+    }
+
+    /// Redacts `selected` in place, with secrets learned from `all` too (a
+    /// filtered export still knows the cookie of a request it left out).
+    pub fn apply_learning_from(&self, all: &[Event], selected: &mut [Event]) -> usize {
         let mut secrets = BTreeSet::new();
-        for event in events.iter_mut() {
+        for event in all {
+            self.by_place(&mut event.clone(), &mut secrets);
+        }
+        for event in selected.iter_mut() {
             self.by_place(event, &mut secrets);
         }
+        let events = selected;
         let mut secrets: Vec<String> = secrets
             .into_iter()
             .filter(|s| s.len() >= MIN_SWEPT)
@@ -95,7 +123,7 @@ impl Rules {
         // Longest first, so a secret that contains another is replaced whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         for event in events.iter_mut() {
-            sweep_event(event, &secrets);
+            self.sweep_event(event, &secrets);
         }
         secrets.len()
     }
@@ -105,14 +133,27 @@ impl Rules {
             EventKind::HttpRequest(r) => {
                 self.headers_in(&mut r.headers, secrets);
                 r.uri = self.query(&r.uri, secrets);
-                r.body = self.body(&r.body, secrets);
+                r.body = self
+                    .compressed(&r.headers, &r.body)
+                    .unwrap_or_else(|| self.body(&r.body, secrets));
             }
             EventKind::HttpResponse(r) => {
                 self.headers_in(&mut r.headers, secrets);
-                r.body = self.body(&r.body, secrets);
-                r.body = django_sections(&r.body, self);
+                r.body = self
+                    .compressed(&r.headers, &r.body)
+                    .unwrap_or_else(|| self.body(&r.body, secrets));
+                r.body = self.django_sections(&r.body);
             }
-            EventKind::WsHandshake(h) => h.uri = self.query(&h.uri, secrets),
+            EventKind::WsHandshake(h) => {
+                h.uri = self.query(&h.uri, secrets);
+                for p in h
+                    .subprotocols_offered
+                    .iter_mut()
+                    .chain(h.subprotocol.iter_mut())
+                {
+                    *p = self.subprotocol(p, secrets);
+                }
+            }
             EventKind::WsMessage(m) => m.payload = self.body(&m.payload, secrets),
             _ => {}
         }
@@ -121,8 +162,14 @@ impl Rules {
     fn headers_in(&self, headers: &mut Headers, secrets: &mut BTreeSet<String>) {
         for (name, value) in headers.iter_mut() {
             let lower = name.to_ascii_lowercase();
-            if lower == "cookie" {
-                *value = cookies(value, "; ", secrets);
+            if lower == "sec-websocket-protocol" {
+                *value = value
+                    .split(',')
+                    .map(|p| self.subprotocol(p.trim(), secrets))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            } else if lower == "cookie" {
+                *value = self.cookies(value, secrets);
             } else if lower == "set-cookie" {
                 // Only the first pair is the cookie; the rest are attributes.
                 let (pair, attributes) = value
@@ -130,12 +177,12 @@ impl Rules {
                     .map_or((value.as_str(), ""), |(p, a)| (p, a));
                 *value = format!(
                     "{}{}{}",
-                    cookies(pair, "; ", secrets),
+                    self.cookies(pair, secrets),
                     if attributes.is_empty() { "" } else { ";" },
                     attributes
                 );
             } else if self.secret_header(name) {
-                *value = secret(value, secrets);
+                *value = self.secret(value, secrets);
             }
         }
     }
@@ -153,7 +200,7 @@ impl Rules {
                         .map(|(_, v)| v.into_owned())
                         .collect();
                     secrets.insert(v.to_owned());
-                    format!("{k}={}", secret(&decoded, secrets))
+                    format!("{k}={}", self.secret(&decoded, secrets))
                 }
                 _ => pair.to_owned(),
             })
@@ -195,9 +242,9 @@ impl Rules {
             Value::Object(map) => {
                 for (key, inner) in map.iter_mut() {
                     match inner {
-                        Value::String(s) if self.secret_name(key) => *s = secret(s, secrets),
+                        Value::String(s) if self.secret_name(key) => *s = self.secret(s, secrets),
                         Value::Number(n) if self.secret_name(key) => {
-                            *inner = Value::String(secret(&n.to_string(), secrets))
+                            *inner = Value::String(self.secret(&n.to_string(), secrets))
                         }
                         _ => self.json(inner, secrets),
                     }
@@ -218,7 +265,7 @@ impl Rules {
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs {
             let v = if self.secret_name(&k) {
-                secret(&v, secrets)
+                self.secret(&v, secrets)
             } else {
                 v
             };
@@ -228,31 +275,207 @@ impl Rules {
     }
 }
 
-/// Records `value` as a secret and returns its placeholder.
-fn secret(value: &str, secrets: &mut BTreeSet<String>) -> String {
-    if value.starts_with("[REDACTED:") {
-        return value.to_owned();
+/// The helpers that produce placeholders.
+impl Rules {
+    /// Records `value` as a secret and returns its placeholder.
+    fn secret(&self, value: &str, secrets: &mut BTreeSet<String>) -> String {
+        if value.starts_with("[REDACTED:") {
+            return value.to_owned();
+        }
+        secrets.insert(value.to_owned());
+        // The parts of "Token abc" or "Bearer abc" are secrets on their own.
+        if let Some((_, credential)) = value.split_once(' ') {
+            secrets.insert(credential.to_owned());
+        }
+        self.placeholder(value)
     }
-    secrets.insert(value.to_owned());
-    // The parts of "Token abc" or "Bearer abc" are secrets on their own too.
-    if let Some((_, credential)) = value.split_once(' ') {
-        secrets.insert(credential.to_owned());
-    }
-    placeholder(value)
-}
 
-/// `a=1; b=2` with every value redacted.
-fn cookies(header: &str, separator: &str, secrets: &mut BTreeSet<String>) -> String {
-    header
-        .split(';')
-        .map(|pair| match pair.trim().split_once('=') {
-            Some((name, value)) if !value.is_empty() => {
-                format!("{name}={}", secret(value, secrets))
+    /// `a=1; b=2` with every value redacted.
+    fn cookies(&self, header: &str, secrets: &mut BTreeSet<String>) -> String {
+        header
+            .split(';')
+            .map(|pair| match pair.trim().split_once('=') {
+                Some((name, value)) if !value.is_empty() => {
+                    format!("{name}={}", self.secret(value, secrets))
+                }
+                _ => pair.trim().to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// A subprotocol value, redacted when it is shaped like a credential: a
+    /// JWT, or a long opaque string.
+    fn subprotocol(&self, value: &str, secrets: &mut BTreeSet<String>) -> String {
+        let opaque = value.len() >= 20 && !value.contains(char::is_whitespace);
+        if value.starts_with("eyJ") || opaque {
+            self.secret(value, secrets)
+        } else {
+            value.to_owned()
+        }
+    }
+
+    /// A compressed body cannot be searched for secrets: it is replaced
+    /// whole.
+    fn compressed(&self, headers: &Headers, body: &Payload) -> Option<Payload> {
+        let encoding = crate::event::header(headers, "content-encoding")?.trim();
+        if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") || body.len == 0 {
+            return None;
+        }
+        let note = format!(
+            "[REDACTED: {} bytes of {encoding}-compressed body, which redaction cannot search]",
+            body.len
+        );
+        Some(replaced(body, note))
+    }
+
+    /// Replaces every known secret in every text of `event`.
+    fn sweep_event(&self, event: &mut Event, secrets: &[String]) {
+        let sweep = |text: &str| self.sweep(text, secrets);
+        let sweep_payload = |p: &mut Payload| {
+            if let Some(text) = p.text() {
+                let swept = sweep(text);
+                if swept != text {
+                    *p = replaced(p, swept);
+                }
             }
-            _ => pair.trim().to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(separator)
+        };
+        match &mut event.kind {
+            EventKind::HttpRequest(r) => {
+                r.uri = sweep(&r.uri);
+                sweep_payload(&mut r.body);
+                r.headers.iter_mut().for_each(|(_, v)| *v = sweep(v));
+            }
+            EventKind::HttpResponse(r) => {
+                sweep_payload(&mut r.body);
+                r.headers.iter_mut().for_each(|(_, v)| *v = sweep(v));
+            }
+            EventKind::WsMessage(m) if m.opcode == Opcode::Close => {
+                // A close payload is the code (two bytes), then the reason.
+                if let Some(reason) = m
+                    .payload
+                    .bytes
+                    .get(2..)
+                    .and_then(|r| std::str::from_utf8(r).ok())
+                {
+                    let swept = sweep(reason);
+                    if swept != reason {
+                        let mut raw = m.payload.bytes[..2].to_vec();
+                        raw.extend_from_slice(swept.as_bytes());
+                        m.payload = Payload {
+                            len: raw.len() as u64,
+                            bytes: raw.into(),
+                        };
+                    }
+                }
+            }
+            EventKind::WsMessage(m) => sweep_payload(&mut m.payload),
+            EventKind::WsHandshake(h) => h.uri = sweep(&h.uri),
+            EventKind::WsClose(c) => {
+                c.reason = sweep(&c.reason);
+                c.error = c.error.as_deref().map(sweep);
+            }
+            EventKind::HttpError(e) => e.message = sweep(&e.message),
+            EventKind::Error(e) => e.message = sweep(&e.message),
+            _ => {}
+        }
+    }
+
+    /// `text` with every secret, and its HTML- and JSON-escaped forms,
+    /// replaced by its placeholder.
+    fn sweep(&self, text: &str, secrets: &[String]) -> String {
+        let mut out = text.to_owned();
+        for s in secrets {
+            let json = serde_json::to_string(s).unwrap_or_default();
+            let html = s
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#x27;");
+            let forms = [
+                s.as_str(),
+                html.as_str(),
+                json.get(1..json.len().saturating_sub(1))
+                    .unwrap_or_default(),
+            ];
+            for form in forms.into_iter().filter(|f| !f.is_empty()) {
+                if out.contains(form) {
+                    out = out.replace(form, &self.placeholder(s));
+                }
+            }
+        }
+        out
+    }
+
+    /// In a Django technical 500 page, the values of COOKIES and META
+    /// entries whose names look secret (`HTTP_COOKIE`, `CSRF_COOKIE`,
+    /// `sessionid`, `HTTP_AUTHORIZATION`, …), in the HTML and the text form.
+    fn django_sections(&self, payload: &Payload) -> Payload {
+        let Some(text) = payload.text() else {
+            return payload.clone();
+        };
+        let marks = [
+            "id=\"meta-info\"",
+            "\nMETA:\n",
+            "id=\"cookie-info\"",
+            "\nCOOKIES:\n",
+        ];
+        if !marks.iter().any(|m| text.contains(m)) {
+            return payload.clone();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut lines = text.split_inclusive('\n').peekable();
+        while let Some(line) = lines.next() {
+            // Text form: `NAME = 'value'` lines under META: and COOKIES:.
+            if let Some((name, value)) = line.trim_end().split_once(" = ") {
+                if self.secret_name(name.trim()) && !name.contains(' ') {
+                    out.push_str(&format!(
+                        "{name} = {}\n",
+                        self.placeholder(value.trim_matches('\''))
+                    ));
+                    continue;
+                }
+            }
+            // HTML form: <td>NAME</td>, then <td class="code"><pre>value</pre></td>.
+            if let Some(name) = line
+                .trim()
+                .strip_prefix("<td>")
+                .and_then(|l| l.strip_suffix("</td>"))
+            {
+                if self.secret_name(name) {
+                    out.push_str(line);
+                    if let Some(next) = lines.next() {
+                        out.push_str(&self.redact_pre(next));
+                    }
+                    continue;
+                }
+            }
+            out.push_str(line);
+        }
+        replaced(payload, out)
+    }
+
+    /// `<td class="code"><pre>VALUE</pre></td>` with VALUE redacted. Django
+    /// quotes string values (`&#x27;...&#x27;`): the quotes stay, the hash
+    /// is of the value itself, so it matches the same secret elsewhere.
+    fn redact_pre(&self, line: &str) -> String {
+        const QUOTE: &str = "&#x27;";
+        match (line.find("<pre>"), line.find("</pre>")) {
+            (Some(a), Some(b)) if a + 5 <= b => {
+                let value = &line[a + 5..b];
+                let inner = value
+                    .strip_prefix(QUOTE)
+                    .and_then(|v| v.strip_suffix(QUOTE));
+                let redacted = match inner {
+                    Some(inner) => format!("{QUOTE}{}{QUOTE}", self.placeholder(inner)),
+                    None => self.placeholder(value),
+                };
+                format!("{}{redacted}{}", &line[..a + 5], &line[b..])
+            }
+            _ => line.to_owned(),
+        }
+    }
 }
 
 /// A payload with new text: the kept bytes change, and so does the length
@@ -266,114 +489,5 @@ fn replaced(payload: &Payload, text: String) -> Payload {
     Payload {
         bytes: Bytes::from(text),
         len,
-    }
-}
-
-/// Replaces every known secret in every text of `event`.
-fn sweep_event(event: &mut Event, secrets: &[String]) {
-    let sweep_payload = |p: &mut Payload| {
-        if let Some(text) = p.text() {
-            let swept = sweep(text, secrets);
-            if swept != text {
-                *p = replaced(p, swept);
-            }
-        }
-    };
-    match &mut event.kind {
-        EventKind::HttpRequest(r) => {
-            r.uri = sweep(&r.uri, secrets);
-            sweep_payload(&mut r.body);
-            r.headers
-                .iter_mut()
-                .for_each(|(_, v)| *v = sweep(v, secrets));
-        }
-        EventKind::HttpResponse(r) => {
-            sweep_payload(&mut r.body);
-            r.headers
-                .iter_mut()
-                .for_each(|(_, v)| *v = sweep(v, secrets));
-        }
-        EventKind::WsMessage(m) => sweep_payload(&mut m.payload),
-        EventKind::WsHandshake(h) => h.uri = sweep(&h.uri, secrets),
-        EventKind::HttpError(e) => e.message = sweep(&e.message, secrets),
-        EventKind::Error(e) => e.message = sweep(&e.message, secrets),
-        _ => {}
-    }
-}
-
-fn sweep(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), &placeholder(s));
-        }
-    }
-    out
-}
-
-/// In a Django technical 500 page, the values of COOKIES and META entries
-/// whose names look secret (`HTTP_COOKIE`, `CSRF_COOKIE`, `sessionid`,
-/// `HTTP_AUTHORIZATION`, …), in the HTML and the text form.
-fn django_sections(payload: &Payload, rules: &Rules) -> Payload {
-    let Some(text) = payload.text() else {
-        return payload.clone();
-    };
-    if !(text.contains("id=\"meta-info\"")
-        || text.contains("\nMETA:\n")
-        || text.contains("id=\"cookie-info\"")
-        || text.contains("\nCOOKIES:\n"))
-    {
-        return payload.clone();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut lines = text.split_inclusive('\n').peekable();
-    while let Some(line) = lines.next() {
-        // Text form: `NAME = 'value'` lines under META: / COOKIES:.
-        if let Some((name, value)) = line.trim_end().split_once(" = ") {
-            if rules.secret_name(name.trim()) && !name.contains(' ') {
-                out.push_str(&format!(
-                    "{name} = {}\n",
-                    placeholder(value.trim_matches('\''))
-                ));
-                continue;
-            }
-        }
-        // HTML form: <td>NAME</td> then <td class="code"><pre>value</pre></td>.
-        if let Some(name) = line
-            .trim()
-            .strip_prefix("<td>")
-            .and_then(|l| l.strip_suffix("</td>"))
-        {
-            if rules.secret_name(name) {
-                out.push_str(line);
-                if let Some(next) = lines.next() {
-                    out.push_str(&redact_pre(next));
-                }
-                continue;
-            }
-        }
-        out.push_str(line);
-    }
-    replaced(payload, out)
-}
-
-/// `<td class="code"><pre>VALUE</pre></td>` with VALUE redacted. Django
-/// quotes string values (`&#x27;...&#x27;`): the quotes stay, the hash is
-/// of the value itself, so it matches the same secret elsewhere.
-fn redact_pre(line: &str) -> String {
-    const QUOTE: &str = "&#x27;";
-    match (line.find("<pre>"), line.find("</pre>")) {
-        (Some(a), Some(b)) if a + 5 <= b => {
-            let value = &line[a + 5..b];
-            let inner = value
-                .strip_prefix(QUOTE)
-                .and_then(|v| v.strip_suffix(QUOTE));
-            let redacted = match inner {
-                Some(inner) => format!("{QUOTE}{}{QUOTE}", placeholder(inner)),
-                None => placeholder(value),
-            };
-            format!("{}{redacted}{}", &line[..a + 5], &line[b..])
-        }
-        _ => line.to_owned(),
     }
 }

@@ -100,17 +100,23 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
         let (conn, shared) = (conn.clone(), shared.clone());
         move |req| Exchange::serve(req, conn.clone(), shared.clone())
     });
-    let http = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    tokio::pin!(http);
-    let result = tokio::select! {
-        result = http.as_mut() => result,
-        () = shared.shutdown.cancelled() => {
-            http.as_mut().graceful_shutdown();
-            tokio::time::timeout(SHUTDOWN_GRACE, http).await.unwrap_or(Ok(()))
+    // The connection lives in this block only: it owns the body of a
+    // response still streaming, whose recording task the code below waits
+    // for; dropping the connection first ends that body (recorded as cut
+    // off) instead of waiting for it forever.
+    let result = {
+        let http = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        tokio::pin!(http);
+        tokio::select! {
+            result = http.as_mut() => result,
+            () = shared.shutdown.cancelled() => {
+                http.as_mut().graceful_shutdown();
+                tokio::time::timeout(SHUTDOWN_GRACE, http).await.unwrap_or(Ok(()))
+            }
         }
     };
     if let Err(e) = result {

@@ -83,12 +83,15 @@ pub fn prepare_request(headers: &mut HeaderMap, hop: &Hop<'_>) {
     strip_hop_by_hop(headers);
     let client_host = headers.get(header::HOST).cloned();
     append_forwarded_for(headers, hop.peer);
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
-    );
+    // A proxy in front of wsdiag (a TLS terminator) knows better: keep its
+    // values, or Django's SECURE_PROXY_SSL_HEADER would see http.
+    headers
+        .entry(HeaderName::from_static("x-forwarded-proto"))
+        .or_insert(HeaderValue::from_static("http"));
     if let Some(host) = &client_host {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+        headers
+            .entry(HeaderName::from_static("x-forwarded-host"))
+            .or_insert(host.clone());
     }
     let host = match hop.rewrite_host_to {
         Some(authority) => HeaderValue::from_str(authority).ok(),

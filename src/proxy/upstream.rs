@@ -40,6 +40,9 @@ pub enum UpstreamError {
     /// A scheme wsdiag does not forward to.
     #[error("--upstream {0:?}: the scheme must be http, https, ws or wss")]
     Scheme(String),
+    /// Credentials in the URL would be sent as part of `Host`.
+    #[error("--upstream must not carry credentials (user:password@): send them with the client's own Authorization header or cookies")]
+    Credentials,
 }
 
 impl Upstream {
@@ -57,6 +60,9 @@ impl Upstream {
             .authority()
             .cloned()
             .ok_or_else(|| UpstreamError::Invalid(url.to_owned()))?;
+        if authority.as_str().contains('@') {
+            return Err(UpstreamError::Credentials);
+        }
         let default_port = if tls { 443 } else { 80 };
         let authority = match authority.port_u16() {
             Some(_) => authority,
