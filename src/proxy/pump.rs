@@ -172,7 +172,8 @@ where
                     reason: "wsdiag is shutting down".into(),
                 };
                 shared.note_close(Side::Proxy, Some(&frame));
-                let _ = dst.send(Message::Close(Some(frame))).await;
+                // A peer that stopped reading cannot hold shutdown.
+                let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(Message::Close(Some(frame)))).await;
                 continue;
             }
             () = grace_after(&shared.closing) => break,
@@ -204,7 +205,15 @@ where
             closed_by_src = true;
             shared.note_close(dir.sender(), frame.as_ref());
         }
-        let forwarded = match dst.send(message).await {
+        // A peer that stopped reading must not hold this direction forever:
+        // the send gives up when the other direction ends the WebSocket, or
+        // once shutdown's grace has passed.
+        let sent = tokio::select! {
+            sent = dst.send(message) => sent,
+            () = shared.abort.cancelled() => Err(WsError::ConnectionClosed),
+            () = grace_after(&ctx.shutdown) => Err(WsError::ConnectionClosed),
+        };
+        let forwarded = match sent {
             Ok(()) => true,
             // tungstenite already answered the other side's close; the
             // close handshake is complete there.
