@@ -376,7 +376,12 @@ async fn no_planted_secret_survives_any_export_format() {
     }
     // A filtered export still knows the secrets of what it leaves out: the
     // echo's response (kept) repeats the request's headers (left out).
-    let responses_only = export(&capture, "jsonl", dir.path(), &["--since", "3", "--redact-header", "x-weird"]);
+    let responses_only = export(
+        &capture,
+        "jsonl",
+        dir.path(),
+        &["--since", "3", "--redact-header", "x-weird"],
+    );
     assert!(
         !responses_only.contains(r#""type":"http_request","exchange":1"#),
         "the first request is left out"

@@ -1,0 +1,686 @@
+//! The proxy benchmark: `cargo bench --bench proxy [-- --quick]`.
+//!
+//! An echo upstream (tokio-tungstenite WebSocket at /ws, `POST /echo` for
+//! REST) runs in this process with a closed-loop load generator (N
+//! connections, each sending a chat-like JSON message of S bytes and
+//! waiting for its echo). The same load runs, interleaved round by round,
+//! against: the upstream directly; `wsdiag proxy` recording to a capture
+//! file; `wsdiag proxy --no-capture`; and nginx as a plain WebSocket reverse
+//! proxy when `nginx` is installed. The proxies run as processes of their
+//! own, so their CPU time and resident memory come from /proc.
+//!
+//! Figures are reported as ratios against the direct connection of the same
+//! round (absolute numbers move 2-3x between runs on shared machines,
+//! ratios much less), plus the proxy's CPU microseconds per round trip.
+//! `--quick` runs everything briefly: CI uses it as a smoke test that fails
+//! on errors, never on speed. See docs/performance.md.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)] // a benchmark reports on stdout
+
+use std::convert::Infallible;
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A round trip that takes longer is an error, not a hang.
+const ROUND_TRIP_LIMIT: Duration = Duration::from_secs(5);
+
+/// How long and how often.
+struct Plan {
+    rounds: usize,
+    seconds: f64,
+    idle: Vec<usize>,
+    sustained: (u64, u64),
+    writer_events: usize,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        let quick = std::env::args().any(|a| a == "--quick");
+        if quick {
+            Plan {
+                rounds: 1,
+                seconds: 0.5,
+                idle: vec![200],
+                sustained: (1, 2),
+                writer_events: 50_000,
+            }
+        } else {
+            Plan {
+                rounds: 3,
+                seconds: 4.0,
+                idle: vec![2_000, 6_000],
+                sustained: (10, 60),
+                writer_events: 1_000_000,
+            }
+        }
+    }
+}
+
+/// One load: WebSocket or REST, message size, connections.
+#[derive(Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    ws: bool,
+    size: usize,
+    conns: usize,
+}
+
+const SCENARIOS: [Scenario; 6] = [
+    Scenario {
+        name: "WS 100 B, 1 conn",
+        ws: true,
+        size: 100,
+        conns: 1,
+    },
+    Scenario {
+        name: "WS 100 B, 50 conns",
+        ws: true,
+        size: 100,
+        conns: 50,
+    },
+    Scenario {
+        name: "WS 16 KiB, 1 conn",
+        ws: true,
+        size: 16 * 1024,
+        conns: 1,
+    },
+    Scenario {
+        name: "WS 16 KiB, 50 conns",
+        ws: true,
+        size: 16 * 1024,
+        conns: 50,
+    },
+    Scenario {
+        name: "REST 100 B, 1 conn",
+        ws: false,
+        size: 100,
+        conns: 1,
+    },
+    Scenario {
+        name: "REST 100 B, 50 conns",
+        ws: false,
+        size: 100,
+        conns: 50,
+    },
+];
+
+/// What one run measured.
+#[derive(Clone, Default)]
+struct Run {
+    per_second: f64,
+    p50_us: u64,
+    p90_us: u64,
+    p99_us: u64,
+    max_us: u64,
+    errors: u64,
+    cpu_us_per_rt: Option<f64>,
+}
+
+// ---------------------------------------------------------------- upstream
+
+async fn echo_upstream() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(
+                    |mut req: hyper::Request<hyper::body::Incoming>| async move {
+                        if req.headers().contains_key(http::header::SEC_WEBSOCKET_KEY) {
+                            let key = req.headers()[http::header::SEC_WEBSOCKET_KEY].clone();
+                            let upgrade = hyper::upgrade::on(&mut req);
+                            tokio::spawn(async move {
+                                let Ok(up) = upgrade.await else { return };
+                                let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                                    TokioIo::new(up),
+                                    tokio_tungstenite::tungstenite::protocol::Role::Server,
+                                    None,
+                                )
+                                .await;
+                                let (mut tx, mut rx) = ws.split();
+                                while let Some(Ok(m)) = rx.next().await {
+                                    if m.is_text() || m.is_binary() {
+                                        if tx.send(m).await.is_err() {
+                                            break;
+                                        }
+                                    }
+                                }
+                            });
+                            let accept =
+                                tokio_tungstenite::tungstenite::handshake::derive_accept_key(
+                                    key.as_bytes(),
+                                );
+                            let response = hyper::Response::builder()
+                                .status(101)
+                                .header("connection", "Upgrade")
+                                .header("upgrade", "websocket")
+                                .header("sec-websocket-accept", accept)
+                                .body(Full::new(Bytes::new()))
+                                .unwrap();
+                            return Ok::<_, Infallible>(response);
+                        }
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        Ok(hyper::Response::new(Full::new(body)))
+                    },
+                );
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+// ---------------------------------------------------------------- targets
+
+/// A proxy process (or none, for direct).
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    process: Option<Child>,
+    /// nginx's workers are its children: CPU and memory are summed.
+    tree: bool,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.process {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn wsdiag(upstream: SocketAddr, capture: bool, name: &'static str) -> Target {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "proxy".to_owned(),
+        "--upstream".into(),
+        format!("http://{upstream}"),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--quiet".into(),
+    ];
+    if capture {
+        args.extend([
+            "--capture".into(),
+            dir.path()
+                .join("bench.jsonl")
+                .to_string_lossy()
+                .into_owned(),
+        ]);
+    } else {
+        args.push("--no-capture".into());
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("proxy on"))
+        .unwrap();
+    let at = line.find("127.0.0.1:").unwrap();
+    let addr = line[at..].split(' ').next().unwrap().parse().unwrap();
+    Target {
+        name,
+        addr,
+        process: Some(child),
+        tree: false,
+        _dir: Some(dir),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nginx(upstream: SocketAddr) -> Option<Target> {
+    let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let prefix = dir.path().display();
+    let config = format!(
+        "worker_processes auto;\nworker_rlimit_nofile 20000;\nerror_log {prefix}/error.log error;\npid {prefix}/nginx.pid;\n\
+         events {{ worker_connections 9000; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {prefix}/body;\n  proxy_temp_path {prefix}/proxy;\n\
+           map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}\n\
+           upstream echo {{ server {upstream}; keepalive 64; }}\n\
+           server {{\n    listen 127.0.0.1:{port};\n    keepalive_requests 10000000;\n    location / {{\n      proxy_pass http://echo;\n      proxy_http_version 1.1;\n\
+               proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection $connection_upgrade;\n      proxy_read_timeout 1h;\n    }}\n  }}\n}}\n"
+    );
+    std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
+    let conf = dir.path().join("nginx.conf");
+    let child = Command::new(binary)
+        .args([
+            "-p",
+            &prefix.to_string(),
+            "-c",
+            &conf.to_string_lossy(),
+            "-g",
+            "daemon off;",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Readiness: the port accepts (nginx prints nothing when ready).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+    Some(Target {
+        name: "nginx",
+        addr,
+        process: Some(child),
+        tree: true,
+        _dir: Some(dir),
+    })
+}
+
+/// PIDs of a process and, for `tree`, its children.
+fn pids(target: &Target) -> Vec<u32> {
+    let Some(child) = &target.process else {
+        return Vec::new();
+    };
+    let root = child.id();
+    let mut out = vec![root];
+    if target.tree {
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            if after
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok())
+                == Some(root)
+            {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// CPU time (user + system) in microseconds.
+fn cpu_us(target: &Target) -> u64 {
+    pids(target)
+        .into_iter()
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or("", |(_, r)| r)
+                .split_whitespace()
+                .collect();
+            let ticks: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0)
+                + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
+            ticks * 10_000 // 100 ticks a second
+        })
+        .sum()
+}
+
+/// Resident memory in KiB.
+fn rss_kib(target: &Target) -> u64 {
+    pids(target)
+        .into_iter()
+        .map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+// ---------------------------------------------------------------- load
+
+fn chat_message(size: usize) -> String {
+    let head = r#"{"type":"chat_message","message":""#;
+    let fill = size.saturating_sub(head.len() + 2);
+    format!("{head}{}\"}}", "x".repeat(fill))
+}
+
+async fn load(target: &Target, s: Scenario, seconds: f64) -> Run {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let errors = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_us(target);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..s.conns {
+        let (addr, errors) = (target.addr, errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+            let result = if s.ws {
+                ws_loop(addr, s.size, deadline, &mut h).await
+            } else {
+                rest_loop(addr, s.size, deadline, &mut h).await
+            };
+            if result.is_err() {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+            h
+        }));
+    }
+    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    for t in tasks {
+        if let Ok(h) = t.await {
+            all.add(h).unwrap();
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let round_trips = all.len();
+    let cpu = cpu_us(target).saturating_sub(cpu_before);
+    Run {
+        per_second: round_trips as f64 / elapsed,
+        p50_us: all.value_at_quantile(0.5),
+        p90_us: all.value_at_quantile(0.9),
+        p99_us: all.value_at_quantile(0.99),
+        max_us: all.max(),
+        errors: errors.load(Ordering::Relaxed),
+        cpu_us_per_rt: (target.process.is_some() && round_trips > 0)
+            .then(|| cpu as f64 / round_trips as f64),
+    }
+}
+
+async fn ws_loop(
+    addr: SocketAddr,
+    size: usize,
+    deadline: Instant,
+    h: &mut Histogram<u64>,
+) -> Result<(), String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let message = chat_message(size);
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        ws.send(Message::Text(message.clone().into()))
+            .await
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(ROUND_TRIP_LIMIT, ws.next()).await {
+            Ok(Some(Ok(Message::Text(_)))) => h
+                .record(t.elapsed().as_micros() as u64)
+                .map_err(|e| e.to_string())?,
+            other => return Err(format!("{other:?}")),
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(())
+}
+
+async fn rest_loop(
+    addr: SocketAddr,
+    size: usize,
+    deadline: Instant,
+    h: &mut Histogram<u64>,
+) -> Result<(), String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let body = Bytes::from(chat_message(size));
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let request = hyper::Request::post("/echo")
+            .header("host", addr.to_string())
+            .body(Full::new(body.clone()))
+            .unwrap();
+        let exchange = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(ROUND_TRIP_LIMIT, exchange)
+            .await
+            .map_err(|_| "no answer".to_owned())??;
+        h.record(t.elapsed().as_micros() as u64)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Opens `n` idle WebSockets through `target`; returns KiB per connection.
+async fn idle_memory(target: &Target, n: usize) -> Result<f64, String> {
+    let before = rss_kib(target);
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", target.addr))
+            .await
+            .map_err(|e| format!("after {} connections: {e}", sockets.len()))?;
+        sockets.push(ws);
+    }
+    // One round trip on the last socket: every handshake is through.
+    let last = sockets.last_mut().unwrap();
+    last.send(Message::Text("ping".into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    last.next().await;
+    let after = rss_kib(target);
+    drop(sockets);
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+/// 16 KiB round trips for `long` seconds; RSS after `short` and at the end.
+async fn sustained(target: &Target, short: u64, long: u64) -> (u64, u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(long);
+    let rts = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (addr, rts) = (target.addr, rts.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+            let _ = ws_loop(addr, 16 * 1024, deadline, &mut h).await;
+            rts.fetch_add(h.len(), Ordering::Relaxed);
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(short)).await;
+    let early = rss_kib(target);
+    for t in tasks {
+        let _ = t.await;
+    }
+    (early, rss_kib(target), rts.load(Ordering::Relaxed))
+}
+
+/// The capture writer alone: events per second through the hub.
+fn writer_rate(events: usize) -> f64 {
+    use wsdiag::capture::{CaptureWriter, Header};
+    use wsdiag::event::{Direction, EventKind, Opcode, Payload, WsMessage};
+    let dir = tempfile::tempdir().unwrap();
+    let header = Header::new("bench".into(), "bench".into(), 256 * 1024);
+    let writer = CaptureWriter::create(&dir.path().join("w.jsonl"), &header).unwrap();
+    let (recorder, hub) = wsdiag::sink::spawn(vec![Box::new(writer)], 256 * 1024, Instant::now());
+    let payload = Bytes::from(chat_message(100));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    runtime.block_on(async {
+        for _ in 0..events {
+            let m = WsMessage {
+                dir: Direction::ClientToUpstream,
+                opcode: Opcode::Text,
+                payload: Payload::capture(&payload, 256 * 1024),
+                msg_type: None,
+                forwarded: true,
+            };
+            recorder.record(Some(1), EventKind::WsMessage(m)).await;
+        }
+    });
+    drop(recorder);
+    hub.join();
+    events as f64 / started.elapsed().as_secs_f64()
+}
+
+// ---------------------------------------------------------------- report
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn main() {
+    let plan = Plan::from_args();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let upstream = runtime.block_on(echo_upstream());
+    let direct = Target {
+        name: "direct",
+        addr: upstream,
+        process: None,
+        tree: false,
+        _dir: None,
+    };
+    let mut targets = vec![
+        direct,
+        wsdiag(upstream, true, "wsdiag (capture)"),
+        wsdiag(upstream, false, "wsdiag (no capture)"),
+    ];
+    match nginx(upstream) {
+        Some(n) => targets.push(n),
+        None => println!(
+            "(nginx not installed: its column is empty; `apt-get install nginx-light` adds it)"
+        ),
+    }
+    println!(
+        "wsdiag proxy benchmark: {} rounds of {:.1} s per target and scenario, interleaved\n",
+        plan.rounds, plan.seconds
+    );
+    let mut errors = 0;
+    // results[scenario][target] = runs over rounds
+    let mut results: Vec<Vec<Vec<Run>>> = vec![vec![Vec::new(); targets.len()]; SCENARIOS.len()];
+    for round in 0..plan.rounds {
+        for (si, s) in SCENARIOS.iter().enumerate() {
+            for k in 0..targets.len() {
+                let ti = (k + round) % targets.len();
+                let run = runtime.block_on(load(&targets[ti], *s, plan.seconds));
+                eprintln!(
+                    "round {} {:<22} {:<20} {:>8.0}/s errors {}",
+                    round + 1,
+                    s.name,
+                    targets[ti].name,
+                    run.per_second,
+                    run.errors
+                );
+                // Only wsdiag's failures fail the benchmark.
+                if targets[ti].name.starts_with("wsdiag") || ti == 0 {
+                    errors += run.errors;
+                }
+                results[si][ti].push(run);
+            }
+        }
+    }
+    let names: Vec<&str> = targets.iter().map(|t| t.name).collect();
+    println!("{:<22} {:>14}", "scenario", "direct /s");
+    for (si, s) in SCENARIOS.iter().enumerate() {
+        let direct_rate = median(results[si][0].iter().map(|r| r.per_second).collect());
+        let direct_p50 = median(results[si][0].iter().map(|r| r.p50_us as f64).collect());
+        println!(
+            "\n{}  (direct: {:.0} round trips/s, p50 {:.0} µs)",
+            s.name, direct_rate, direct_p50
+        );
+        for ti in 1..targets.len() {
+            let runs = &results[si][ti];
+            // Ratio against direct from the same round.
+            let ratio = median(
+                runs.iter()
+                    .zip(&results[si][0])
+                    .map(|(r, d)| r.per_second / d.per_second)
+                    .collect(),
+            );
+            let added = median(
+                runs.iter()
+                    .zip(&results[si][0])
+                    .map(|(r, d)| r.p50_us as f64 - d.p50_us as f64)
+                    .collect(),
+            );
+            let cpu = median(runs.iter().filter_map(|r| r.cpu_us_per_rt).collect());
+            let last = runs.last().cloned().unwrap_or_default();
+            println!(
+                "  {:<20} {:>5.2}x direct  added p50 {:>+6.0} µs  CPU {:>5.1} µs/rt  p50/p90/p99/max {}/{}/{}/{} µs",
+                names[ti], ratio, added, cpu, last.p50_us, last.p90_us, last.p99_us, last.max_us
+            );
+        }
+    }
+    println!("\nIdle WebSocket connections (resident memory per connection):");
+    for target in targets.iter().skip(1) {
+        for &n in &plan.idle {
+            match runtime.block_on(idle_memory(target, n)) {
+                Ok(kib) => println!(
+                    "  {:<20} {:>6} connections: {:.1} KiB each",
+                    target.name, n, kib
+                ),
+                Err(e) => println!(
+                    "  {:<20} {:>6} connections: could not hold them ({e})",
+                    target.name, n
+                ),
+            }
+        }
+    }
+    let (short, long) = plan.sustained;
+    let capture_target = &targets[1];
+    let (early, late, rts) = runtime.block_on(sustained(capture_target, short, long));
+    println!(
+        "\nSustained 16 KiB stream through wsdiag (capture on), {long} s, {rts} round trips: RSS {early} KiB after {short} s, {late} KiB at the end: {:.2}x",
+        late as f64 / early.max(1) as f64
+    );
+    let rate = writer_rate(plan.writer_events);
+    println!(
+        "Capture writer alone: {rate:.0} events/s ({} events of 100 B messages)",
+        plan.writer_events
+    );
+    if errors > 0 {
+        println!("\n{errors} connections failed");
+        std::process::exit(1);
+    }
+}
