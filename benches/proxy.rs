@@ -155,10 +155,8 @@ async fn echo_upstream() -> SocketAddr {
                                 .await;
                                 let (mut tx, mut rx) = ws.split();
                                 while let Some(Ok(m)) = rx.next().await {
-                                    if m.is_text() || m.is_binary() {
-                                        if tx.send(m).await.is_err() {
-                                            break;
-                                        }
+                                    if (m.is_text() || m.is_binary()) && tx.send(m).await.is_err() {
+                                        break;
                                     }
                                 }
                             });
