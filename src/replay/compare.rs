@@ -197,7 +197,20 @@ fn diff_at(expected: &Value, actual: &Value, at: &str, out: &mut Vec<Difference>
                 });
             }
         }
-        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+        (Value::Array(e), Value::Array(a)) => {
+            // A list that grew or shrank says so once; the items both have
+            // are still compared one by one.
+            if e.len() != a.len() {
+                out.push(Difference {
+                    at: if at.is_empty() {
+                        "/".to_owned()
+                    } else {
+                        at.to_owned()
+                    },
+                    expected: items(e.len()),
+                    actual: items(a.len()),
+                });
+            }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
                 diff_at(ev, av, &format!("{at}/{i}"), out);
             }
@@ -212,6 +225,14 @@ fn diff_at(expected: &Value, actual: &Value, at: &str, out: &mut Vec<Difference>
             actual: show(Some(a)),
         }),
         _ => {}
+    }
+}
+
+fn items(n: usize) -> String {
+    if n == 1 {
+        "1 item".to_owned()
+    } else {
+        format!("{n} items")
     }
 }
 
@@ -308,6 +329,24 @@ mod tests {
             (d[0].expected.as_str(), d[0].actual.as_str()),
             ("\"cc\"", "\"hello\"")
         );
+    }
+
+    #[test]
+    fn a_list_that_grew_is_named_once_and_its_common_items_compared() {
+        let d = diff(
+            &json!({"items":[{"m":"a"}]}),
+            &json!({"items":[{"m":"b"},{"m":"c"}]}),
+        );
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(
+            (
+                d[0].at.as_str(),
+                d[0].expected.as_str(),
+                d[0].actual.as_str()
+            ),
+            ("/items", "1 item", "2 items")
+        );
+        assert_eq!(d[1].at, "/items/0/m");
     }
 
     #[test]
