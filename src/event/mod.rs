@@ -52,6 +52,17 @@ pub enum Side {
     Proxy,
 }
 
+impl Side {
+    /// The other end of a connection through the proxy: the client's peer
+    /// is the upstream, and the proxy's or upstream's peer is the client.
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Upstream,
+            Side::Upstream | Side::Proxy => Side::Client,
+        }
+    }
+}
+
 /// A WebSocket message's opcode (RFC 6455 section 5.2), by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

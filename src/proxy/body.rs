@@ -204,10 +204,7 @@ impl<B> Drop for TeeBody<B> {
     fn drop(&mut self) {
         if self.done.is_some() {
             // Dropped before its end: the side reading it stopped reading.
-            let reader = match self.source {
-                Side::Client => Side::Upstream,
-                _ => Side::Client,
-            };
+            let reader = self.source.peer();
             self.end(Some((
                 reader,
                 "the body was not read to its end".to_owned(),

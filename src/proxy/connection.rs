@@ -120,7 +120,7 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
         }
     };
     if let Err(e) = result {
-        let kind = classify(&e);
+        let kind = super::error::recognize(&e).unwrap_or(ErrorKind::Io);
         tracing::debug!(conn = id, %peer, error = %e, "client connection failed");
         let error = ErrorEvent {
             side: Side::Client,
@@ -132,17 +132,5 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
     conn.previous_recorded().await;
     if !conn.upgraded.load(Ordering::Relaxed) {
         conn.record_close(&recorder).await;
-    }
-}
-
-fn classify(e: &hyper::Error) -> ErrorKind {
-    if e.is_parse() || e.is_parse_status() {
-        ErrorKind::Protocol
-    } else if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if e.is_incomplete_message() || e.is_body_write_aborted() {
-        ErrorKind::Reset
-    } else {
-        ErrorKind::Io
     }
 }

@@ -10,38 +10,47 @@ use std::io;
 
 use crate::event::ErrorKind;
 
-/// The kind of an upstream failure, from its source chain.
+/// The kind of an upstream failure, from its source chain; one nothing
+/// recognizes is a failure to connect.
 pub fn classify(e: &(dyn StdError + 'static)) -> ErrorKind {
+    recognize(e).unwrap_or(ErrorKind::Connect)
+}
+
+/// The kind of a failure, when its source chain says which.
+pub fn recognize(e: &(dyn StdError + 'static)) -> Option<ErrorKind> {
     let causes = chain_of(e);
     // TLS first: rustls errors arrive wrapped in io::Errors of other kinds.
     if causes.iter().any(|c| c.is::<rustls::Error>()) {
-        return ErrorKind::Tls;
+        return Some(ErrorKind::Tls);
     }
     for cause in &causes {
         if cause.is::<tokio::time::error::Elapsed>() {
-            return ErrorKind::Timeout;
+            return Some(ErrorKind::Timeout);
         }
         if let Some(io) = cause.downcast_ref::<io::Error>() {
             match io.kind() {
-                io::ErrorKind::TimedOut => return ErrorKind::Timeout,
+                io::ErrorKind::TimedOut => return Some(ErrorKind::Timeout),
                 io::ErrorKind::ConnectionReset
                 | io::ErrorKind::ConnectionAborted
                 | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof => return ErrorKind::Reset,
-                io::ErrorKind::ConnectionRefused => return ErrorKind::Connect,
+                | io::ErrorKind::UnexpectedEof => return Some(ErrorKind::Reset),
+                io::ErrorKind::ConnectionRefused => return Some(ErrorKind::Connect),
                 _ => {}
             }
         }
         if let Some(h) = cause.downcast_ref::<hyper::Error>() {
             if h.is_parse() || h.is_parse_status() {
-                return ErrorKind::Protocol;
+                return Some(ErrorKind::Protocol);
             }
-            if h.is_incomplete_message() || h.is_canceled() {
-                return ErrorKind::Reset;
+            if h.is_timeout() {
+                return Some(ErrorKind::Timeout);
+            }
+            if h.is_incomplete_message() || h.is_canceled() || h.is_body_write_aborted() {
+                return Some(ErrorKind::Reset);
             }
         }
     }
-    ErrorKind::Connect
+    None
 }
 
 /// Every error in `e`'s chain, including what `io::Error`s wrap: their

@@ -236,10 +236,7 @@ where
             .record_at(t_us, Some(ctx.conn), EventKind::WsMessage(record))
             .await;
         if !forwarded {
-            let receiver = match dir.sender() {
-                Side::Client => Side::Upstream,
-                _ => Side::Client,
-            };
+            let receiver = dir.sender().peer();
             shared.note_drop(
                 receiver,
                 "the connection was gone when a message was forwarded".to_owned(),
