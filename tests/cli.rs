@@ -48,7 +48,9 @@ fn the_demo_shows_both_send_paths_live_and_leaves_a_private_capture() {
         "Capture: demo.jsonl",
         // The live diagnosis, under the failing line:
         "    ✗ rest-missing-server-field: The REST path never sets `expediteur`",
-        "      The same content (\"cc\") sent over the WebSocket (#1, seq 15) was saved and came back",
+        // (its seq depends on how the two sockets' events interleave)
+        "      The same content (\"cc\") sent over the WebSocket (#1, seq ",
+        ") was saved and came back (seq ",
         // The report at the end:
         "Diagnosis (wsdiag diagnose demo.jsonl):",
         "Try:       serializer.save(conversation=conversation, expediteur=self.request.user)",

@@ -502,13 +502,21 @@ impl Replay<'_> {
                 continue;
             }
             let got = live.received.lock().map(|l| l.clone()).unwrap_or_default();
-            self.results.push(compare_socket(
-                *conn,
-                socket,
-                &got,
-                live.error.clone(),
-                &self.options.rules,
-            ));
+            let mut result =
+                compare_socket(*conn, socket, &got, live.error.clone(), &self.options.rules);
+            if let Some(mark) = live.closing_mark {
+                // Unrecorded messages that arrived after closing began race
+                // the close (another socket's leave, say): in the recording
+                // this socket was gone first. Shown, not failed.
+                let (late, extra): (Vec<_>, Vec<_>) = result
+                    .extra_at
+                    .iter()
+                    .zip(&result.extra)
+                    .partition(|(i, _)| **i >= mark);
+                result.late = late.into_iter().map(|(_, m)| m.clone()).collect();
+                result.extra = extra.into_iter().map(|(_, m)| m.clone()).collect();
+            }
+            self.results.push(result);
         }
         self.results
     }
