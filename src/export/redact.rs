@@ -35,16 +35,20 @@ use serde_json::Value;
 use crate::event::{Event, EventKind, Headers, Opcode, Payload};
 
 /// Words that make a header, cookie, query parameter or JSON key secret.
-const SECRET_WORDS: [&str; 9] = [
+const SECRET_WORDS: [&str; 13] = [
     "token",
     "secret",
-    "password",
-    "passwd",
+    "pass", // password, passwd, passphrase
+    "pwd",
     "session",
     "auth",
     "key",
     "csrf",
     "signature",
+    "cookie", // HTTP_COOKIE in a Django page's META
+    "jwt",
+    "bearer",
+    "credential",
 ];
 
 /// Headers whose whole value is secret.
