@@ -8,17 +8,14 @@
 //! (`tests/django_chat/setup_venv.sh`, into `target/django-venv`).
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::support::{Harness, Options};
+use crate::support::{root, Harness, Options};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The venv's python, created once per test run.
 pub fn python() -> PathBuf {

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -14,11 +13,7 @@ use http_body_util::Full;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{call, next, Harness};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{call, next, node_tools, root, Harness};
 
 fn wsdiag(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wsdiag"))
@@ -26,25 +21,6 @@ fn wsdiag(args: &[&str], cwd: &Path) -> Output {
         .current_dir(cwd)
         .output()
         .unwrap()
-}
-
-/// `tests/tools/node_modules`, installed once from the lock file.
-fn node_tools() -> PathBuf {
-    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
-    TOOLS
-        .get_or_init(|| {
-            let dir = root().join("tests/tools");
-            if !dir.join("node_modules/har-validator").exists() {
-                let status = Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&dir)
-                    .status()
-                    .expect("npm is needed for the HAR validator");
-                assert!(status.success(), "npm ci in tests/tools failed");
-            }
-            dir
-        })
-        .clone()
 }
 
 fn validate_har(path: &Path) {

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod browser;
 mod captures;
 mod cli;
 mod diagnose;

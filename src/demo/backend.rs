@@ -83,6 +83,10 @@ pub async fn serve_with(listener: TcpListener, shutdown: CancellationToken, quir
     tasks.wait().await;
 }
 
+/// The chat page a browser opens at `/`: it sends one message over the
+/// WebSocket and the same over REST, as the demo client does.
+const CHAT_PAGE: &str = include_str!("chat.html");
+
 async fn route(
     req: Request<Incoming>,
     chat: Arc<Chat>,
@@ -92,6 +96,11 @@ async fn route(
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
+        [""] => respond(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            CHAT_PAGE.to_owned(),
+        ),
         ["ws", "chat", id] => match id.parse() {
             Ok(conversation) => socket::accept(
                 req,

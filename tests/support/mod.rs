@@ -9,8 +9,9 @@
 pub mod schema;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -285,4 +286,48 @@ pub async fn call(
 pub async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
+}
+
+/// The repository's root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/tools` with its `node_modules` (the HAR validator, Playwright),
+/// installed once from the lock file.
+pub fn node_tools() -> PathBuf {
+    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
+    TOOLS
+        .get_or_init(|| {
+            let dir = root().join("tests/tools");
+            let installed = ["har-validator", "playwright-core"]
+                .iter()
+                .all(|m| dir.join("node_modules").join(m).exists());
+            if !installed {
+                let status = Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                    .current_dir(&dir)
+                    .status()
+                    .expect("npm is needed for the test tools");
+                assert!(status.success(), "npm ci in tests/tools failed");
+            }
+            dir
+        })
+        .clone()
+}
+
+/// Debian's Chromium at /usr/bin/chromium, installed once if missing.
+pub fn chromium() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let script = root().join("tests/tools/install_chromium.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .status()
+            .expect("bash is needed to install Chromium");
+        assert!(
+            status.success(),
+            "installing Debian's chromium failed: run tests/tools/install_chromium.sh as root"
+        );
+    });
 }
