@@ -74,6 +74,23 @@ pub struct ProxyArgs {
     /// Give up connecting to the upstream after this long (e.g. 10s, 500ms).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
+    /// Give up on an upstream that accepted a WebSocket upgrade request but
+    /// has not answered it after this long (the client gets a 504).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+    /// Give up on an upstream that has not started answering a plain
+    /// request after this long (the client gets a 504).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub response_timeout: Duration,
+    /// Close a client connection whose request headers have not all
+    /// arrived after this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Ping a WebSocket side that has been silent this long, and end the
+    /// WebSocket when it stays silent as long again (a half-open
+    /// connection). 0 turns this off.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
     /// The largest WebSocket message accepted from either side, in bytes.
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size)]
     pub max_message_size: usize,
@@ -414,7 +431,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     match unit.to_ascii_lowercase().as_str() {
         "ms" => Ok(Duration::from_millis(n)),
         "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
+        "m" => n
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{s:?} is too long")),
         _ => Err(format!("{s:?}: unknown unit {unit:?}, use ms, s or m")),
     }
 }

@@ -53,9 +53,10 @@ async fn chromium_chats_through_the_proxy_and_the_capture_holds_every_frame() {
 
     // What the page saw: its message broadcast back, and the REST 500.
     assert_eq!(report["error"], Value::Null, "page error: {report}");
-    let echoed = report["received"].as_array().unwrap().iter().any(|m| {
-        m["type"] == "chat_message" && m["data"]["message"] == "hello from the browser"
-    });
+    let echoed =
+        report["received"].as_array().unwrap().iter().any(|m| {
+            m["type"] == "chat_message" && m["data"]["message"] == "hello from the browser"
+        });
     assert!(echoed, "the broadcast did not reach the page: {report}");
     assert_eq!(report["rest"]["status"], 500);
     assert!(report["rest"]["body"]
@@ -101,5 +102,8 @@ async fn chromium_chats_through_the_proxy_and_the_capture_holds_every_frame() {
         EventKind::HttpResponse(r) => Some(r.status),
         _ => None,
     });
-    assert!(statuses.contains(&200) && statuses.contains(&500), "{statuses:?}");
+    assert!(
+        statuses.contains(&200) && statuses.contains(&500),
+        "{statuses:?}"
+    );
 }

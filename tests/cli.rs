@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::schema;
+use crate::support::{root, schema};
 
 fn wsdiag(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wsdiag"))
@@ -192,6 +192,57 @@ fn bad_input_gets_exit_code_2_and_a_message_saying_what_to_try() {
     let status = wsdiag(&["show", "x.jsonl", "--status", "abc"], dir.path());
     assert_eq!(status.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&status.stderr).contains("like 5xx"));
+}
+
+#[test]
+fn damaged_captures_get_clear_errors_and_a_cut_off_tail_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(root().join("captures/demo.jsonl")).unwrap();
+    let lines: Vec<&str> = sample.lines().collect();
+    let cut_at = (0..sample.len() / 2)
+        .rev()
+        .find(|&i| sample.is_char_boundary(i) && sample.as_bytes()[i - 1] != b'\n')
+        .unwrap();
+    let files = [
+        ("empty.jsonl", String::new()),
+        ("foreign.jsonl", "hello world\n".to_owned()),
+        ("cut.jsonl", sample[..cut_at].to_owned()),
+        (
+            "bad-line.jsonl",
+            format!("{}\n{{\"seq\":99}}\n{}\n", lines[..5].join("\n"), lines[5]),
+        ),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let show = |name: &str| {
+        let out = wsdiag(&["show", name], dir.path());
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, _, err) = show("empty.jsonl");
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("is empty: a capture starts with a header line"),
+        "{err}"
+    );
+    let (code, _, err) = show("foreign.jsonl");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a wsdiag capture: line 1"), "{err}");
+    let (code, _, err) = show("bad-line.jsonl");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("line 6: not a valid capture event"), "{err}");
+    // Cut mid-line, as by kill -9: everything before the cut is shown.
+    let (code, out, _) = show("cut.jsonl");
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("the capture ends with a partial line"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no trailer: the proxy did not shut down cleanly"),
+        "{out}"
+    );
 }
 
 /// A running `wsdiag` process whose stdout is read line by line.

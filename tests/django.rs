@@ -16,7 +16,6 @@ use serde_json::Value;
 
 use crate::support::{root, Harness, Options};
 
-
 /// The venv's python, created once per test run.
 pub fn python() -> PathBuf {
     static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();

@@ -15,6 +15,10 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     config.rewrite_host = args.rewrite_host;
     config.insecure = args.insecure;
     config.connect_timeout = args.connect_timeout;
+    config.handshake_timeout = args.handshake_timeout;
+    config.response_timeout = args.response_timeout;
+    config.header_read_timeout = args.header_read_timeout;
+    config.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
     config.max_message_size = args.max_message_size;
     let runtime = runtime()?;
     let listener = runtime.block_on(TcpListener::bind(args.listen)).with_context(|| {

@@ -61,6 +61,15 @@ impl Side {
             Side::Upstream | Side::Proxy => Side::Client,
         }
     }
+
+    /// The side's name as in the capture: `client`, `upstream`, `proxy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Upstream => "upstream",
+            Side::Proxy => "proxy",
+        }
+    }
 }
 
 /// A WebSocket message's opcode (RFC 6455 section 5.2), by name.

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -20,9 +20,6 @@ use tokio::task::JoinHandle;
 use super::{exchange::Exchange, Shared, SHUTDOWN_GRACE};
 use crate::event::{ConnClose, ConnOpen, ErrorEvent, ErrorKind, EventKind, Side};
 use crate::sink::Recorder;
-
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the exchanges of one connection share.
 pub(super) struct ConnState {
@@ -107,7 +104,7 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
     let result = {
         let http = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(shared.config.header_read_timeout)
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         tokio::pin!(http);

@@ -66,7 +66,14 @@ impl Exchange {
             shared,
             started,
         };
-        let response = if headers::is_websocket_upgrade(req.headers()) {
+        let response = if let Some((status, message)) = refusal(&req) {
+            exchange
+                .record_request(RequestHead::of(&req), BodyOutcome::default())
+                .await;
+            exchange
+                .fail(Side::Client, ErrorKind::Refused, message, status)
+                .await
+        } else if headers::is_websocket_upgrade(req.headers()) {
             super::upgrade::bridge(req, exchange).await
         } else {
             super::forward::forward(req, exchange).await
@@ -194,6 +201,30 @@ impl Exchange {
         conn.set_pending(task);
         Response::from_parts(parts, tee.boxed_unsync())
     }
+}
+
+/// Why a request is refused rather than forwarded, if it is: wsdiag is a
+/// reverse proxy for one upstream and must never become an open proxy, so a
+/// forward-proxy request (`CONNECT`, or an absolute-form target naming a
+/// host) gets a clear refusal instead of being sent anywhere.
+fn refusal<B>(req: &Request<B>) -> Option<(StatusCode, String)> {
+    if req.method() == http::Method::CONNECT {
+        let message = format!(
+            "CONNECT {} refused: wsdiag is a reverse proxy for one upstream, not a forward proxy; \
+             point the client at wsdiag's address instead of using it as an HTTP proxy",
+            req.uri()
+        );
+        return Some((StatusCode::METHOD_NOT_ALLOWED, message));
+    }
+    if req.uri().authority().is_some() {
+        let message = format!(
+            "the absolute-form request target {} is refused: wsdiag forwards only to its upstream; \
+             send the path (origin-form), as browsers do",
+            req.uri()
+        );
+        return Some((StatusCode::BAD_REQUEST, message));
+    }
+    None
 }
 
 /// A complete body of the proxy's own.

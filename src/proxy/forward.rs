@@ -41,13 +41,27 @@ pub(super) async fn forward(req: Request<Incoming>, ex: Exchange) -> Response<Pr
     parts.version = Version::HTTP_11;
     let limit = ex.shared.recorder.body_limit();
     let (tee, watch) = TeeBody::new(body, limit, Side::Client);
-    let sent = ex
-        .shared
-        .client
-        .request(Request::from_parts(parts, tee.boxed_unsync()));
+    let timeout = ex.shared.config.response_timeout;
+    let sent = tokio::time::timeout(
+        timeout,
+        ex.shared
+            .client
+            .request(Request::from_parts(parts, tee.boxed_unsync())),
+    );
     match record_while_sending(&ex, head, watch, sent).await {
-        Ok(response) => ex.relay(response),
-        Err(e) => {
+        Ok(Ok(response)) => ex.relay(response),
+        Err(_) => {
+            let message =
+                format!("the upstream did not answer within {timeout:?} (--response-timeout)");
+            ex.fail(
+                Side::Upstream,
+                ErrorKind::Timeout,
+                message,
+                StatusCode::GATEWAY_TIMEOUT,
+            )
+            .await
+        }
+        Ok(Err(e)) => {
             let kind = error::classify(&e);
             let message = format!("the upstream failed: {}", error::chain(&e));
             let status = match kind {
@@ -62,12 +76,12 @@ pub(super) async fn forward(req: Request<Incoming>, ex: Exchange) -> Response<Pr
 /// Drives `sent` and records the request as soon as its body has been
 /// forwarded, or when the response arrives first (an upstream that answers
 /// early, e.g. 413), with as much of the body as was forwarded by then.
-async fn record_while_sending<T, E>(
+async fn record_while_sending<T>(
     ex: &Exchange,
     head: RequestHead,
     watch: BodyWatch,
-    sent: impl Future<Output = Result<T, E>>,
-) -> Result<T, E> {
+    sent: impl Future<Output = T>,
+) -> T {
     tokio::pin!(sent);
     let (kept, done) = watch.into_parts();
     tokio::select! {

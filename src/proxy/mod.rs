@@ -56,6 +56,13 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// Limit on the upstream's answer to a WebSocket upgrade request.
     pub handshake_timeout: Duration,
+    /// Limit on the upstream's response headers to a plain request.
+    pub response_timeout: Duration,
+    /// Limit on a client sending a request's headers.
+    pub header_read_timeout: Duration,
+    /// A WebSocket side silent this long gets a ping; silent twice as long,
+    /// it is taken for gone (a half-open connection). `None`: never.
+    pub idle_timeout: Option<Duration>,
     /// The largest WebSocket message accepted from either side.
     pub max_message_size: usize,
 }
@@ -69,6 +76,9 @@ impl ProxyConfig {
             insecure: false,
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(300)),
             max_message_size: 64 << 20,
         }
     }

@@ -17,12 +17,14 @@
 //! The pump is generic over the socket type so tests can drive it on any
 //! stream pair.
 
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -36,12 +38,19 @@ use crate::sink::Recorder;
 /// frame has been seen.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// The payload of the proxy's own keepalive pings. Their pongs are not
+/// forwarded or recorded: the proxy asked, not the other side.
+const KEEPALIVE: &[u8] = b"wsdiag keepalive";
+
 /// What a pump needs from its connection.
 pub(super) struct PumpContext {
     pub recorder: Recorder,
     pub conn: u64,
     /// Cancelled when the proxy shuts down.
     pub shutdown: CancellationToken,
+    /// A side silent this long gets a ping; silent twice as long, it is
+    /// taken for gone and the WebSocket is ended. `None`: never.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// State the two directions share.
@@ -52,6 +61,11 @@ struct Shared {
     closing: CancellationToken,
     /// Cancelled when a side dropped: stop both directions now.
     abort: CancellationToken,
+    /// Set when a side broke the protocol; `closing` is cancelled too.
+    violation: OnceLock<Violation>,
+    /// When each side was last heard from, in microseconds since `started`.
+    heard: [AtomicU64; 2],
+    started: Instant,
 }
 
 #[derive(Clone)]
@@ -60,6 +74,55 @@ struct First {
     code: Option<u16>,
     reason: String,
     error: Option<String>,
+}
+
+/// A side broke the WebSocket protocol. The proxy acts like the endpoint it
+/// stands in for: it closes that side with the code an endpoint would send
+/// (1002, 1007 or 1009) and the other side cleanly with 1001.
+struct Violation {
+    side: Side,
+    code: CloseCode,
+    reason: String,
+}
+
+impl Violation {
+    /// The close the proxy sends to `to`.
+    fn close_for(&self, to: Side) -> CloseFrame {
+        if to == self.side {
+            close_frame(self.code, &self.reason)
+        } else {
+            let reason = format!("wsdiag: the {} broke the protocol", self.side.as_str());
+            close_frame(CloseCode::Away, &reason)
+        }
+    }
+}
+
+/// What an endpoint answers a read error with, if the error is the peer's
+/// protocol violation (as opposed to a dropped connection).
+fn violation(error: &WsError) -> Option<(CloseCode, String)> {
+    match error {
+        WsError::Utf8(_) => Some((CloseCode::Invalid, "invalid UTF-8 in a text message".into())),
+        WsError::Capacity(e) => Some((CloseCode::Size, e.to_string())),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(e) => Some((CloseCode::Protocol, e.to_string())),
+        _ => None,
+    }
+}
+
+/// A close frame whose reason fits the 123 bytes a control frame allows.
+fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    CloseFrame {
+        code,
+        reason: reason[..end].to_owned().into(),
+    }
+}
+
+fn side_index(side: Side) -> usize {
+    usize::from(side != Side::Client)
 }
 
 impl Shared {
@@ -88,6 +151,34 @@ impl Shared {
         });
         self.abort.cancel();
     }
+
+    /// Records that `side` broke the protocol; both directions then close
+    /// their destination (see [`Violation`]).
+    fn note_violation(&self, side: Side, code: CloseCode, reason: String) {
+        self.note(First {
+            side: Side::Proxy,
+            code: Some(u16::from(code)),
+            reason: reason.clone(),
+            error: Some(format!(
+                "the {} broke the protocol ({reason}); wsdiag closed it with {}",
+                side.as_str(),
+                u16::from(code)
+            )),
+        });
+        let _ = self.violation.set(Violation { side, code, reason });
+        self.closing.cancel();
+    }
+
+    fn heard_from(&self, side: Side) {
+        let now = self.started.elapsed().as_micros() as u64;
+        self.heard[side_index(side)].store(now, Ordering::Relaxed);
+    }
+
+    /// How long `side` has been silent.
+    fn silence(&self, side: Side) -> Duration {
+        let last = Duration::from_micros(self.heard[side_index(side)].load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
 }
 
 /// Pumps messages between `client` and `upstream` until the WebSocket ends.
@@ -106,6 +197,9 @@ where
         first: Mutex::new(None),
         closing: CancellationToken::new(),
         abort: CancellationToken::new(),
+        violation: OnceLock::new(),
+        heard: [AtomicU64::new(0), AtomicU64::new(0)],
+        started: Instant::now(),
     };
     let (sent, received) = tokio::join!(
         direction(
@@ -141,6 +235,15 @@ where
     }
 }
 
+/// Sends a close of the proxy's own; a peer that stopped reading cannot
+/// hold it longer than [`CLOSE_GRACE`].
+async fn send_close<D>(dst: &mut D, frame: CloseFrame)
+where
+    D: Sink<Message, Error = WsError> + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(Message::Close(Some(frame)))).await;
+}
+
 /// One direction: read from `src`, forward to `dst`, record. Returns how
 /// many messages it forwarded.
 async fn direction<S, D>(
@@ -154,9 +257,19 @@ where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
     D: Sink<Message, Error = WsError> + Unpin,
 {
+    let (from, to) = (dir.sender(), dir.sender().peer());
     let mut count = 0;
     let mut shutdown_sent = false;
+    let mut violation_answered = false;
+    // Set once the proxy sent `dst` a close of its own: a close arriving
+    // from `src` afterwards is the answer to the proxy's, not forwarded.
+    let mut dst_closed = false;
     let mut closed_by_src = false;
+    let mut keepalive = ctx.idle_timeout.map(|every| {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        (every, ticks)
+    });
     loop {
         // Biased: what a side already sent (a message, its EOF) is handled
         // before shutdown or a deadline, so it is forwarded and recorded
@@ -165,15 +278,35 @@ where
             biased;
             next = src.next() => next,
             () = shared.abort.cancelled() => break,
+            () = violated(shared), if !violation_answered => {
+                violation_answered = true;
+                if let Some(v) = shared.violation.get() {
+                    dst_closed = true;
+                    send_close(&mut dst, v.close_for(to)).await;
+                }
+                continue;
+            }
             () = ctx.shutdown.cancelled(), if !shutdown_sent => {
                 shutdown_sent = true;
-                let frame = CloseFrame {
-                    code: CloseCode::Away,
-                    reason: "wsdiag is shutting down".into(),
-                };
+                dst_closed = true;
+                let frame = close_frame(CloseCode::Away, "wsdiag is shutting down");
                 shared.note_close(Side::Proxy, Some(&frame));
-                // A peer that stopped reading cannot hold shutdown.
-                let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(Message::Close(Some(frame)))).await;
+                send_close(&mut dst, frame).await;
+                continue;
+            }
+            () = tick(&mut keepalive) => {
+                let Some((every, _)) = &keepalive else { continue };
+                let silence = shared.silence(to);
+                if silence >= *every * 2 {
+                    shared.note_drop(to, format!(
+                        "no frame for {}s, not even a pong to wsdiag's ping (--idle-timeout)",
+                        silence.as_secs()
+                    ));
+                    break;
+                }
+                if silence >= *every {
+                    let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(Message::Ping(Bytes::from_static(KEEPALIVE)))).await;
+                }
                 continue;
             }
             () = grace_after(&shared.closing) => break,
@@ -188,43 +321,43 @@ where
             }
             Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) | None => {
                 shared.note_drop(
-                    dir.sender(),
+                    from,
                     "the connection closed without a close frame".to_owned(),
                 );
                 break;
             }
             Some(Err(e)) => {
-                shared.note_drop(dir.sender(), e.to_string());
+                match violation(&e) {
+                    Some((code, reason)) if !shared.closing.is_cancelled() => {
+                        shared.note_violation(from, code, reason);
+                        // This side is past reading; the other direction
+                        // closes it. Close the healthy side from here.
+                        if let Some(v) = shared.violation.get() {
+                            send_close(&mut dst, v.close_for(to)).await;
+                        }
+                    }
+                    _ => shared.note_drop(from, e.to_string()),
+                }
                 break;
             }
         };
+        shared.heard_from(from);
+        if matches!(&message, Message::Pong(p) if p.as_ref() == KEEPALIVE) {
+            continue;
+        }
         let t_us = ctx.recorder.now_us();
         let (opcode, payload) = describe(&message, ctx.recorder.body_limit());
         let is_close = matches!(message, Message::Close(_));
         if let Message::Close(frame) = &message {
             closed_by_src = true;
-            shared.note_close(dir.sender(), frame.as_ref());
+            shared.note_close(from, frame.as_ref());
         }
-        // A peer that stopped reading must not hold this direction forever:
-        // the send gives up when the other direction ends the WebSocket, or
-        // once shutdown's grace has passed.
-        let sent = tokio::select! {
-            sent = dst.send(message) => sent,
-            () = shared.abort.cancelled() => Err(WsError::ConnectionClosed),
-            () = grace_after(&ctx.shutdown) => Err(WsError::ConnectionClosed),
+        let forwarded = if is_close && dst_closed {
+            false
+        } else {
+            forward(&mut dst, message, is_close, ctx, shared).await
         };
-        let forwarded = match sent {
-            Ok(()) => true,
-            // tungstenite already answered the other side's close; the
-            // close handshake is complete there.
-            Err(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Protocol(_))
-                if is_close =>
-            {
-                true
-            }
-            Err(_) => false,
-        };
-        count += 1;
+        count += u64::from(forwarded);
         let record = WsMessage {
             dir,
             opcode,
@@ -235,16 +368,65 @@ where
         ctx.recorder
             .record_at(t_us, Some(ctx.conn), EventKind::WsMessage(record))
             .await;
-        if !forwarded {
-            let receiver = dir.sender().peer();
+        if !forwarded && !dst_closed {
             shared.note_drop(
-                receiver,
+                to,
                 "the connection was gone when a message was forwarded".to_owned(),
             );
             break;
         }
     }
     count
+}
+
+/// Sends one message on; false when `dst` was gone.
+async fn forward<D>(
+    dst: &mut D,
+    message: Message,
+    is_close: bool,
+    ctx: &PumpContext,
+    shared: &Shared,
+) -> bool
+where
+    D: Sink<Message, Error = WsError> + Unpin,
+{
+    // A peer that stopped reading must not hold this direction forever:
+    // the send gives up when the other direction ends the WebSocket, or
+    // once shutdown's grace has passed.
+    let sent = tokio::select! {
+        sent = dst.send(message) => sent,
+        () = shared.abort.cancelled() => Err(WsError::ConnectionClosed),
+        () = grace_after(&ctx.shutdown) => Err(WsError::ConnectionClosed),
+    };
+    match sent {
+        Ok(()) => true,
+        // tungstenite already answered the other side's close; the close
+        // handshake is complete there.
+        Err(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Protocol(_))
+            if is_close =>
+        {
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Resolves once a side broke the protocol.
+async fn violated(shared: &Shared) {
+    shared.closing.cancelled().await;
+    if shared.violation.get().is_none() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The next keepalive check; never when keepalive is off.
+async fn tick(keepalive: &mut Option<(Duration, tokio::time::Interval)>) {
+    match keepalive {
+        Some((_, ticks)) => {
+            ticks.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves [`CLOSE_GRACE`] after `closing` is cancelled.

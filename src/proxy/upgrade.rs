@@ -147,6 +147,7 @@ async fn run_websocket(client: OnUpgrade, upstream: OnUpgrade, ex: Exchange) {
                 recorder: recorder.clone(),
                 conn: ex.conn.id,
                 shutdown: ex.shared.shutdown.clone(),
+                idle_timeout: ex.shared.config.idle_timeout,
             };
             let close = pump::pump(client, upstream, &ctx).await;
             ex.record(EventKind::WsClose(close)).await;

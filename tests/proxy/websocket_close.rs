@@ -5,18 +5,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use wsdiag::event::{EventKind, Side, WsClose};
+use wsdiag::event::{EventKind, Side};
 
-use crate::support::{self, next, send_text, Harness, PATIENCE};
-
-fn ws_close(capture: &wsdiag::capture::Capture) -> WsClose {
-    let closes = support::events(capture, |e| match &e.kind {
-        EventKind::WsClose(c) => Some(c.clone()),
-        _ => None,
-    });
-    assert_eq!(closes.len(), 1, "one ws_close per WebSocket");
-    closes[0].clone()
-}
+use crate::support::{next, send_text, ws_close, Harness, PATIENCE};
 
 #[tokio::test]
 async fn client_graceful_close_reaches_the_upstream_with_code_and_reason() {

@@ -331,3 +331,54 @@ pub fn chromium() {
         );
     });
 }
+
+/// The one `ws_close` of a capture holding one WebSocket.
+pub fn ws_close(capture: &Capture) -> wsdiag::event::WsClose {
+    let closes = events(capture, |e| match &e.kind {
+        EventKind::WsClose(c) => Some(c.clone()),
+        _ => None,
+    });
+    assert_eq!(closes.len(), 1, "one ws_close per WebSocket");
+    closes[0].clone()
+}
+
+/// A WebSocket server of the test's own on 127.0.0.1 port 0: every
+/// connection, once upgraded, goes to `handler`. Returns its URL.
+pub async fn ws_upstream<F, Fut>(handler: F) -> String
+where
+    F: Fn(WebSocketStream<TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler = Arc::new(handler);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                if let Ok(ws) = tokio_tungstenite::accept_async(stream).await {
+                    handler(ws).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Reads until the peer's close frame; `None` when the connection ended
+/// without one.
+pub async fn close_of<S>(ws: &mut S) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let next = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("no close within the test's patience");
+        match next {
+            Some(Ok(Message::Close(frame))) => return frame,
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return None,
+        }
+    }
+}

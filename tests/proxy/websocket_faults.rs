@@ -1,0 +1,248 @@
+//! Faults on a bridged WebSocket: a side that breaks the protocol, a
+//! message over the limit, a half-open connection, a drop mid-message, a
+//! reset. The proxy must act like the endpoint it stands in for: close the
+//! offending side with the code an endpoint would send, close the other
+//! side cleanly, and record it all.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::MaybeTlsStream;
+use wsdiag::event::{Opcode, Side};
+use wsdiag::proxy::ProxyConfig;
+
+use crate::support::{
+    self, close_of, next, send_text, ws_close, ws_upstream, Harness, Options, PATIENCE,
+};
+
+/// A text frame whose payload is not UTF-8.
+fn invalid_utf8() -> Frame {
+    Frame::message(
+        Bytes::from_static(b"caf\xc3"),
+        OpCode::Data(Data::Text),
+        true,
+    )
+}
+
+/// A text frame with RSV1 set although no extension was negotiated.
+fn reserved_bit() -> Frame {
+    let mut frame = Frame::message(Bytes::from_static(b"hi"), OpCode::Data(Data::Text), true);
+    frame.header_mut().rsv1 = true;
+    frame
+}
+
+fn options(configure: impl FnOnce(&mut ProxyConfig) + Send + 'static) -> Options {
+    Options {
+        configure: Box::new(configure),
+        ..Options::default()
+    }
+}
+
+/// An upstream that reads until the WebSocket ends and reports the close
+/// frame it got (`None`: the connection ended without one).
+async fn reporting_upstream() -> (String, mpsc::UnboundedReceiver<Option<u16>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let url = ws_upstream(move |mut ws| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(close_of(&mut ws).await.map(|f| u16::from(f.code)));
+        }
+    })
+    .await;
+    (url, rx)
+}
+
+/// The client sends `frame`; the proxy must close the client with
+/// `expected` and the upstream with 1001, and record why.
+async fn client_breaks_the_protocol(frame: Frame, options: Options, expected: u16) {
+    let (url, mut upstream_saw) = reporting_upstream().await;
+    let h = Harness::in_front_of(&url, options).await;
+    let mut ws = h.ws("/ws/", &[]).await;
+    ws.send(Message::Frame(frame)).await.unwrap();
+    let to_client = close_of(&mut ws)
+        .await
+        .expect("the client got no close frame");
+    assert_eq!(u16::from(to_client.code), expected, "{to_client:?}");
+    let to_upstream = tokio::time::timeout(PATIENCE, upstream_saw.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(to_upstream, Some(1001), "the upstream is closed cleanly");
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!(close.initiator, Side::Proxy);
+    assert_eq!(close.code, Some(expected));
+    let error = close.error.expect("the violation is recorded");
+    assert!(error.contains("the client broke the protocol"), "{error}");
+    // The offending message was not forwarded, so it is not in the capture.
+    assert!(support::messages(&capture)
+        .iter()
+        .all(|m| m.opcode != Opcode::Text && m.opcode != Opcode::Binary));
+}
+
+#[tokio::test]
+async fn invalid_utf8_from_the_client_is_answered_with_1007() {
+    client_breaks_the_protocol(invalid_utf8(), Options::default(), 1007).await;
+}
+
+#[tokio::test]
+async fn a_reserved_bit_from_the_client_is_answered_with_1002() {
+    client_breaks_the_protocol(reserved_bit(), Options::default(), 1002).await;
+}
+
+#[tokio::test]
+async fn a_message_over_max_message_size_is_answered_with_1009() {
+    let big = Frame::message(vec![b'x'; 4096], OpCode::Data(Data::Text), true);
+    let small_limit = options(|c| c.max_message_size = 1024);
+    client_breaks_the_protocol(big, small_limit, 1009).await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_from_the_upstream_is_answered_with_1007_there() {
+    let (tx, mut upstream_saw) = mpsc::unbounded_channel();
+    let url = ws_upstream(move |mut ws| {
+        let tx = tx.clone();
+        async move {
+            ws.send(Message::Frame(invalid_utf8())).await.unwrap();
+            let _ = tx.send(close_of(&mut ws).await.map(|f| u16::from(f.code)));
+        }
+    })
+    .await;
+    let h = Harness::in_front_of(&url, Options::default()).await;
+    let mut ws = h.ws("/ws/", &[]).await;
+    let to_client = close_of(&mut ws)
+        .await
+        .expect("the client got no close frame");
+    assert_eq!(to_client.code, CloseCode::Away);
+    assert!(to_client.reason.contains("upstream"), "{to_client:?}");
+    let to_upstream = tokio::time::timeout(PATIENCE, upstream_saw.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(to_upstream, Some(1007));
+    let close = ws_close(&h.finish().await);
+    assert_eq!((close.initiator, close.code), (Side::Proxy, Some(1007)));
+    assert!(close
+        .error
+        .unwrap()
+        .contains("the upstream broke the protocol"));
+}
+
+#[tokio::test]
+async fn an_upstream_that_drops_mid_message_is_mirrored_and_the_partial_message_not_recorded() {
+    let url = ws_upstream(|mut ws| async move {
+        // The head of a 1000-byte text frame and 10 bytes of it, then gone.
+        let raw = ws.get_mut();
+        raw.write_all(&[0x81, 0x7e, 0x03, 0xe8]).await.unwrap();
+        raw.write_all(&[b'x'; 10]).await.unwrap();
+        raw.flush().await.unwrap();
+    })
+    .await;
+    let h = Harness::in_front_of(&url, Options::default()).await;
+    let mut ws = h.ws("/ws/", &[]).await;
+    assert_eq!(close_of(&mut ws).await, None, "an abrupt end is mirrored");
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!(close.initiator, Side::Upstream);
+    assert!(!close.clean);
+    assert!(support::messages(&capture).is_empty());
+}
+
+#[tokio::test]
+async fn a_client_reset_ends_the_upstreams_websocket_too() {
+    let (url, mut upstream_saw) = reporting_upstream().await;
+    let mut h = Harness::in_front_of(&url, Options::default()).await;
+    let ws = h.ws("/ws/", &[]).await;
+    match ws.get_ref() {
+        // A zero linger does not block on drop; it makes the kernel reset.
+        #[allow(deprecated)]
+        MaybeTlsStream::Plain(tcp) => tcp.set_linger(Some(Duration::ZERO)).unwrap(),
+        _ => unreachable!("a plain ws:// connection"),
+    }
+    drop(ws); // SO_LINGER 0: the kernel sends RST, not FIN
+    let to_upstream = tokio::time::timeout(PATIENCE, upstream_saw.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(to_upstream, None, "the upstream sees the drop mirrored");
+    h.recorded(|e| matches!(e.kind, wsdiag::event::EventKind::WsClose(_)))
+        .await;
+    let close = ws_close(&h.finish().await);
+    assert_eq!(close.initiator, Side::Client);
+    assert!(!close.clean);
+}
+
+const IDLE: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn a_half_open_client_is_pinged_then_reaped_by_the_idle_timeout() {
+    let (url, mut upstream_saw) = reporting_upstream().await;
+    let h = Harness::in_front_of(&url, options(|c| c.idle_timeout = Some(IDLE))).await;
+    // A client that completes the handshake, then never reads or answers:
+    // what a vanished laptop looks like from the proxy.
+    let mut tcp = tokio::net::TcpStream::connect(h.proxy).await.unwrap();
+    let request = "GET /ws/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    let to_upstream = tokio::time::timeout(PATIENCE, upstream_saw.recv())
+        .await
+        .expect("the half-open connection was not reaped")
+        .unwrap();
+    assert_eq!(to_upstream, None, "the drop is mirrored to the upstream");
+    // What the proxy sent the silent client: the rest of the 101, then a
+    // ping carrying wsdiag's keepalive payload.
+    let mut sent = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut sent)).await;
+    let keepalive = b"wsdiag keepalive";
+    assert!(sent.windows(keepalive.len()).any(|w| w == keepalive));
+    let close = ws_close(&h.finish().await);
+    assert_eq!(close.initiator, Side::Client);
+    assert!(close.error.unwrap().contains("--idle-timeout"));
+}
+
+#[tokio::test]
+async fn a_live_client_answers_the_keepalive_and_its_pongs_are_not_recorded() {
+    let url = ws_upstream(|mut ws| async move {
+        while let Some(Ok(message)) = ws.next().await {
+            if message.is_text() {
+                let _ = ws.send(message).await;
+            }
+        }
+    })
+    .await;
+    let h = Harness::in_front_of(&url, options(|c| c.idle_timeout = Some(IDLE))).await;
+    let mut ws = h.ws("/ws/", &[]).await;
+    // Silent for longer than twice the idle timeout, but answering pings
+    // (tungstenite pongs while reading): the WebSocket must stay up.
+    for _ in 0..3 {
+        match next(&mut ws).await {
+            Some(Message::Ping(payload)) => assert_eq!(&payload[..], b"wsdiag keepalive"),
+            other => panic!("expected wsdiag's keepalive ping, got {other:?}"),
+        }
+    }
+    send_text(&mut ws, "still here").await;
+    assert_eq!(
+        next(&mut ws).await,
+        Some(Message::Text("still here".into()))
+    );
+    ws.close(None).await.unwrap();
+    let capture = h.finish().await;
+    let opcodes: Vec<Opcode> = support::messages(&capture)
+        .iter()
+        .map(|m| m.opcode)
+        .collect();
+    assert!(
+        !opcodes.contains(&Opcode::Ping) && !opcodes.contains(&Opcode::Pong),
+        "keepalive frames are the proxy's own, not traffic: {opcodes:?}"
+    );
+    assert!(ws_close(&capture).clean);
+}
