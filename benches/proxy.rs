@@ -17,7 +17,6 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)] // a benchmark reports on stdout
 
-use std::convert::Infallible;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -30,11 +29,12 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
+
+#[path = "support/echo.rs"]
+mod echo;
 
 /// A round trip that takes longer is an error, not a hang.
 const ROUND_TRIP_LIMIT: Duration = Duration::from_secs(5);
@@ -136,59 +136,7 @@ struct Run {
 async fn echo_upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = service_fn(
-                    |mut req: hyper::Request<hyper::body::Incoming>| async move {
-                        if req.headers().contains_key(http::header::SEC_WEBSOCKET_KEY) {
-                            let key = req.headers()[http::header::SEC_WEBSOCKET_KEY].clone();
-                            let upgrade = hyper::upgrade::on(&mut req);
-                            tokio::spawn(async move {
-                                let Ok(up) = upgrade.await else { return };
-                                let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-                                    TokioIo::new(up),
-                                    tokio_tungstenite::tungstenite::protocol::Role::Server,
-                                    None,
-                                )
-                                .await;
-                                let (mut tx, mut rx) = ws.split();
-                                while let Some(Ok(m)) = rx.next().await {
-                                    if (m.is_text() || m.is_binary()) && tx.send(m).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            });
-                            let accept =
-                                tokio_tungstenite::tungstenite::handshake::derive_accept_key(
-                                    key.as_bytes(),
-                                );
-                            let response = hyper::Response::builder()
-                                .status(101)
-                                .header("connection", "Upgrade")
-                                .header("upgrade", "websocket")
-                                .header("sec-websocket-accept", accept)
-                                .body(Full::new(Bytes::new()))
-                                .unwrap();
-                            return Ok::<_, Infallible>(response);
-                        }
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        Ok(hyper::Response::new(Full::new(body)))
-                    },
-                );
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
+    tokio::spawn(echo::serve(listener));
     addr
 }
 

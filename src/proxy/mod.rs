@@ -35,6 +35,7 @@ use tokio_util::task::TaskTracker;
 use crate::sink::Recorder;
 pub use body::BoxError;
 pub use error::chain as error_chain;
+pub use pump::close_for_error;
 pub use upstream::{Upstream, UpstreamError};
 
 /// The body type of everything the proxy sends.

@@ -97,9 +97,10 @@ impl Violation {
     }
 }
 
-/// What an endpoint answers a read error with, if the error is the peer's
-/// protocol violation (as opposed to a dropped connection).
-fn violation(error: &WsError) -> Option<(CloseCode, String)> {
+/// The close an endpoint answers a read error with, when the error is the
+/// peer's protocol violation (as opposed to a dropped connection): 1007 for
+/// invalid UTF-8, 1009 for a message over the limit, 1002 for the rest.
+pub fn close_for_error(error: &WsError) -> Option<(CloseCode, String)> {
     match error {
         WsError::Utf8(_) => Some((CloseCode::Invalid, "invalid UTF-8 in a text message".into())),
         WsError::Capacity(e) => Some((CloseCode::Size, e.to_string())),
@@ -327,7 +328,7 @@ where
                 break;
             }
             Some(Err(e)) => {
-                match violation(&e) {
+                match close_for_error(&e) {
                     Some((code, reason)) if !shared.closing.is_cancelled() => {
                         shared.note_violation(from, code, reason);
                         // This side is past reading; the other direction
