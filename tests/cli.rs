@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{root, schema};
+use crate::support::{address_in, root, schema, Running};
 
 fn wsdiag(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wsdiag"))
@@ -243,62 +243,6 @@ fn damaged_captures_get_clear_errors_and_a_cut_off_tail_is_reported_not_fatal() 
         out.contains("no trailer: the proxy did not shut down cleanly"),
         "{out}"
     );
-}
-
-/// A running `wsdiag` process whose stdout is read line by line.
-struct Running {
-    child: std::process::Child,
-    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
-}
-
-impl Running {
-    fn start(args: &[&str], cwd: &Path) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wsdiag"))
-            .args(args)
-            .current_dir(cwd)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        use std::io::BufRead;
-        Running {
-            child,
-            lines: std::io::BufReader::new(stdout).lines(),
-        }
-    }
-
-    /// Reads lines until one contains `needle`; returns it.
-    fn line_with(&mut self, needle: &str) -> String {
-        for line in self.lines.by_ref() {
-            let line = line.unwrap();
-            if line.contains(needle) {
-                return line;
-            }
-        }
-        panic!("wsdiag ended without printing {needle:?}");
-    }
-
-    /// Sends `signal` (INT or TERM) and returns the rest of stdout and the
-    /// exit status.
-    fn stop(mut self, signal: &str) -> (String, std::process::ExitStatus) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap()
-            .success());
-        let rest: Vec<String> = self.lines.by_ref().map(|l| l.unwrap()).collect();
-        (rest.join("\n"), self.child.wait().unwrap())
-    }
-}
-
-fn address_in(line: &str) -> String {
-    let start = line.find("127.0.0.1:").unwrap();
-    line[start..]
-        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

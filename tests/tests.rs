@@ -12,5 +12,6 @@ mod cli;
 mod diagnose;
 mod django;
 mod export;
+mod nothing_lost;
 mod proxy;
 mod replay;

@@ -382,3 +382,73 @@ where
         }
     }
 }
+
+/// A running `wsdiag` process whose stdout is read line by line.
+pub struct Running {
+    pub child: std::process::Child,
+
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Running {
+    pub fn start(args: &[&str], cwd: &Path) -> Running {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wsdiag"));
+        command.args(args).current_dir(cwd);
+        Running::spawn(command)
+    }
+
+    /// Starts `command` with its stdout piped.
+    pub fn spawn(mut command: Command) -> Running {
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        use std::io::BufRead;
+        Running {
+            child,
+            lines: std::io::BufReader::new(stdout).lines(),
+        }
+    }
+
+    /// Reads lines until one contains `needle`; returns it.
+    pub fn line_with(&mut self, needle: &str) -> String {
+        for line in self.lines.by_ref() {
+            let line = line.unwrap();
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("wsdiag ended without printing {needle:?}");
+    }
+
+    /// Sends `signal` (INT or TERM) and returns the rest of stdout and the
+    /// exit status.
+    pub fn stop(mut self, signal: &str) -> (String, std::process::ExitStatus) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap()
+            .success());
+        let rest: Vec<String> = self.lines.by_ref().map(|l| l.unwrap()).collect();
+        (rest.join("\n"), self.child.wait().unwrap())
+    }
+}
+
+pub fn address_in(line: &str) -> String {
+    let start = line.find("127.0.0.1:").unwrap();
+    line[start..]
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+impl Drop for Running {
+    /// A test that fails half-way leaves no process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
