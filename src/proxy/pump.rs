@@ -11,12 +11,19 @@
 //! sends both sides a close with 1001.
 //!
 //! tungstenite answers pings and close frames by itself. A ping is still
-//! forwarded and the far side's pong comes back too, so the sender of a ping
-//! may see two pongs; RFC 6455 section 5.5.3 allows unsolicited pongs.
+//! forwarded, so the far side sees it; the far side's pong to it is recorded
+//! but not forwarded, since the sender already has tungstenite's. Pongs
+//! nobody asked for (heartbeats) are forwarded.
+//!
+//! A side that breaks the protocol is closed the way an endpoint would close
+//! it (see [`close_for_error`]); the other side gets 1001 first, and what it
+//! sent before answering still reaches the offender, then the offender's
+//! close.
 //!
 //! The pump is generic over the socket type so tests can drive it on any
 //! stream pair.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -37,6 +44,9 @@ use crate::sink::Recorder;
 /// How long the pump waits for the close handshake to finish once a close
 /// frame has been seen.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// How many unanswered forwarded pings are remembered per side.
+const PINGS_KEPT: usize = 16;
 
 /// The payload of the proxy's own keepalive pings. Their pongs are not
 /// forwarded or recorded: the proxy asked, not the other side.
@@ -65,6 +75,10 @@ struct Shared {
     violation: OnceLock<Violation>,
     /// When each side was last heard from, in microseconds since `started`.
     heard: [AtomicU64; 2],
+    /// Payloads of pings forwarded to each side and not answered yet.
+    /// tungstenite pongs every ping itself, so the far side's pong to a
+    /// forwarded ping is not forwarded: the sender would get two.
+    pings: [Mutex<VecDeque<Bytes>>; 2],
     started: Instant,
 }
 
@@ -170,15 +184,48 @@ impl Shared {
         self.closing.cancel();
     }
 
+    /// Microseconds since the pump started.
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
     fn heard_from(&self, side: Side) {
-        let now = self.started.elapsed().as_micros() as u64;
-        self.heard[side_index(side)].store(now, Ordering::Relaxed);
+        self.heard[side_index(side)].store(self.now_us(), Ordering::Relaxed);
+    }
+
+    /// When `side` was last heard from, as [`Shared::now_us`].
+    fn heard_us(&self, side: Side) -> u64 {
+        self.heard[side_index(side)].load(Ordering::Relaxed)
+    }
+
+    /// Notes a ping forwarded to `side`, keeping the last [`PINGS_KEPT`].
+    fn ping_forwarded(&self, side: Side, payload: &Bytes) {
+        if let Ok(mut pings) = self.pings[side_index(side)].lock() {
+            if pings.len() == PINGS_KEPT {
+                pings.pop_front();
+            }
+            pings.push_back(payload.clone());
+        }
+    }
+
+    /// True when a pong from `side` answers a forwarded ping (which
+    /// tungstenite has answered already on the other side).
+    fn answers_forwarded_ping(&self, side: Side, payload: &Bytes) -> bool {
+        let Ok(mut pings) = self.pings[side_index(side)].lock() else {
+            return false;
+        };
+        match pings.iter().position(|p| p == payload) {
+            Some(i) => {
+                pings.drain(..=i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// How long `side` has been silent.
     fn silence(&self, side: Side) -> Duration {
-        let last = Duration::from_micros(self.heard[side_index(side)].load(Ordering::Relaxed));
-        self.started.elapsed().saturating_sub(last)
+        Duration::from_micros(self.now_us().saturating_sub(self.heard_us(side)))
     }
 }
 
@@ -200,6 +247,7 @@ where
         abort: CancellationToken::new(),
         violation: OnceLock::new(),
         heard: [AtomicU64::new(0), AtomicU64::new(0)],
+        pings: Default::default(),
         started: Instant::now(),
     };
     let (sent, received) = tokio::join!(
@@ -265,12 +313,11 @@ where
     // Set once the proxy sent `dst` a close of its own: a close arriving
     // from `src` afterwards is the answer to the proxy's, not forwarded.
     let mut dst_closed = false;
+    // Set when `dst` broke the protocol: its close waits until `src` has
+    // answered the proxy's 1001, so what `src` sent before still arrives.
+    let mut offender_pending = false;
     let mut closed_by_src = false;
-    let mut keepalive = ctx.idle_timeout.map(|every| {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        (every, ticks)
-    });
+    let mut keepalive = ctx.idle_timeout.map(Keepalive::new);
     loop {
         // Biased: what a side already sent (a message, its EOF) is handled
         // before shutdown or a deadline, so it is forwarded and recorded
@@ -281,10 +328,7 @@ where
             () = shared.abort.cancelled() => break,
             () = violated(shared), if !violation_answered => {
                 violation_answered = true;
-                if let Some(v) = shared.violation.get() {
-                    dst_closed = true;
-                    send_close(&mut dst, v.close_for(to)).await;
-                }
+                offender_pending = shared.violation.get().is_some_and(|v| v.side == to);
                 continue;
             }
             () = ctx.shutdown.cancelled(), if !shutdown_sent => {
@@ -296,17 +340,19 @@ where
                 continue;
             }
             () = tick(&mut keepalive) => {
-                let Some((every, _)) = &keepalive else { continue };
-                let silence = shared.silence(to);
-                if silence >= *every * 2 {
+                let Some(k) = keepalive.as_mut() else { continue };
+                // A ping sent at the last tick and nothing heard since: gone.
+                if k.pinged_at.take().is_some_and(|at| shared.heard_us(to) < at) {
+                    let silence = shared.silence(to).as_secs();
                     shared.note_drop(to, format!(
-                        "no frame for {}s, not even a pong to wsdiag's ping (--idle-timeout)",
-                        silence.as_secs()
+                        "silent for {silence}s, not even a pong to wsdiag's ping (--idle-timeout)"
                     ));
                     break;
                 }
-                if silence >= *every {
-                    let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(Message::Ping(Bytes::from_static(KEEPALIVE)))).await;
+                if shared.silence(to) >= k.every / 2 {
+                    k.pinged_at = Some(shared.now_us());
+                    let ping = Message::Ping(Bytes::from_static(KEEPALIVE));
+                    let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(ping)).await;
                 }
                 continue;
             }
@@ -353,10 +399,31 @@ where
             closed_by_src = true;
             shared.note_close(from, frame.as_ref());
         }
-        let forwarded = if is_close && dst_closed {
-            false
-        } else {
-            forward(&mut dst, message, is_close, ctx, shared).await
+        let mut lost = false;
+        let forwarded = match &message {
+            Message::Close(_) if dst_closed => false,
+            Message::Close(_) if offender_pending => {
+                // `src` answered the proxy's 1001: now close the offender.
+                offender_pending = false;
+                dst_closed = true;
+                if let Some(v) = shared.violation.get() {
+                    send_close(&mut dst, v.close_for(to)).await;
+                }
+                false
+            }
+            Message::Pong(p) if shared.answers_forwarded_ping(from, p) => false,
+            _ => {
+                let ping = match &message {
+                    Message::Ping(p) => Some(p.clone()),
+                    _ => None,
+                };
+                let sent = forward(&mut dst, message, is_close, ctx, shared).await;
+                if let (true, Some(ping)) = (sent, ping) {
+                    shared.ping_forwarded(to, &ping);
+                }
+                lost = !sent;
+                sent
+            }
         };
         count += u64::from(forwarded);
         let record = WsMessage {
@@ -369,12 +436,17 @@ where
         ctx.recorder
             .record_at(t_us, Some(ctx.conn), EventKind::WsMessage(record))
             .await;
-        if !forwarded && !dst_closed {
+        if lost {
             shared.note_drop(
                 to,
                 "the connection was gone when a message was forwarded".to_owned(),
             );
             break;
+        }
+    }
+    if offender_pending {
+        if let Some(v) = shared.violation.get() {
+            send_close(&mut dst, v.close_for(to)).await;
         }
     }
     count
@@ -420,11 +492,33 @@ async fn violated(shared: &Shared) {
     }
 }
 
+/// One direction's keepalive: every `every`, the destination side is
+/// pinged if it has been quiet, and taken for gone if it has not answered
+/// the ping of the tick before.
+struct Keepalive {
+    every: Duration,
+    ticks: tokio::time::Interval,
+    /// When the outstanding ping was sent, as [`Shared::now_us`].
+    pinged_at: Option<u64>,
+}
+
+impl Keepalive {
+    fn new(every: Duration) -> Keepalive {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Keepalive {
+            every,
+            ticks,
+            pinged_at: None,
+        }
+    }
+}
+
 /// The next keepalive check; never when keepalive is off.
-async fn tick(keepalive: &mut Option<(Duration, tokio::time::Interval)>) {
+async fn tick(keepalive: &mut Option<Keepalive>) {
     match keepalive {
-        Some((_, ticks)) => {
-            ticks.tick().await;
+        Some(k) => {
+            k.ticks.tick().await;
         }
         None => std::future::pending().await,
     }

@@ -264,10 +264,11 @@ impl Formatter {
             _ if m.payload.len == 0 => String::new(),
             _ => format!("{} B {}", m.payload.len, hex_preview(&m.payload)),
         };
-        let lost = if m.forwarded {
-            ""
-        } else {
-            " (not forwarded: the other side was gone)"
+        let lost = match (m.forwarded, m.opcode) {
+            (true, _) => "",
+            (false, Opcode::Pong) => " (not forwarded: wsdiag had answered the ping already)",
+            (false, Opcode::Close) => " (not forwarded: wsdiag had closed the other side)",
+            (false, _) => " (not forwarded: the other side was gone)",
         };
         format!("{arrow} {label} {content}{lost}")
             .trim_end()
@@ -280,7 +281,11 @@ impl Formatter {
             (Some(code), true) if c.reason.is_empty() => format!("closed by {who}: {code}"),
             (Some(code), true) => format!("closed by {who}: {code} {:?}", c.reason),
             (None, true) => format!("closed by {who} (no status code)"),
-            (_, false) => format!(
+            (Some(code), false) => format!(
+                "closed by {who}: {code}: {}",
+                c.error.as_deref().unwrap_or(&c.reason)
+            ),
+            (None, false) => format!(
                 "dropped by {who} without a close frame: {}",
                 c.error.as_deref().unwrap_or("connection lost")
             ),
