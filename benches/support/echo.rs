@@ -7,8 +7,8 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http::HeaderValue;
 use futures_util::{SinkExt, StreamExt};
+use http::HeaderValue;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -53,7 +53,10 @@ async fn answer(mut req: hyper::Request<hyper::body::Incoming>) -> hyper::Respon
     let mut response = hyper::Response::new(Full::new(Bytes::new()));
     *response.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
-    headers.insert(http::header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(
+        http::header::CONNECTION,
+        HeaderValue::from_static("Upgrade"),
+    );
     headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
     if let Ok(accept) = HeaderValue::from_str(&accept) {
         headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, accept);
