@@ -246,3 +246,99 @@ async fn a_live_client_answers_the_keepalive_and_its_pongs_are_not_recorded() {
     );
     assert!(ws_close(&capture).clean);
 }
+
+/// The most a loopback socket buffers, from the kernel's TCP settings.
+fn kernel_buffer_max(setting: &str) -> usize {
+    let text = std::fs::read_to_string(format!("/proc/sys/net/ipv4/{setting}")).unwrap();
+    text.split_whitespace().last().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_gets_backpressure_and_the_proxy_buffers_a_bounded_amount() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const MESSAGE: usize = 64 * 1024;
+    const SMALL_BUFFER: u32 = 64 * 1024;
+    // What may sit between the upstream and the client: the upstream's send
+    // buffer and the client's receive buffer (both set small here), the
+    // proxy's two kernel buffers (autotuned up to the kernel's maximum), and
+    // what the proxy holds itself, which must be about one message each way.
+    let bound = 2 * SMALL_BUFFER as usize
+        + kernel_buffer_max("tcp_rmem")
+        + kernel_buffer_max("tcp_wmem")
+        + 4 * MESSAGE;
+    let flood = 3 * bound / MESSAGE;
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(SMALL_BUFFER).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(8).unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let sent = accepted.clone();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        for i in 0..flood {
+            let payload = vec![(i % 251) as u8; MESSAGE];
+            if ws.send(Message::Binary(payload.into())).await.is_err() {
+                return;
+            }
+            sent.store(i + 1, Ordering::SeqCst);
+        }
+        let _ = support::close_of(&mut ws).await;
+    });
+    let options = Options {
+        body_limit: 64,
+        ..Options::default()
+    };
+    let h = Harness::in_front_of(&format!("http://{upstream}"), options).await;
+    let client_socket = tokio::net::TcpSocket::new_v4().unwrap();
+    client_socket.set_recv_buffer_size(SMALL_BUFFER).unwrap();
+    let stream = client_socket.connect(h.proxy).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/flood", h.proxy), stream)
+        .await
+        .unwrap();
+
+    // The client reads nothing. Wait until the upstream cannot send any
+    // more (no progress for a second), then count what left it.
+    let mut last = usize::MAX;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = accepted.load(Ordering::SeqCst);
+        assert!(now < flood, "the whole flood went out: nothing held it back");
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let in_flight = last * MESSAGE;
+    assert!(
+        in_flight <= bound,
+        "{in_flight} bytes left the upstream while the client read nothing; bound {bound}"
+    );
+    println!(
+        "flood: {} MiB offered, {:.1} MiB in flight when the upstream stalled (bound {:.1} MiB)",
+        flood * MESSAGE >> 20,
+        in_flight as f64 / f64::from(1 << 20),
+        bound as f64 / f64::from(1 << 20)
+    );
+
+    // Then every message arrives, whole and in order.
+    for i in 0..flood {
+        match next(&mut ws).await {
+            Some(Message::Binary(b)) => {
+                assert_eq!(b.len(), MESSAGE);
+                assert!(b.iter().all(|&x| x == (i % 251) as u8), "message {i} damaged");
+            }
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+    ws.close(None).await.unwrap();
+    let capture = h.finish().await;
+    let binary = support::messages(&capture)
+        .iter()
+        .filter(|m| m.opcode == Opcode::Binary && m.forwarded)
+        .count();
+    assert_eq!(binary, flood, "every message forwarded is recorded once");
+}

@@ -215,7 +215,10 @@ impl Harness {
 }
 
 /// Reads the next message, failing the test after [`PATIENCE`].
-pub async fn next(client: &mut Client) -> Option<Message> {
+pub async fn next<S>(client: &mut S) -> Option<Message>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
     tokio::time::timeout(PATIENCE, client.next())
         .await
         .expect("no message within the test's patience")
