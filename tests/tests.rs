@@ -15,3 +15,4 @@ mod export;
 mod nothing_lost;
 mod proxy;
 mod replay;
+mod security;
