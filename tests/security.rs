@@ -15,8 +15,8 @@ use crate::support::{address_in, next, Backend, Running};
 
 #[test]
 fn the_proxy_listens_on_loopback_unless_told_otherwise() {
-    let cli = Cli::try_parse_from(["wsdiag", "proxy", "--upstream", "http://127.0.0.1:8000"])
-        .unwrap();
+    let cli =
+        Cli::try_parse_from(["wsdiag", "proxy", "--upstream", "http://127.0.0.1:8000"]).unwrap();
     let Sub::Proxy(args) = cli.command else {
         unreachable!()
     };

@@ -5,9 +5,9 @@ use std::io::Write;
 use anyhow::Context as _;
 
 use super::Outcome;
-use crate::capture::{self, writer};
-use crate::cli::{ExportArgs, ExportFormat};
-use crate::export::{self, har, markdown, redact, Bound, Selection};
+use crate::capture;
+use crate::cli::ExportArgs;
+use crate::export::{self, redact, Bound, Selection};
 use crate::sink::console::note;
 
 /// Exports a capture.
@@ -26,36 +26,17 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         since: bound(&args.since).context("--since")?,
         until: bound(&args.until).context("--until")?,
     };
-    let mut events = export::select(&capture.events, &capture.header, &selection);
-    let replaced = if args.no_redact {
-        0
-    } else {
-        let rules = redact::Rules::new(args.redact_key.clone(), args.redact_header.clone());
-        rules.apply_learning_from(&capture.events, &mut events)
-    };
-    let mut bytes = Vec::new();
-    match args.format {
-        ExportFormat::Har => {
-            let mut document = har::render(&capture.header, &events);
-            document["log"]["comment"] = if args.no_redact {
-                "NOT redacted (--no-redact): contains cookies, tokens and passwords".into()
-            } else {
-                "secrets redacted by wsdiag: [REDACTED:hash] marks each; the same secret has the same hash".into()
-            };
-            serde_json::to_writer_pretty(&mut bytes, &document)?;
-            bytes.push(b'\n');
-        }
-        ExportFormat::Markdown => {
-            let command: Vec<String> = std::env::args().collect();
-            let context = markdown::Context {
-                header: &capture.header,
-                command: command.join(" "),
-                redacted: !args.no_redact,
-            };
-            bytes = markdown::render(&context, &events).into_bytes();
-        }
-        ExportFormat::Jsonl => writer::write_all(&mut bytes, &capture.header, &events)?,
-    }
+    let rules = (!args.no_redact)
+        .then(|| redact::Rules::new(args.redact_key.clone(), args.redact_header.clone()));
+    let command: Vec<String> = std::env::args().collect();
+    let export = export::render(
+        &capture,
+        &selection,
+        rules.as_ref(),
+        args.format,
+        &command.join(" "),
+    )?;
+    let (bytes, replaced) = (export.bytes, export.replaced);
     match &args.output {
         Some(path) => write_file(path, &bytes, args.no_redact).with_context(|| {
             format!(
@@ -82,8 +63,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     };
     note(&format!(
         "Exported {} events as {:?} to {target}; {redaction}.",
-        events.len(),
-        args.format
+        export.events, args.format
     ));
     Ok(Outcome::Clean)
 }

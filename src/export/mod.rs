@@ -13,7 +13,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 
-use crate::capture::Header;
+use crate::capture::{writer, Capture, Header};
+use crate::cli::ExportFormat;
 use crate::event::{Event, EventKind, Trailer};
 
 /// Where an export starts or ends: an event number or a time.
@@ -148,4 +149,56 @@ pub fn select(events: &[Event], header: &Header, selection: &Selection) -> Vec<E
         kept.push(trailer);
     }
     kept
+}
+
+/// A rendered export.
+#[derive(Debug)]
+pub struct Export {
+    /// The document.
+    pub bytes: Vec<u8>,
+    /// How many events it holds.
+    pub events: usize,
+    /// How many distinct secrets were replaced.
+    pub replaced: usize,
+}
+
+/// The events of `capture` that `selection` keeps, redacted by `rules`
+/// (`None`: not redacted), rendered in `format`. `command` is the command
+/// line the Markdown report names.
+pub fn render(
+    capture: &Capture,
+    selection: &Selection,
+    rules: Option<&redact::Rules>,
+    format: ExportFormat,
+    command: &str,
+) -> std::io::Result<Export> {
+    let mut events = select(&capture.events, &capture.header, selection);
+    let replaced = rules.map_or(0, |r| r.apply_learning_from(&capture.events, &mut events));
+    let mut bytes = Vec::new();
+    match format {
+        ExportFormat::Har => {
+            let mut document = har::render(&capture.header, &events);
+            document["log"]["comment"] = if rules.is_none() {
+                "NOT redacted (--no-redact): contains cookies, tokens and passwords".into()
+            } else {
+                "secrets redacted by wsdiag: [REDACTED:hash] marks each; the same secret has the same hash".into()
+            };
+            serde_json::to_writer_pretty(&mut bytes, &document)?;
+            bytes.push(b'\n');
+        }
+        ExportFormat::Markdown => {
+            let context = markdown::Context {
+                header: &capture.header,
+                command: command.to_owned(),
+                redacted: rules.is_some(),
+            };
+            bytes = markdown::render(&context, &events).into_bytes();
+        }
+        ExportFormat::Jsonl => writer::write_all(&mut bytes, &capture.header, &events)?,
+    }
+    Ok(Export {
+        bytes,
+        events: events.len(),
+        replaced,
+    })
 }

@@ -306,7 +306,10 @@ async fn a_client_that_does_not_read_gets_backpressure_and_the_proxy_buffers_a_b
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let now = accepted.load(Ordering::SeqCst);
-        assert!(now < flood, "the whole flood went out: nothing held it back");
+        assert!(
+            now < flood,
+            "the whole flood went out: nothing held it back"
+        );
         if now == last {
             break;
         }
@@ -319,7 +322,7 @@ async fn a_client_that_does_not_read_gets_backpressure_and_the_proxy_buffers_a_b
     );
     println!(
         "flood: {} MiB offered, {:.1} MiB in flight when the upstream stalled (bound {:.1} MiB)",
-        flood * MESSAGE >> 20,
+        (flood * MESSAGE) >> 20,
         in_flight as f64 / f64::from(1 << 20),
         bound as f64 / f64::from(1 << 20)
     );
@@ -329,7 +332,10 @@ async fn a_client_that_does_not_read_gets_backpressure_and_the_proxy_buffers_a_b
         match next(&mut ws).await {
             Some(Message::Binary(b)) => {
                 assert_eq!(b.len(), MESSAGE);
-                assert!(b.iter().all(|&x| x == (i % 251) as u8), "message {i} damaged");
+                assert!(
+                    b.iter().all(|&x| x == (i % 251) as u8),
+                    "message {i} damaged"
+                );
             }
             other => panic!("message {i}: {other:?}"),
         }
