@@ -72,23 +72,24 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub insecure: bool,
     /// Give up connecting to the upstream after this long (e.g. 10s, 500ms).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
     pub connect_timeout: Duration,
     /// Give up on an upstream that accepted a WebSocket upgrade request but
     /// has not answered it after this long (the client gets a 504).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
     pub handshake_timeout: Duration,
     /// Give up on an upstream that has not started answering a plain
     /// request after this long (the client gets a 504).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_positive_duration)]
     pub response_timeout: Duration,
     /// Close a client connection whose request headers have not all
     /// arrived after this long.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_positive_duration)]
     pub header_read_timeout: Duration,
     /// Ping a WebSocket side that has been silent this long, and end the
-    /// WebSocket when it stays silent as long again (a half-open
-    /// connection). 0 turns this off.
+    /// WebSocket when it has not answered as long again, or has not read a
+    /// message for twice this long (a half-open connection). Checked every
+    /// half of it; 0 turns this off.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
     /// The largest WebSocket message accepted from either side, in bytes.
@@ -436,6 +437,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
             .map(Duration::from_secs)
             .ok_or_else(|| format!("{s:?} is too long")),
         _ => Err(format!("{s:?}: unknown unit {unit:?}, use ms, s or m")),
+    }
+}
+
+/// Like [`parse_duration`], refusing 0 (a limit of nothing would fail
+/// every request).
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!("{s:?}: must be more than 0")),
+        d => Ok(d),
     }
 }
 

@@ -22,6 +22,7 @@ async fn browse(base: &str, screenshot: &std::path::Path) -> Value {
         .arg(base)
         .arg(screenshot)
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .expect("node is needed for the browser test");

@@ -156,11 +156,12 @@ async fn kill_9_in_a_busy_session_loses_at_most_the_last_flush() {
 }
 
 /// Runs `wsdiag proxy` in a mount namespace of its own, recording into a
-/// 256 KiB tmpfs mounted over `dir` (root, or a user namespace, needed).
+/// 256 KiB tmpfs mounted over `dir`.
 fn proxy_on_a_small_tmpfs(upstream: &str, dir: &std::path::Path) -> Running {
     let mut command = Command::new("unshare");
     command
-        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        // A user namespace too, so that this works without root.
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
         .arg(r#"mount -t tmpfs -o size=256k tmpfs "$1" && cd "$1" && shift && exec "$@""#)
         .arg("sh")
         .arg(dir)

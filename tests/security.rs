@@ -66,12 +66,29 @@ async fn secrets_in_traffic_never_reach_wsdiags_logs() {
     let text = format!("{{\"type\":\"auth\",\"password\":\"{}\"}}", SECRETS[2]);
     ws.send(Message::Text(text.clone().into())).await.unwrap();
     assert_eq!(next(&mut ws).await, Some(Message::Text(text.into())));
-    // A failure path too: the client vanishes mid-WebSocket.
+    // Failure paths, which are what wsdiag logs: the client vanishes
+    // mid-WebSocket, and a malformed request carries a secret cookie.
     drop(ws);
+    let mut raw = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let malformed = format!(
+        "GET / HTTP/1.1\r\nCookie: sessionid={}\r\nno colon here\r\n\r\n",
+        SECRETS[1]
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut raw, malformed.as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut raw, &mut answer)
+        .await
+        .unwrap();
     let (_, status) = proxy.stop("INT");
     assert!(status.success());
 
     let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("client connection failed"),
+        "nothing was logged:\n{logged}"
+    );
     for secret in SECRETS {
         assert!(!logged.contains(secret), "{secret} in the logs:\n{logged}");
     }

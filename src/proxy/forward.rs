@@ -42,13 +42,11 @@ pub(super) async fn forward(req: Request<Incoming>, ex: Exchange) -> Response<Pr
     let limit = ex.shared.recorder.body_limit();
     let (tee, watch) = TeeBody::new(body, limit, Side::Client);
     let timeout = ex.shared.config.response_timeout;
-    let sent = tokio::time::timeout(
-        timeout,
-        ex.shared
-            .client
-            .request(Request::from_parts(parts, tee.boxed_unsync())),
-    );
-    match record_while_sending(&ex, head, watch, sent).await {
+    let sent = ex
+        .shared
+        .client
+        .request(Request::from_parts(parts, tee.boxed_unsync()));
+    match record_while_sending(&ex, head, watch, sent, timeout).await {
         Ok(Ok(response)) => ex.relay(response),
         Err(_) => {
             let message =
@@ -76,23 +74,26 @@ pub(super) async fn forward(req: Request<Incoming>, ex: Exchange) -> Response<Pr
 /// Drives `sent` and records the request as soon as its body has been
 /// forwarded, or when the response arrives first (an upstream that answers
 /// early, e.g. 413), with as much of the body as was forwarded by then.
+/// Once the body is forwarded, the response head must come within
+/// `timeout` (a slow upload is not the upstream's delay).
 async fn record_while_sending<T>(
     ex: &Exchange,
     head: RequestHead,
     watch: BodyWatch,
     sent: impl Future<Output = T>,
-) -> T {
+    timeout: std::time::Duration,
+) -> Result<T, tokio::time::error::Elapsed> {
     tokio::pin!(sent);
     let (kept, done) = watch.into_parts();
     tokio::select! {
         biased;
         _ = done => {
             ex.record_request(head, kept.outcome()).await;
-            sent.await
+            tokio::time::timeout(timeout, sent).await
         }
         result = &mut sent => {
             ex.record_request(head, kept.outcome()).await;
-            result
+            Ok(result)
         }
     }
 }

@@ -24,7 +24,7 @@
 //! stream pair.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -58,8 +58,9 @@ pub(super) struct PumpContext {
     pub conn: u64,
     /// Cancelled when the proxy shuts down.
     pub shutdown: CancellationToken,
-    /// A side silent this long gets a ping; silent twice as long, it is
-    /// taken for gone and the WebSocket is ended. `None`: never.
+    /// A side silent this long gets a ping; one that has not answered it
+    /// this long later is taken for gone and the WebSocket is ended (see
+    /// [`Keepalive`]). `None`: never.
     pub idle_timeout: Option<Duration>,
 }
 
@@ -71,8 +72,14 @@ struct Shared {
     closing: CancellationToken,
     /// Cancelled when a side dropped: stop both directions now.
     abort: CancellationToken,
+    /// When `closing` was first cancelled.
+    closing_at: OnceLock<tokio::time::Instant>,
     /// Set when a side broke the protocol; `closing` is cancelled too.
     violation: OnceLock<Violation>,
+    /// wsdiag's keepalive pings sent to each side and not answered yet.
+    keepalives: [AtomicU32; 2],
+    /// True while the direction reading each side waits to send on.
+    reader_busy: [AtomicBool; 2],
     /// When each side was last heard from, in microseconds since `started`.
     heard: [AtomicU64; 2],
     /// Payloads of pings forwarded to each side and not answered yet.
@@ -154,6 +161,11 @@ impl Shared {
             reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
             error: None,
         });
+        self.start_closing();
+    }
+
+    fn start_closing(&self) {
+        let _ = self.closing_at.set(tokio::time::Instant::now());
         self.closing.cancel();
     }
 
@@ -181,7 +193,31 @@ impl Shared {
             )),
         });
         let _ = self.violation.set(Violation { side, code, reason });
-        self.closing.cancel();
+        self.start_closing();
+    }
+
+    /// True when `side` broke the protocol and has not been closed yet.
+    fn owes_close(&self, side: Side) -> bool {
+        self.violation.get().is_some_and(|v| v.side == side)
+    }
+
+    fn keepalive_sent(&self, side: Side) {
+        self.keepalives[side_index(side)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// True when a keepalive pong from `side` answers wsdiag's own ping.
+    fn keepalive_answered(&self, side: Side) -> bool {
+        self.keepalives[side_index(side)]
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn set_reader_busy(&self, side: Side, busy: bool) {
+        self.reader_busy[side_index(side)].store(busy, Ordering::Relaxed);
+    }
+
+    fn reader_busy(&self, side: Side) -> bool {
+        self.reader_busy[side_index(side)].load(Ordering::Relaxed)
     }
 
     /// Microseconds since the pump started.
@@ -245,7 +281,10 @@ where
         first: Mutex::new(None),
         closing: CancellationToken::new(),
         abort: CancellationToken::new(),
+        closing_at: OnceLock::new(),
         violation: OnceLock::new(),
+        keepalives: Default::default(),
+        reader_busy: Default::default(),
         heard: [AtomicU64::new(0), AtomicU64::new(0)],
         pings: Default::default(),
         started: Instant::now(),
@@ -309,13 +348,9 @@ where
     let (from, to) = (dir.sender(), dir.sender().peer());
     let mut count = 0;
     let mut shutdown_sent = false;
-    let mut violation_answered = false;
     // Set once the proxy sent `dst` a close of its own: a close arriving
     // from `src` afterwards is the answer to the proxy's, not forwarded.
     let mut dst_closed = false;
-    // Set when `dst` broke the protocol: its close waits until `src` has
-    // answered the proxy's 1001, so what `src` sent before still arrives.
-    let mut offender_pending = false;
     let mut closed_by_src = false;
     let mut keepalive = ctx.idle_timeout.map(Keepalive::new);
     loop {
@@ -326,11 +361,6 @@ where
             biased;
             next = src.next() => next,
             () = shared.abort.cancelled() => break,
-            () = violated(shared), if !violation_answered => {
-                violation_answered = true;
-                offender_pending = shared.violation.get().is_some_and(|v| v.side == to);
-                continue;
-            }
             () = ctx.shutdown.cancelled(), if !shutdown_sent => {
                 shutdown_sent = true;
                 dst_closed = true;
@@ -340,23 +370,23 @@ where
                 continue;
             }
             () = tick(&mut keepalive) => {
-                let Some(k) = keepalive.as_mut() else { continue };
-                // A ping sent at the last tick and nothing heard since: gone.
-                if k.pinged_at.take().is_some_and(|at| shared.heard_us(to) < at) {
-                    let silence = shared.silence(to).as_secs();
-                    shared.note_drop(to, format!(
-                        "silent for {silence}s, not even a pong to wsdiag's ping (--idle-timeout)"
-                    ));
-                    break;
-                }
-                if shared.silence(to) >= k.every / 2 {
-                    k.pinged_at = Some(shared.now_us());
-                    let ping = Message::Ping(Bytes::from_static(KEEPALIVE));
-                    let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(ping)).await;
+                match keepalive.as_mut().map(|k| k.check(shared, to)) {
+                    Some(Check::Ping) => {
+                        let ping = Message::Ping(Bytes::from_static(KEEPALIVE));
+                        let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(ping)).await;
+                    }
+                    Some(Check::Gone(silence)) => {
+                        shared.note_drop(to, format!(
+                            "silent for {}s, not even a pong to wsdiag's ping (--idle-timeout)",
+                            silence.as_secs()
+                        ));
+                        break;
+                    }
+                    _ => {}
                 }
                 continue;
             }
-            () = grace_after(&shared.closing) => break,
+            () = closing_grace(shared) => break,
         };
         let message = match next {
             Some(Ok(message)) => message,
@@ -377,8 +407,9 @@ where
                 match close_for_error(&e) {
                     Some((code, reason)) if !shared.closing.is_cancelled() => {
                         shared.note_violation(from, code, reason);
-                        // This side is past reading; the other direction
-                        // closes it. Close the healthy side from here.
+                        // This side is past reading: close the healthy side
+                        // from here; the other direction closes this one
+                        // once the healthy side has answered.
                         if let Some(v) = shared.violation.get() {
                             send_close(&mut dst, v.close_for(to)).await;
                         }
@@ -389,7 +420,9 @@ where
             }
         };
         shared.heard_from(from);
-        if matches!(&message, Message::Pong(p) if p.as_ref() == KEEPALIVE) {
+        if matches!(&message, Message::Pong(p) if p.as_ref() == KEEPALIVE)
+            && shared.keepalive_answered(from)
+        {
             continue;
         }
         let t_us = ctx.recorder.now_us();
@@ -399,12 +432,11 @@ where
             closed_by_src = true;
             shared.note_close(from, frame.as_ref());
         }
-        let mut lost = false;
+        let mut lost = None;
         let forwarded = match &message {
             Message::Close(_) if dst_closed => false,
-            Message::Close(_) if offender_pending => {
+            Message::Close(_) if shared.owes_close(to) => {
                 // `src` answered the proxy's 1001: now close the offender.
-                offender_pending = false;
                 dst_closed = true;
                 if let Some(v) = shared.violation.get() {
                     send_close(&mut dst, v.close_for(to)).await;
@@ -413,16 +445,14 @@ where
             }
             Message::Pong(p) if shared.answers_forwarded_ping(from, p) => false,
             _ => {
-                let ping = match &message {
-                    Message::Ping(p) => Some(p.clone()),
-                    _ => None,
-                };
-                let sent = forward(&mut dst, message, is_close, ctx, shared).await;
-                if let (true, Some(ping)) = (sent, ping) {
-                    shared.ping_forwarded(to, &ping);
+                if let Message::Ping(p) = &message {
+                    shared.ping_forwarded(to, p);
                 }
-                lost = !sent;
-                sent
+                shared.set_reader_busy(from, true);
+                let sent = forward(&mut dst, message, is_close, ctx, shared).await;
+                shared.set_reader_busy(from, false);
+                lost = sent.err();
+                lost.is_none()
             }
         };
         count += u64::from(forwarded);
@@ -436,15 +466,12 @@ where
         ctx.recorder
             .record_at(t_us, Some(ctx.conn), EventKind::WsMessage(record))
             .await;
-        if lost {
-            shared.note_drop(
-                to,
-                "the connection was gone when a message was forwarded".to_owned(),
-            );
+        if let Some(why) = lost {
+            shared.note_drop(to, why);
             break;
         }
     }
-    if offender_pending {
+    if !dst_closed && shared.owes_close(to) {
         if let Some(v) = shared.violation.get() {
             send_close(&mut dst, v.close_for(to)).await;
         }
@@ -452,49 +479,65 @@ where
     count
 }
 
-/// Sends one message on; false when `dst` was gone.
+/// Sends one message on; the error says why `dst` is taken for gone.
 async fn forward<D>(
     dst: &mut D,
     message: Message,
     is_close: bool,
     ctx: &PumpContext,
     shared: &Shared,
-) -> bool
+) -> Result<(), String>
 where
     D: Sink<Message, Error = WsError> + Unpin,
 {
     // A peer that stopped reading must not hold this direction forever:
-    // the send gives up when the other direction ends the WebSocket, or
-    // once shutdown's grace has passed.
+    // the send gives up when the other direction ends the WebSocket, when
+    // the close grace or shutdown's has passed, or after twice the idle
+    // timeout.
+    let stall = ctx.idle_timeout.map(|idle| idle * 2);
     let sent = tokio::select! {
         sent = dst.send(message) => sent,
         () = shared.abort.cancelled() => Err(WsError::ConnectionClosed),
         () = grace_after(&ctx.shutdown) => Err(WsError::ConnectionClosed),
+        () = closing_grace(shared) => {
+            return Err("it stopped reading while the WebSocket was closing".to_owned());
+        }
+        () = sleep_or_never(stall) => {
+            let secs = stall.unwrap_or_default().as_secs();
+            return Err(format!("it read nothing for {secs}s (--idle-timeout)"));
+        }
     };
     match sent {
-        Ok(()) => true,
+        Ok(()) => Ok(()),
         // tungstenite already answered the other side's close; the close
         // handshake is complete there.
         Err(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Protocol(_))
             if is_close =>
         {
-            true
+            Ok(())
         }
-        Err(_) => false,
+        Err(_) => Err("the connection was gone when a message was forwarded".to_owned()),
     }
 }
 
-/// Resolves once a side broke the protocol.
-async fn violated(shared: &Shared) {
-    shared.closing.cancelled().await;
-    if shared.violation.get().is_none() {
-        std::future::pending::<()>().await;
+/// Sleeps `duration`; forever when `None`.
+async fn sleep_or_never(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 
-/// One direction's keepalive: every `every`, the destination side is
-/// pinged if it has been quiet, and taken for gone if it has not answered
-/// the ping of the tick before.
+/// What a keepalive check decided.
+enum Check {
+    Nothing,
+    Ping,
+    Gone(Duration),
+}
+
+/// One direction's keepalive for its destination side: checked every half
+/// idle timeout; a side silent for the idle timeout gets a ping, and a
+/// side that has not answered it an idle timeout later is taken for gone.
 struct Keepalive {
     every: Duration,
     ticks: tokio::time::Interval,
@@ -504,12 +547,41 @@ struct Keepalive {
 
 impl Keepalive {
     fn new(every: Duration) -> Keepalive {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let half = every / 2;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Keepalive {
             every,
             ticks,
             pinged_at: None,
+        }
+    }
+
+    fn check(&mut self, shared: &Shared, side: Side) -> Check {
+        // Its frames may be waiting behind a send the other way: that is
+        // backpressure, not silence.
+        if shared.reader_busy(side) {
+            return Check::Nothing;
+        }
+        let now = shared.now_us();
+        match self.pinged_at {
+            Some(at) if shared.heard_us(side) < at => {
+                let waited = Duration::from_micros(now.saturating_sub(at));
+                if waited >= self.every {
+                    Check::Gone(shared.silence(side))
+                } else {
+                    Check::Nothing
+                }
+            }
+            _ if shared.silence(side) >= self.every => {
+                self.pinged_at = Some(now);
+                shared.keepalive_sent(side);
+                Check::Ping
+            }
+            _ => {
+                self.pinged_at = None;
+                Check::Nothing
+            }
         }
     }
 }
@@ -524,9 +596,21 @@ async fn tick(keepalive: &mut Option<Keepalive>) {
     }
 }
 
-/// Resolves [`CLOSE_GRACE`] after `closing` is cancelled.
-async fn grace_after(closing: &CancellationToken) {
-    closing.cancelled().await;
+/// Resolves [`CLOSE_GRACE`] after the first close frame or violation: one
+/// deadline for the whole WebSocket, not restarted by later messages.
+async fn closing_grace(shared: &Shared) {
+    shared.closing.cancelled().await;
+    let since = shared
+        .closing_at
+        .get()
+        .copied()
+        .unwrap_or_else(tokio::time::Instant::now);
+    tokio::time::sleep_until(since + CLOSE_GRACE).await;
+}
+
+/// Resolves [`CLOSE_GRACE`] after `token` is cancelled.
+async fn grace_after(token: &CancellationToken) {
+    token.cancelled().await;
     tokio::time::sleep(CLOSE_GRACE).await;
 }
 

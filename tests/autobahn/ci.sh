@@ -20,7 +20,7 @@ outdir=$(cd "$outdir" && pwd)
 cd "$root"
 
 cargo build --release --locked --bin wsdiag --example echo_upstream
-"$here/setup_venv.sh"
+"$here/setup_venv.sh" || { echo "ci.sh: setting up the Autobahn venv failed" >&2; exit 2; }
 
 pids=()
 cleanup() {
@@ -32,7 +32,7 @@ trap cleanup EXIT
 # accepts connections: read it, no polling.
 exec 3< <(exec target/release/examples/echo_upstream)
 pids+=($!)
-read -r line <&3
+read -r -t 60 line <&3 || { echo "ci.sh: the echo upstream did not start" >&2; exit 2; }
 echo_addr=${line#listening on }
 
 capture="$outdir/wsdiag.jsonl"
@@ -42,7 +42,7 @@ exec 4< <(exec target/release/wsdiag proxy --upstream "http://$echo_addr" \
 proxy_pid=$!
 pids+=("$proxy_pid")
 proxy_addr=
-while read -r line <&4; do
+while read -r -t 60 line <&4; do
   case $line in
     *"proxy on http://"*)
       proxy_addr=$(sed -E 's#.*proxy on http://([0-9.:]+).*#\1#' <<<"$line")
@@ -57,7 +57,10 @@ rc=0
   --golden "$here/expected-results.json" || rc=$?
 
 # Stop the proxy as Ctrl-C does; its capture must read back.
-kill -INT "$proxy_pid"
+if ! kill -INT "$proxy_pid" 2>/dev/null; then
+  echo "ci.sh: wsdiag proxy was no longer running" >&2
+  rc=2
+fi
 cat <&4 > "$outdir/proxy.log"
 wait "$proxy_pid" || { echo "ci.sh: wsdiag proxy exited with $?" >&2; rc=2; }
 target/release/wsdiag show "$capture" > /dev/null \

@@ -30,7 +30,7 @@ root=$(cd "$here/../.." && pwd)
 venv=${AUTOBAHN_VENV:-$root/target/autobahn-venv}
 timeout_s=${AUTOBAHN_TIMEOUT:-1800}
 
-"$here/setup_venv.sh" "$venv"
+"$here/setup_venv.sh" "$venv" || { echo "run.sh: setting up the Autobahn venv failed" >&2; exit 2; }
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 

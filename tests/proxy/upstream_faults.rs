@@ -104,12 +104,21 @@ async fn connecting_to_an_upstream_that_cannot_accept_gives_up_after_the_connect
     let listener = socket.listen(0).unwrap();
     let addr = listener.local_addr().unwrap();
     let _filler = TcpStream::connect(addr).await.unwrap();
-    let h = Harness::in_front_of(&format!("http://{addr}"), quick_limits()).await;
+    // Only the connect limit is short: the 504 must be its doing.
+    let options = Options {
+        configure: Box::new(|c| c.connect_timeout = LIMIT),
+        ..Options::default()
+    };
+    let h = Harness::in_front_of(&format!("http://{addr}"), options).await;
     let (status, body) = get(&h, "/api/messages/").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
     assert!(
         body.contains(&addr.to_string()),
         "the 504 names the upstream: {body}"
+    );
+    assert!(
+        body.contains("connect"),
+        "the 504 says connecting timed out: {body}"
     );
     let capture = h.finish().await;
     let error = http_error(&capture);

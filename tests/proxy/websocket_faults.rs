@@ -104,6 +104,42 @@ async fn a_message_over_max_message_size_is_answered_with_1009() {
 }
 
 #[tokio::test]
+async fn what_the_healthy_side_sent_before_the_violation_still_reaches_the_offender() {
+    // An echo upstream: the client's good message is echoed before the
+    // upstream reads wsdiag's 1001, so the echo is on its way when the
+    // client's bad frame arrives.
+    let url = ws_upstream(|mut ws| async move {
+        while let Some(Ok(message)) = ws.next().await {
+            if message.is_text() && ws.send(message).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let h = Harness::in_front_of(&url, Options::default()).await;
+    let mut ws = h.ws("/ws/", &[]).await;
+    send_text(&mut ws, "before the bad frame").await;
+    ws.send(Message::Frame(invalid_utf8())).await.unwrap();
+    assert_eq!(
+        next(&mut ws).await,
+        Some(Message::Text("before the bad frame".into()))
+    );
+    let to_client = close_of(&mut ws)
+        .await
+        .expect("the client got no close frame");
+    assert_eq!(to_client.code, CloseCode::Invalid);
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!((close.initiator, close.code), (Side::Proxy, Some(1007)));
+    // The upstream answered wsdiag's 1001: recorded, not forwarded.
+    let upstream_close = support::messages(&capture)
+        .into_iter()
+        .find(|m| m.opcode == Opcode::Close)
+        .unwrap();
+    assert!(!upstream_close.forwarded);
+}
+
+#[tokio::test]
 async fn invalid_utf8_from_the_upstream_is_answered_with_1007_there() {
     let (tx, mut upstream_saw) = mpsc::unbounded_channel();
     let url = ws_upstream(move |mut ws| {
@@ -178,7 +214,7 @@ async fn a_client_reset_ends_the_upstreams_websocket_too() {
     assert!(!close.clean);
 }
 
-const IDLE: Duration = Duration::from_millis(300);
+const IDLE: Duration = Duration::from_secs(1);
 
 #[tokio::test]
 async fn a_half_open_client_is_pinged_then_reaped_by_the_idle_timeout() {

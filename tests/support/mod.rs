@@ -368,8 +368,9 @@ where
     format!("http://{addr}")
 }
 
-/// Reads until the peer's close frame; `None` when the connection ended
-/// without one.
+/// Reads until the peer's close frame, then on until the connection ends
+/// (which sends tungstenite's answer to it); `None` when the connection
+/// ended without a close frame.
 pub async fn close_of<S>(ws: &mut S) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
@@ -379,7 +380,13 @@ where
             .await
             .expect("no close within the test's patience");
         match next {
-            Some(Ok(Message::Close(frame))) => return frame,
+            Some(Ok(Message::Close(frame))) => {
+                let _ = tokio::time::timeout(PATIENCE, async {
+                    while let Some(Ok(_)) = ws.next().await {}
+                })
+                .await;
+                return frame;
+            }
             Some(Ok(_)) => {}
             Some(Err(_)) | None => return None,
         }
