@@ -101,6 +101,27 @@ pub struct ProxyArgs {
     /// What the console shows.
     #[command(flatten)]
     pub console: ConsoleArgs,
+    /// The web viewer.
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+/// The web viewer (`--ui`).
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Serve the web viewer: one timeline of REST and WebSocket traffic with
+    /// the diagnosis beside it. wsdiag prints its URL, which carries an
+    /// access token.
+    #[arg(long)]
+    pub ui: bool,
+    /// Where the web viewer listens.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9001",
+        requires = "ui"
+    )]
+    pub ui_listen: SocketAddr,
 }
 
 /// Where and how much to record.
@@ -220,6 +241,9 @@ pub struct ShowArgs {
     /// Which events to show.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// The web viewer, instead of printing.
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 /// `wsdiag diagnose`.

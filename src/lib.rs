@@ -26,9 +26,11 @@ pub mod demo;
 pub mod diagnose;
 pub mod event;
 pub mod export;
+pub mod http_server;
 pub mod probe;
 pub mod proxy;
 pub mod replay;
 pub mod sink;
+pub mod ui;
 
 pub use commands::{run, Outcome};

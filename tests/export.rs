@@ -23,7 +23,7 @@ fn wsdiag(args: &[&str], cwd: &Path) -> Output {
         .unwrap()
 }
 
-fn validate_har(path: &Path) {
+pub(crate) fn validate_har(path: &Path) {
     let out = Command::new("node")
         .arg(node_tools().join("validate_har.js"))
         .arg(path)

@@ -16,3 +16,4 @@ mod nothing_lost;
 mod proxy;
 mod replay;
 mod security;
+mod ui;

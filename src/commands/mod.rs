@@ -86,3 +86,35 @@ impl StopSignal {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+/// Starts the web viewer on `args.ui_listen` for `source`, if `--ui` was
+/// given, and prints its URL. Returns the token that stops it.
+fn start_ui(
+    runtime: &tokio::runtime::Runtime,
+    args: &crate::cli::UiArgs,
+    source: crate::ui::Source,
+) -> anyhow::Result<Option<tokio_util::sync::CancellationToken>> {
+    use anyhow::Context as _;
+    if !args.ui {
+        return Ok(None);
+    }
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(args.ui_listen))
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the web viewer: is another program using that port? Try --ui-listen 127.0.0.1:0",
+                args.ui_listen
+            )
+        })?;
+    let token = crate::ui::new_token();
+    let url = crate::ui::url(&listener, &token).context("while reading the viewer's address")?;
+    crate::sink::console::say(&format!("Web viewer: {url}"));
+    if !args.ui_listen.ip().is_loopback() {
+        crate::sink::console::say(
+            "WARNING: the web viewer listens on a non-loopback address: anyone with its URL can read the traffic.",
+        );
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    runtime.spawn(crate::ui::serve(listener, source, token, stop.clone()));
+    Ok(Some(stop))
+}

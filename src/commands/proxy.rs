@@ -59,7 +59,23 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     if config.insecure {
         say("WARNING: --insecure: the upstream's TLS certificate is not verified.");
     }
+    let ui = match &recording.capture {
+        Some(capture) => {
+            let source = crate::ui::Source {
+                capture: capture.clone(),
+                live: true,
+            };
+            super::start_ui(&runtime, &args.ui, source)?
+        }
+        None if args.ui.ui => anyhow::bail!(
+            "--ui shows what the capture file holds: drop --no-capture (or use --capture FILE)"
+        ),
+        None => None,
+    };
     runtime.block_on(proxy::run(listener, config, recorder, stop.wait()));
+    if let Some(ui) = ui {
+        ui.cancel();
+    }
     // Tasks still holding a recorder after the grace period are dropped
     // here, so the hub can finish.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -11,6 +11,9 @@ use crate::sink::format::{Formatter, Palette};
 /// Prints the capture's events through the console's formatter and filters.
 pub fn run(args: ShowArgs) -> anyhow::Result<Outcome> {
     let capture = capture::read_path(&args.capture)?;
+    if args.ui.ui {
+        return serve_ui(&args);
+    }
     let formatter = Formatter::new(capture.header.started_at, Palette::detect());
     let mut console = Console::new(formatter, args.filter.filter());
     let mut lines = Vec::new();
@@ -28,6 +31,26 @@ pub fn run(args: ShowArgs) -> anyhow::Result<Outcome> {
     match capture.trailer() {
         Some(trailer) => console::say(&format!("Summary: {}", console::summary(trailer))),
         None => console::say("(no trailer: the proxy did not shut down cleanly)"),
+    }
+    Ok(Outcome::Clean)
+}
+
+/// Serves the web viewer for the capture until Ctrl-C.
+fn serve_ui(args: &ShowArgs) -> anyhow::Result<Outcome> {
+    let runtime = super::runtime()?;
+    let stop = {
+        let _context = runtime.enter();
+        super::StopSignal::install()?
+    };
+    let source = crate::ui::Source {
+        capture: args.capture.clone(),
+        live: false,
+    };
+    let ui = super::start_ui(&runtime, &args.ui, source)?;
+    console::say("Ctrl-C stops the viewer.");
+    runtime.block_on(stop.wait());
+    if let Some(ui) = ui {
+        ui.cancel();
     }
     Ok(Outcome::Clean)
 }

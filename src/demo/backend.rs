@@ -21,16 +21,12 @@
 //! - `/api/echo/`: answers any method with what it received (method, path,
 //!   headers, body length) as JSON, with two `Set-Cookie` headers.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -51,36 +47,11 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) {
 pub async fn serve_with(listener: TcpListener, shutdown: CancellationToken, quirks: Quirks) {
     let chat = Arc::new(Chat::with_quirks(quirks));
     let tasks = TaskTracker::new();
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and similar: back off, don't spin.
-                    tracing::warn!(error = %e, "demo backend: accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let (chat, shutdown, inner_tasks) = (chat.clone(), shutdown.clone(), tasks.clone());
-        tasks.spawn(async move {
-            let service = service_fn(move |req| {
-                let (chat, shutdown, tasks) = (chat.clone(), shutdown.clone(), inner_tasks.clone());
-                async move { Ok::<_, Infallible>(route(req, chat, shutdown, tasks).await) }
-            });
-            let conn = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "demo backend: connection ended");
-            }
-        });
-    }
-    tasks.close();
-    tasks.wait().await;
+    let handle = {
+        let (shutdown, tasks) = (shutdown.clone(), tasks.clone());
+        move |req| route(req, chat.clone(), shutdown.clone(), tasks.clone())
+    };
+    crate::http_server::serve(listener, shutdown, tasks, "demo backend", handle).await;
 }
 
 /// The chat page a browser opens at `/`: it sends one message over the

@@ -1,0 +1,256 @@
+//! The live web viewer: `wsdiag proxy --ui` and `wsdiag show CAPTURE --ui`.
+//!
+//! A small HTTP server on loopback serves an embedded page (plain
+//! JavaScript, no build step) and its data, all read from the capture file:
+//! the event feed tails the file ([`feed`]), the diagnosis, an exchange's
+//! parsed error and the exports read it whole. Nothing is kept in memory
+//! for the page, and a slow or closed browser tab only slows its own feed:
+//! forwarding and recording never wait for it.
+//!
+//! Every request but the static assets needs the access token from the URL
+//! wsdiag prints, so other local users cannot read the traffic.
+
+mod feed;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::capture::{self, Capture};
+use crate::cli::ExportFormat;
+use crate::diagnose::error_body::ErrorBody;
+use crate::event::EventKind;
+use crate::export::{self, redact, Selection};
+use crate::proxy::BoxError;
+
+/// The body of every UI response.
+type UiBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// What the viewer shows.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The capture file.
+    pub capture: PathBuf,
+    /// True while a proxy is still recording into it: the feed follows
+    /// the file until its trailer.
+    pub live: bool,
+}
+
+/// A random access token for the viewer's URL.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    // Without the OS's randomness, fall back to the process's keyed hasher:
+    // the token only has to be unguessable by other local users.
+    if getrandom::fill(&mut bytes).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in bytes.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(std::process::id().into());
+            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The URL to open.
+pub fn url(listener: &TcpListener, token: &str) -> std::io::Result<String> {
+    Ok(format!("http://{}/?token={token}", listener.local_addr()?))
+}
+
+/// Serves the viewer on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    source: Source,
+    token: String,
+    shutdown: CancellationToken,
+) {
+    let state = Arc::new(State {
+        source,
+        token,
+        shutdown: shutdown.clone(),
+    });
+    let handle = move |req| {
+        let state = state.clone();
+        async move { route(req, &state).await }
+    };
+    crate::http_server::serve(listener, shutdown, TaskTracker::new(), "web viewer", handle).await;
+}
+
+struct State {
+    source: Source,
+    token: String,
+    shutdown: CancellationToken,
+}
+
+async fn route(req: Request<Incoming>, state: &State) -> Response<UiBody> {
+    let path = req.uri().path().to_owned();
+    if req.method() != Method::GET {
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the viewer only answers GET\n",
+        );
+    }
+    match path.as_str() {
+        "/app.js" => asset(APP_JS, "text/javascript; charset=utf-8"),
+        "/app.css" => asset(APP_CSS, "text/css; charset=utf-8"),
+        _ if !authorized(&req, &state.token) => text(
+            StatusCode::FORBIDDEN,
+            "wsdiag viewer: open the URL wsdiag printed, with its ?token=...\n",
+        ),
+        "/" => {
+            let mut page = asset(INDEX_HTML, "text/html; charset=utf-8");
+            page.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+                ),
+            );
+            page
+        }
+        "/api/events" => feed::response(&state.source, state.shutdown.clone()),
+        "/api/diagnosis" => with_capture(&state.source.capture, diagnosis).await,
+        "/api/export/har" => export_response(&state.source.capture, ExportFormat::Har).await,
+        "/api/export/markdown" => {
+            export_response(&state.source.capture, ExportFormat::Markdown).await
+        }
+        "/api/export/jsonl" => export_response(&state.source.capture, ExportFormat::Jsonl).await,
+        _ => match path.strip_prefix("/api/exchange/").map(str::parse::<u64>) {
+            Some(Ok(id)) => with_capture(&state.source.capture, move |c| exchange(c, id)).await,
+            _ => text(StatusCode::NOT_FOUND, "no such page\n"),
+        },
+    }
+}
+
+/// True when the query carries the session's token.
+fn authorized<B>(req: &Request<B>, token: &str) -> bool {
+    let query = req.uri().query().unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "token" && v == token)
+}
+
+/// Reads the capture (on a blocking thread: it can be large) and answers
+/// with `f`'s JSON.
+async fn with_capture(
+    path: &Path,
+    f: impl FnOnce(&Capture) -> Value + Send + 'static,
+) -> Response<UiBody> {
+    let path = path.to_owned();
+    let answer =
+        tokio::task::spawn_blocking(move || capture::read_path(&path).map(|c| f(&c))).await;
+    match answer {
+        Ok(Ok(value)) => json_response(&value),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+    }
+}
+
+/// The whole diagnosis, as `wsdiag diagnose --format json` gives it.
+fn diagnosis(capture: &Capture) -> Value {
+    let diagnosis = crate::diagnose::run(&capture.events, &Default::default());
+    serde_json::to_value(&diagnosis).unwrap_or(Value::Null)
+}
+
+/// The parsed error of an exchange's response, if it failed.
+fn exchange(capture: &Capture, id: u64) -> Value {
+    let parsed = capture.events.iter().find_map(|e| match &e.kind {
+        EventKind::HttpResponse(r) if r.exchange == id => ErrorBody::parse(r.status, &r.body),
+        _ => None,
+    });
+    let error = parsed.map(|body| {
+        let (kind, django) = match &body {
+            ErrorBody::Django(d) => ("django", Some(d)),
+            ErrorBody::Generic500 => ("generic_500", None),
+            ErrorBody::CsrfPage(_) => ("csrf", None),
+            ErrorBody::Drf(_) => ("drf", None),
+            ErrorBody::Other(_) => ("other", None),
+        };
+        json!({
+            "summary": body.summary(),
+            "kind": kind,
+            "exception_type": django.map(|d| &d.exception_type),
+            "exception_value": django.map(|d| &d.exception_value),
+            "frame": django.and_then(|d| d.app_frame.as_ref()),
+        })
+    });
+    json!({ "exchange": id, "error": error })
+}
+
+/// An export of the whole capture, always redacted, as a download.
+async fn export_response(path: &Path, format: ExportFormat) -> Response<UiBody> {
+    let path = path.to_owned();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let capture = capture::read_path(&path).map_err(|e| e.to_string())?;
+        let rules = redact::Rules::new(Vec::new(), Vec::new());
+        export::render(
+            &capture,
+            &Selection::default(),
+            Some(&rules),
+            format,
+            "wsdiag viewer",
+        )
+        .map_err(|e| e.to_string())
+    })
+    .await;
+    let export = match rendered {
+        Ok(Ok(export)) => export,
+        Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+    };
+    let (name, content_type) = match format {
+        ExportFormat::Har => ("wsdiag.har", "application/json"),
+        ExportFormat::Markdown => ("wsdiag-report.md", "text/markdown; charset=utf-8"),
+        ExportFormat::Jsonl => ("wsdiag-redacted.jsonl", "application/x-ndjson"),
+    };
+    let mut response = respond(StatusCode::OK, content_type, export.bytes);
+    let disposition = format!("attachment; filename=\"{name}\"");
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response<UiBody> {
+    respond(StatusCode::OK, content_type, body)
+}
+
+fn json_response(value: &Value) -> Response<UiBody> {
+    respond(StatusCode::OK, "application/json", value.to_string())
+}
+
+fn text(status: StatusCode, body: &str) -> Response<UiBody> {
+    respond(status, "text/plain; charset=utf-8", body.to_owned())
+}
+
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<UiBody> {
+    let mut response = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

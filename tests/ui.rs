@@ -1,0 +1,312 @@
+//! The web viewer (`--ui`): its token, its event feed (replayed, then
+//! live), its exports; and, in real headless Chromium, the page itself
+//! (tests/tools/ui_check.js): the demo's REST 500 and WebSocket messages in
+//! one timeline, the text filter, the diagnosis highlighting its events,
+//! the HAR download, and 100,000 events without slowing down.
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{self, call, http_client, next, root, Harness, Running, PATIENCE};
+
+/// The viewer's URL from what wsdiag printed.
+fn viewer_url(running: &mut Running) -> String {
+    let line = running.line_with("Web viewer: ");
+    line[line.find("http://").unwrap()..].trim().to_owned()
+}
+
+/// `url` with `path` in place of its path, keeping the token.
+fn api(url: &str, path: &str) -> String {
+    let (base, token) = url.split_once("/?token=").unwrap();
+    format!("{base}{path}?token={token}")
+}
+
+async fn get(url: &str) -> (StatusCode, String) {
+    let (status, _, body) = call(Request::get(url).body(Full::new(Bytes::new())).unwrap()).await;
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Reads a Server-Sent Events stream until `done` says so; returns the
+/// messages as (event, data).
+async fn read_feed(url: &str, done: impl Fn(&[(String, String)]) -> bool) -> Vec<(String, String)> {
+    let response = http_client()
+        .request(Request::get(url).body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let mut text = String::new();
+    let mut messages = Vec::new();
+    while !done(&messages) {
+        let frame = tokio::time::timeout(PATIENCE, body.frame())
+            .await
+            .expect("the feed went quiet")
+            .expect("the feed ended early")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            messages.push((field("event: "), field("data: ")));
+        }
+    }
+    messages
+}
+
+/// The events the feed delivered, in order.
+fn fed_events(messages: &[(String, String)]) -> Vec<Value> {
+    messages
+        .iter()
+        .filter(|(event, _)| event == "events")
+        .flat_map(|(_, data)| serde_json::from_str::<Vec<Value>>(data).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_viewer_of_a_capture_needs_its_token_and_replays_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = root().join("captures/demo.jsonl");
+    let mut show = Running::start(
+        &[
+            "show",
+            sample.to_str().unwrap(),
+            "--ui",
+            "--ui-listen",
+            "127.0.0.1:0",
+        ],
+        dir.path(),
+    );
+    let url = viewer_url(&mut show);
+    let (status, page) = get(&url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("app.js"), "{page}");
+    let without_token = url.split("?token=").next().unwrap();
+    assert_eq!(get(without_token).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&api(&url, "/api/events").replace("token=", "token=x"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    let messages = read_feed(&api(&url, "/api/events"), |m| {
+        m.iter().any(|(e, _)| e == "end")
+    })
+    .await;
+    assert_eq!(messages[0].0, "header");
+    let capture = wsdiag::capture::read_path(&sample).unwrap();
+    let expected: Vec<u64> = capture
+        .events
+        .iter()
+        .filter(|e| !matches!(e.kind, wsdiag::event::EventKind::Trailer(_)))
+        .map(|e| e.seq)
+        .collect();
+    let fed: Vec<u64> = fed_events(&messages)
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(fed, expected, "every event once, in order");
+    let (_, trailer) = messages.last().unwrap();
+    assert!(trailer.contains("\"type\":\"trailer\""), "{trailer}");
+
+    // The exchange view parses the REST 500's Django page.
+    let failing = capture
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            wsdiag::event::EventKind::HttpResponse(r) if r.status == 500 => Some(r.exchange),
+            _ => None,
+        })
+        .unwrap();
+    let (_, parsed) = get(&api(&url, &format!("/api/exchange/{failing}"))).await;
+    let parsed: Value = serde_json::from_str(&parsed).unwrap();
+    assert_eq!(parsed["error"]["exception_type"], "IntegrityError");
+    // Exports are redacted.
+    let (status, har) = get(&api(&url, "/api/export/har")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !har.contains("alice-session-7f3a"),
+        "the session cookie is redacted"
+    );
+    assert!(har.contains("[REDACTED:"));
+}
+
+#[tokio::test]
+async fn the_feed_follows_a_live_proxy() {
+    let h = Harness::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token = wsdiag::ui::new_token();
+    let url = wsdiag::ui::url(&listener, &token).unwrap();
+    let stop = CancellationToken::new();
+    let source = wsdiag::ui::Source {
+        capture: h.capture_path.clone(),
+        live: true,
+    };
+    tokio::spawn(wsdiag::ui::serve(listener, source, token, stop.clone()));
+    let mut ws = h.ws("/ws/echo/", &[]).await;
+    let feed = tokio::spawn({
+        let url = api(&url, "/api/events");
+        async move {
+            read_feed(&url, |m| {
+                fed_events(m)
+                    .iter()
+                    .any(|e| e["type"] == "ws_message" && e["text"] == "live one")
+            })
+            .await
+        }
+    });
+    support::send_text(&mut ws, "live one").await;
+    assert_eq!(next(&mut ws).await, Some(Message::Text("live one".into())));
+    let messages = feed.await.unwrap();
+    assert!(
+        !messages.iter().any(|(e, _)| e == "end"),
+        "live: no end yet"
+    );
+    stop.cancel();
+    h.finish().await;
+}
+
+/// Runs tests/tools/ui_check.js on `url`; returns its JSON summary.
+async fn ui_check(url: &str, out: &std::path::Path, extra: &[&str]) -> Value {
+    support::chromium();
+    std::fs::create_dir_all(out).unwrap();
+    let result = tokio::process::Command::new("node")
+        .arg(support::node_tools().join("ui_check.js"))
+        .arg(url)
+        .arg(out)
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node is needed for the viewer test");
+    assert!(
+        result.status.success(),
+        "the viewer check failed:\n{}\n{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_shows_the_demo_in_one_timeline_with_the_diagnosis_beside_it() {
+    let backend = support::Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = format!("http://{}", backend.addr);
+    let mut proxy = Running::start(
+        &[
+            "proxy",
+            "--upstream",
+            &upstream,
+            "--listen",
+            "127.0.0.1:0",
+            "--capture",
+            "ui.jsonl",
+            "--quiet",
+            "--ui",
+            "--ui-listen",
+            "127.0.0.1:0",
+        ],
+        dir.path(),
+    );
+    let proxy_addr = support::address_in(&proxy.line_with("proxy on"));
+    let url = viewer_url(&mut proxy);
+    let outcome = wsdiag::demo::client::run(proxy_addr.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(outcome.rest_status, 500);
+    let out = root().join("target/test-output/ui");
+    let summary = ui_check(&url, &out, &[]).await;
+    // What ui_check.js asserted, as it reports it.
+    assert_eq!(summary["ok"], true, "{summary}");
+    for shot in ["timeline.png", "failing-exchange.png", "diagnosis.png"] {
+        assert!(out.join(shot).exists(), "{shot} was not taken");
+    }
+    crate::export::validate_har(&out.join("export.har"));
+    drop(proxy);
+    backend.stop().await;
+}
+
+/// A capture of `n` events: the sample's header and exchanges, then chat
+/// messages both ways, numbered on.
+fn big_capture(path: &std::path::Path, n: usize) {
+    use std::io::Write;
+    let sample = std::fs::read_to_string(root().join("captures/demo.jsonl")).unwrap();
+    let mut lines = sample.lines();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "{}", lines.next().unwrap()).unwrap();
+    let mut seq = 0;
+    for line in lines.filter(|l| !l.contains("\"type\":\"trailer\"")) {
+        seq += 1;
+        writeln!(out, "{line}").unwrap();
+    }
+    while seq < n {
+        seq += 1;
+        let (dir, who) = if seq % 2 == 0 {
+            ("client_to_upstream", "alice")
+        } else {
+            ("upstream_to_client", "bob")
+        };
+        let text = format!("{{\\\"type\\\":\\\"chat_message\\\",\\\"message\\\":\\\"message {seq} from {who}\\\"}}");
+        writeln!(
+            out,
+            "{{\"seq\":{seq},\"t_us\":{},\"conn\":{},\"type\":\"ws_message\",\"dir\":\"{dir}\",\"opcode\":\"text\",\"len\":{},\"text\":\"{text}\",\"msg_type\":\"chat_message\"}}",
+            10_000 + seq * 50,
+            1 + seq % 2,
+            text.len() - 8
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_events_stay_responsive() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jsonl");
+    big_capture(&path, 100_000);
+    assert_eq!(
+        wsdiag::capture::read_path(&path).unwrap().events.len(),
+        100_000
+    );
+    let mut show = Running::start(
+        &[
+            "show",
+            path.to_str().unwrap(),
+            "--ui",
+            "--ui-listen",
+            "127.0.0.1:0",
+        ],
+        dir.path(),
+    );
+    let url = viewer_url(&mut show);
+    let summary = ui_check(&url, &root().join("target/test-output/ui-big"), &["--big"]).await;
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert!(summary["total"].as_u64().unwrap() >= 100_000, "{summary}");
+    let nodes = summary["domNodes"].as_object().unwrap();
+    assert!(
+        nodes.values().all(|n| n.as_u64().unwrap() < 3000),
+        "{summary}"
+    );
+    let filter_ms = summary["filter"]["apply"]["filterMs"].as_f64().unwrap();
+    assert!(filter_ms < 2000.0, "{summary}");
+    println!(
+        "100,000 events: loaded in {} ms, filtered in {filter_ms} ms, DOM nodes {nodes:?}",
+        summary["loadMs"]
+    );
+}
