@@ -310,3 +310,49 @@ async fn a_hundred_thousand_events_stay_responsive() {
         summary["loadMs"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tab_that_stops_reading_its_feed_never_slows_forwarding() {
+    let h = Harness::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token = wsdiag::ui::new_token();
+    let url = wsdiag::ui::url(&listener, &token).unwrap();
+    let stop = CancellationToken::new();
+    let source = wsdiag::ui::Source {
+        capture: h.capture_path.clone(),
+        live: true,
+    };
+    tokio::spawn(wsdiag::ui::serve(
+        listener,
+        source,
+        token.clone(),
+        stop.clone(),
+    ));
+    // A "tab" that asks for the feed with a tiny receive buffer, then
+    // never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr = url.trim_start_matches("http://").split('/').next().unwrap();
+    let mut tab = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let request = format!("GET /api/events?token={token} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut tab, request.as_bytes())
+        .await
+        .unwrap();
+
+    // Meanwhile 2,000 messages of 1 KiB go through the proxy, far more
+    // than the feed's queue and socket buffers hold.
+    let mut ws = h.ws("/ws/echo/", &[]).await;
+    let text = "x".repeat(1024);
+    for _ in 0..2000 {
+        support::send_text(&mut ws, &text).await;
+        assert_eq!(
+            next(&mut ws).await,
+            Some(Message::Text(text.clone().into()))
+        );
+    }
+    ws.close(None).await.unwrap();
+    let capture = h.finish().await;
+    assert_eq!(support::messages(&capture).len(), 2 * 2000 + 2);
+    stop.cancel();
+    drop(tab);
+}
