@@ -255,19 +255,7 @@ async fn the_proxy_binary_stops_on_sigterm_closing_sockets_with_1001_and_summing
     );
     let backend_addr = address_in(&backend.line_with("Sample chat backend on"));
     let upstream = format!("http://{backend_addr}");
-    let mut proxy = Running::start(
-        &[
-            "proxy",
-            "--upstream",
-            &upstream,
-            "--listen",
-            "127.0.0.1:0",
-            "--capture",
-            "p.jsonl",
-        ],
-        dir.path(),
-    );
-    let proxy_addr = address_in(&proxy.line_with("proxy on"));
+    let (mut proxy, proxy_addr) = Running::proxy(&upstream, "p.jsonl", &[], dir.path());
     assert!(proxy.line_with("Recording to").contains("p.jsonl"));
 
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{proxy_addr}/ws/echo/"))

@@ -99,20 +99,7 @@ async fn kill_9_in_a_busy_session_loses_at_most_the_last_flush() {
     let backend = Backend::start().await;
     let dir = tempfile::tempdir().unwrap();
     let upstream = format!("http://{}", backend.addr);
-    let mut proxy = Running::start(
-        &[
-            "proxy",
-            "--upstream",
-            &upstream,
-            "--listen",
-            "127.0.0.1:0",
-            "--capture",
-            "k.jsonl",
-            "--quiet",
-        ],
-        dir.path(),
-    );
-    let addr = address_in(&proxy.line_with("proxy on"));
+    let (mut proxy, addr) = Running::proxy(&upstream, "k.jsonl", &["--quiet"], dir.path());
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/echo/"))
         .await
         .unwrap();

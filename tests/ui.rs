@@ -19,6 +19,37 @@ fn viewer_url(running: &mut Running) -> String {
     line[line.find("http://").unwrap()..].trim().to_owned()
 }
 
+/// `wsdiag show CAPTURE --ui` on a free port; the process and the URL.
+fn show_ui(capture: &std::path::Path, cwd: &std::path::Path) -> (Running, String) {
+    let capture = capture.to_str().unwrap();
+    let mut show = Running::start(
+        &["show", capture, "--ui", "--ui-listen", "127.0.0.1:0"],
+        cwd,
+    );
+    let url = viewer_url(&mut show);
+    (show, url)
+}
+
+/// The viewer in this process, following the harness's capture: its URL,
+/// token, and what stops it.
+async fn live_viewer(h: &Harness) -> (String, String, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token = wsdiag::ui::new_token();
+    let url = wsdiag::ui::url(&listener, &token).unwrap();
+    let stop = CancellationToken::new();
+    let source = wsdiag::ui::Source {
+        capture: h.capture_path.clone(),
+        live: true,
+    };
+    tokio::spawn(wsdiag::ui::serve(
+        listener,
+        source,
+        token.clone(),
+        stop.clone(),
+    ));
+    (url, token, stop)
+}
+
 /// `url` with `path` in place of its path, keeping the token.
 fn api(url: &str, path: &str) -> String {
     let (base, token) = url.split_once("/?token=").unwrap();
@@ -78,17 +109,7 @@ fn fed_events(messages: &[(String, String)]) -> Vec<Value> {
 async fn the_viewer_of_a_capture_needs_its_token_and_replays_the_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let sample = root().join("captures/demo.jsonl");
-    let mut show = Running::start(
-        &[
-            "show",
-            sample.to_str().unwrap(),
-            "--ui",
-            "--ui-listen",
-            "127.0.0.1:0",
-        ],
-        dir.path(),
-    );
-    let url = viewer_url(&mut show);
+    let (_show, url) = show_ui(&sample, dir.path());
     let (status, page) = get(&url).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("app.js"), "{page}");
@@ -146,15 +167,7 @@ async fn the_viewer_of_a_capture_needs_its_token_and_replays_the_whole_file() {
 #[tokio::test]
 async fn the_feed_follows_a_live_proxy() {
     let h = Harness::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let token = wsdiag::ui::new_token();
-    let url = wsdiag::ui::url(&listener, &token).unwrap();
-    let stop = CancellationToken::new();
-    let source = wsdiag::ui::Source {
-        capture: h.capture_path.clone(),
-        live: true,
-    };
-    tokio::spawn(wsdiag::ui::serve(listener, source, token, stop.clone()));
+    let (url, _, stop) = live_viewer(&h).await;
     let mut ws = h.ws("/ws/echo/", &[]).await;
     let feed = tokio::spawn({
         let url = api(&url, "/api/events");
@@ -208,23 +221,8 @@ async fn chromium_shows_the_demo_in_one_timeline_with_the_diagnosis_beside_it() 
     let backend = support::Backend::start().await;
     let dir = tempfile::tempdir().unwrap();
     let upstream = format!("http://{}", backend.addr);
-    let mut proxy = Running::start(
-        &[
-            "proxy",
-            "--upstream",
-            &upstream,
-            "--listen",
-            "127.0.0.1:0",
-            "--capture",
-            "ui.jsonl",
-            "--quiet",
-            "--ui",
-            "--ui-listen",
-            "127.0.0.1:0",
-        ],
-        dir.path(),
-    );
-    let proxy_addr = support::address_in(&proxy.line_with("proxy on"));
+    let ui = ["--quiet", "--ui", "--ui-listen", "127.0.0.1:0"];
+    let (mut proxy, proxy_addr) = Running::proxy(&upstream, "ui.jsonl", &ui, dir.path());
     let url = viewer_url(&mut proxy);
     let outcome = wsdiag::demo::client::run(proxy_addr.parse().unwrap())
         .await
@@ -284,17 +282,7 @@ async fn a_hundred_thousand_events_stay_responsive() {
         wsdiag::capture::read_path(&path).unwrap().events.len(),
         100_000
     );
-    let mut show = Running::start(
-        &[
-            "show",
-            path.to_str().unwrap(),
-            "--ui",
-            "--ui-listen",
-            "127.0.0.1:0",
-        ],
-        dir.path(),
-    );
-    let url = viewer_url(&mut show);
+    let (_show, url) = show_ui(&path, dir.path());
     let summary = ui_check(&url, &root().join("target/test-output/ui-big"), &["--big"]).await;
     assert_eq!(summary["ok"], true, "{summary}");
     assert!(summary["total"].as_u64().unwrap() >= 100_000, "{summary}");
@@ -314,20 +302,7 @@ async fn a_hundred_thousand_events_stay_responsive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tab_that_stops_reading_its_feed_never_slows_forwarding() {
     let h = Harness::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let token = wsdiag::ui::new_token();
-    let url = wsdiag::ui::url(&listener, &token).unwrap();
-    let stop = CancellationToken::new();
-    let source = wsdiag::ui::Source {
-        capture: h.capture_path.clone(),
-        live: true,
-    };
-    tokio::spawn(wsdiag::ui::serve(
-        listener,
-        source,
-        token.clone(),
-        stop.clone(),
-    ));
+    let (url, token, stop) = live_viewer(&h).await;
     // A "tab" that asks for the feed with a tiny receive buffer, then
     // never reads.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();

@@ -407,6 +407,25 @@ impl Running {
         Running::spawn(command)
     }
 
+    /// Starts `wsdiag proxy` in front of `upstream` on a free port,
+    /// recording to `capture` in `cwd`, with `extra` arguments; returns it
+    /// and the address it listens on.
+    pub fn proxy(upstream: &str, capture: &str, extra: &[&str], cwd: &Path) -> (Running, String) {
+        let mut args = vec![
+            "proxy",
+            "--upstream",
+            upstream,
+            "--listen",
+            "127.0.0.1:0",
+            "--capture",
+            capture,
+        ];
+        args.extend_from_slice(extra);
+        let mut proxy = Running::start(&args, cwd);
+        let addr = address_in(&proxy.line_with("proxy on"));
+        (proxy, addr)
+    }
+
     /// Starts `command` with its stdout piped.
     pub fn spawn(mut command: Command) -> Running {
         let mut child = command
