@@ -80,6 +80,7 @@ pub async fn serve(
         source,
         token,
         shutdown: shutdown.clone(),
+        diagnosis: tokio::sync::Mutex::new(None),
     });
     let handle = move |req| {
         let state = state.clone();
@@ -92,6 +93,9 @@ struct State {
     source: Source,
     token: String,
     shutdown: CancellationToken,
+    /// The last diagnosis and the capture's length it was made from: the
+    /// page asks every few seconds, and a large capture takes a while.
+    diagnosis: tokio::sync::Mutex<Option<(u64, Bytes)>>,
 }
 
 async fn route(req: Request<Incoming>, state: &State) -> Response<UiBody> {
@@ -120,7 +124,7 @@ async fn route(req: Request<Incoming>, state: &State) -> Response<UiBody> {
             page
         }
         "/api/events" => feed::response(&state.source, state.shutdown.clone()),
-        "/api/diagnosis" => with_capture(&state.source.capture, diagnosis).await,
+        "/api/diagnosis" => cached_diagnosis(state).await,
         "/api/export/har" => export_response(&state.source.capture, ExportFormat::Har).await,
         "/api/export/markdown" => {
             export_response(&state.source.capture, ExportFormat::Markdown).await
@@ -145,12 +149,43 @@ async fn with_capture(
     path: &Path,
     f: impl FnOnce(&Capture) -> Value + Send + 'static,
 ) -> Response<UiBody> {
+    match read_with(path, f).await {
+        Ok(value) => json_response(&value),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+    }
+}
+
+/// `f` of the capture at `path`, read on a blocking thread.
+async fn read_with<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce(&Capture) -> T + Send + 'static,
+) -> Result<T, String> {
     let path = path.to_owned();
-    let answer =
-        tokio::task::spawn_blocking(move || capture::read_path(&path).map(|c| f(&c))).await;
-    match answer {
-        Ok(Ok(value)) => json_response(&value),
-        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+    tokio::task::spawn_blocking(move || capture::read_path(&path).map(|c| f(&c)))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// The diagnosis, made again only when the capture has grown. One at a
+/// time: a second request waits for the first and gets its answer.
+async fn cached_diagnosis(state: &State) -> Response<UiBody> {
+    let mut cached = state.diagnosis.lock().await;
+    let len = tokio::fs::metadata(&state.source.capture)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if let Some((made_at, json)) = cached.as_ref() {
+        if *made_at == len {
+            return respond(StatusCode::OK, "application/json", json.clone());
+        }
+    }
+    match read_with(&state.source.capture, diagnosis).await {
+        Ok(value) => {
+            let json = Bytes::from(value.to_string());
+            *cached = Some((len, json.clone()));
+            respond(StatusCode::OK, "application/json", json)
+        }
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
     }
 }
@@ -188,18 +223,10 @@ fn exchange(capture: &Capture, id: u64) -> Value {
 
 /// An export of the whole capture, always redacted, as a download.
 async fn export_response(path: &Path, format: ExportFormat) -> Response<UiBody> {
-    let path = path.to_owned();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let capture = capture::read_path(&path).map_err(|e| e.to_string())?;
+    let rendered = read_with(path, move |capture| {
         let rules = redact::Rules::new(Vec::new(), Vec::new());
-        export::render(
-            &capture,
-            &Selection::default(),
-            Some(&rules),
-            format,
-            "wsdiag viewer",
-        )
-        .map_err(|e| e.to_string())
+        let all = Selection::default();
+        export::render(capture, &all, Some(&rules), format, "wsdiag viewer")
     })
     .await;
     let export = match rendered {
