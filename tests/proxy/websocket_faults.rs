@@ -283,6 +283,13 @@ async fn a_live_client_answers_the_keepalive_and_its_pongs_are_not_recorded() {
     assert!(ws_close(&capture).clean);
 }
 
+/// This process's resident memory (proxy, upstream and client together).
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 /// The most a loopback socket buffers, from the kernel's TCP settings.
 fn kernel_buffer_max(setting: &str) -> usize {
     let text = std::fs::read_to_string(format!("/proc/sys/net/ipv4/{setting}")).unwrap();
@@ -336,6 +343,7 @@ async fn a_client_that_does_not_read_gets_backpressure_and_the_proxy_buffers_a_b
         .await
         .unwrap();
 
+    let rss_before = rss_kib();
     // The client reads nothing. Wait until the upstream cannot send any
     // more (no progress for a second), then count what left it.
     let mut last = usize::MAX;
@@ -357,10 +365,12 @@ async fn a_client_that_does_not_read_gets_backpressure_and_the_proxy_buffers_a_b
         "{in_flight} bytes left the upstream while the client read nothing; bound {bound}"
     );
     println!(
-        "flood: {} MiB offered, {:.1} MiB in flight when the upstream stalled (bound {:.1} MiB)",
+        "flood: {} MiB offered, {:.1} MiB in flight when the upstream stalled (bound {:.1} MiB); \
+         this process's resident memory grew by {:.1} MiB",
         (flood * MESSAGE) >> 20,
         in_flight as f64 / f64::from(1 << 20),
-        bound as f64 / f64::from(1 << 20)
+        bound as f64 / f64::from(1 << 20),
+        rss_kib().saturating_sub(rss_before) as f64 / 1024.0
     );
 
     // Then every message arrives, whole and in order.
