@@ -12,6 +12,7 @@ mod cli;
 mod diagnose;
 mod django;
 mod export;
+mod fuzz_regressions;
 mod nothing_lost;
 mod proxy;
 mod replay;

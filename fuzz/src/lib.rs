@@ -1,0 +1,159 @@
+//! The bodies of wsdiag's fuzz targets, one function per target.
+//!
+//! `fuzz_targets/*.rs` call these; `tests/fuzz_regressions.rs` includes this
+//! file with `#[path]` and runs the same functions over every file in
+//! `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`, so the regression
+//! tests call exactly what was fuzzed. Each function must not panic, whatever
+//! `data` is.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use wsdiag::capture::reader;
+use wsdiag::diagnose::{self, django, drf, error_body::ErrorBody};
+use wsdiag::event::{self, Direction, Event, EventKind, Opcode, Payload, Side};
+
+/// `capture_reader`: a capture file (JSON Lines, or a HAR document).
+pub fn capture_reader(data: &[u8]) {
+    let _ = reader::read(data, Path::new("fuzz.jsonl"));
+}
+
+/// `error_pages`: an HTTP error body, through every error-page parser.
+///
+/// The first byte picks the status (350..=605), the second how many bytes
+/// (0..=7) the body limit cuts off the end.
+pub fn error_pages(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = django::parse_technical_500(&text);
+    let _ = django::is_generic_500(&text);
+    let _ = django::parse_csrf_failure(&text);
+    let _ = drf::DrfError::parse(&text).map(|e| e.is_csrf());
+    let _ = drf::Introspection::parse(&text);
+    let status = 350 + u16::from(data.first().copied().unwrap_or(0));
+    let cut = usize::from(data.get(1).copied().unwrap_or(0) % 8);
+    let payload = Payload::capture(
+        &Bytes::copy_from_slice(data),
+        data.len().saturating_sub(cut),
+    );
+    if let Some(body) = ErrorBody::parse(status, &payload) {
+        let _ = (body.summary(), body.is_csrf());
+    }
+}
+
+/// `message_classifier`: a WebSocket message, then a whole diagnosis.
+///
+/// The message: `lift_msg_type`, and `Payload::capture` with a limit from
+/// the first byte, then `.text()`. The diagnosis runs over `data` read as a
+/// capture when it is one, else over [`synthetic_events`] built from its
+/// lines.
+pub fn message_classifier(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = event::lift_msg_type(&text);
+    let limit = usize::from(data.first().copied().unwrap_or(0));
+    let _ = Payload::capture(&Bytes::copy_from_slice(data), limit).text();
+    let events = match reader::read(data, Path::new("fuzz.jsonl")) {
+        Ok(capture) => capture.events,
+        Err(_) => synthetic_events(&text),
+    };
+    let _ = diagnose::run(&events, &diagnose::Options::default());
+}
+
+/// A capture around `text`: a WebSocket to `/ws/chat/3/` opens, then each of
+/// the first 16 lines becomes, in turn, a client message, an upstream
+/// message, the JSON body of a `POST /api/conversations/3/messages/`, and
+/// that request's response (status 201, 400, 403 or 500 by the line's
+/// length); then the WebSocket closes with a code from `text`'s length.
+pub fn synthetic_events(text: &str) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut push = |conn: u64, kind: EventKind| {
+        let seq = events.len() as u64 + 1;
+        events.push(Event {
+            seq,
+            t_us: seq * 1000,
+            conn: Some(conn),
+            kind,
+        });
+    };
+    let body = |s: &str| Payload::capture(&Bytes::copy_from_slice(s.as_bytes()), 1 << 18);
+    let json = vec![("content-type".to_owned(), "application/json".to_owned())];
+    let request = |exchange: u64, method: &str, uri: &str, b: &str| event::HttpRequest {
+        exchange,
+        method: method.to_owned(),
+        uri: uri.to_owned(),
+        version: "HTTP/1.1".to_owned(),
+        headers: json.clone(),
+        forwarded_host: None,
+        body: body(b),
+    };
+    let response = |exchange: u64, status: u16, b: &str| event::HttpResponse {
+        exchange,
+        status,
+        headers: json.clone(),
+        body: body(b),
+        duration_us: 500,
+    };
+    push(
+        1,
+        EventKind::ConnOpen(event::ConnOpen {
+            peer: "127.0.0.1:1".to_owned(),
+        }),
+    );
+    push(
+        1,
+        EventKind::HttpRequest(request(1, "GET", "/ws/chat/3/", "")),
+    );
+    push(
+        1,
+        EventKind::WsHandshake(event::WsHandshake {
+            exchange: 1,
+            uri: "/ws/chat/3/".to_owned(),
+            status: 101,
+            accepted: true,
+            subprotocols_offered: Vec::new(),
+            subprotocol: None,
+            extensions_dropped: Vec::new(),
+        }),
+    );
+    push(1, EventKind::HttpResponse(response(1, 101, "")));
+    let mut exchange = 1;
+    for (i, line) in text.split('\n').take(16).enumerate() {
+        let message = |dir| {
+            EventKind::WsMessage(event::WsMessage {
+                dir,
+                opcode: Opcode::Text,
+                payload: body(line),
+                msg_type: event::lift_msg_type(line),
+                forwarded: true,
+            })
+        };
+        match i % 4 {
+            0 => push(1, message(Direction::ClientToUpstream)),
+            1 => push(1, message(Direction::UpstreamToClient)),
+            2 => {
+                exchange += 1;
+                let uri = "/api/conversations/3/messages/";
+                push(
+                    2,
+                    EventKind::HttpRequest(request(exchange, "POST", uri, line)),
+                );
+            }
+            _ => {
+                let status = [201, 400, 403, 500][line.len() % 4];
+                push(2, EventKind::HttpResponse(response(exchange, status, line)));
+            }
+        }
+    }
+    push(
+        1,
+        EventKind::WsClose(event::WsClose {
+            initiator: Side::Upstream,
+            code: Some(1000 + (text.len() % 12) as u16),
+            reason: String::new(),
+            clean: text.len() % 2 == 0,
+            error: None,
+            messages_sent: 1,
+            messages_received: 1,
+        }),
+    );
+    events
+}
