@@ -1,6 +1,7 @@
 //! The small HTTP/1.1 servers wsdiag runs besides the proxy (the sample
-//! backend, the web viewer): one accept loop, with upgrades, until
-//! shutdown; then it waits for the tasks it spawned.
+//! backend, the mock, the web viewer, and the benchmark's echo upstream):
+//! one accept loop, with upgrades, until shutdown, then it waits for the
+//! tasks it spawned; and one way to accept a WebSocket on them.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -70,4 +71,53 @@ pub async fn serve<F, Fut, B>(
     }
     tasks.close();
     tasks.wait().await;
+}
+
+/// A server-side WebSocket on a connection hyper has upgraded.
+pub type ServerSocket = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Accepts a WebSocket upgrade request: the 101 response to send (with
+/// `subprotocol` chosen, if any) and the task to spawn, which runs
+/// `session` once hyper has switched protocols. `None` when the request
+/// carries no `Sec-WebSocket-Key`.
+pub fn accept_websocket<F, Fut>(
+    req: &mut Request<Incoming>,
+    subprotocol: Option<&str>,
+    session: F,
+) -> Option<(
+    Response<http_body_util::Full<bytes::Bytes>>,
+    impl Future<Output = ()> + Send + 'static,
+)>
+where
+    F: FnOnce(ServerSocket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    use http::{header, HeaderValue, StatusCode};
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    let key = req.headers().get(header::SEC_WEBSOCKET_KEY)?;
+    let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok()?;
+    let upgrade = hyper::upgrade::on(&mut *req);
+    let task = async move {
+        if let Ok(upgraded) = upgrade.await {
+            let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                None,
+            )
+            .await;
+            session(ws).await;
+        }
+    };
+    let mut response = Response::new(http_body_util::Full::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(p).ok()) {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    Some((response, task))
 }

@@ -9,20 +9,17 @@ use std::sync::Arc;
 use futures_util::{SinkExt, StreamExt};
 use http::{header, Request, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::backend::{json as json_response, respond, user_of, DemoResponse};
 use super::chat::{Chat, User};
 
-type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type Socket = crate::http_server::ServerSocket;
 
 /// Which endpoint an upgrade is for.
 pub enum Route {
@@ -50,13 +47,6 @@ pub fn accept(
             "Access denied: origin not allowed\n".into(),
         );
     }
-    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({"detail": "not a WebSocket handshake"}),
-        );
-    };
-    let accept_key = derive_accept_key(key.as_bytes());
     let protocol = crate::proxy::headers::list(req.headers(), "sec-websocket-protocol")
         .into_iter()
         .next();
@@ -64,35 +54,24 @@ pub fn accept(
         Route::Chat(_, chat) => user_of(chat, req.headers(), req.uri().query()),
         Route::Echo => None,
     };
-    let upgrade = hyper::upgrade::on(&mut req);
-    tasks.spawn(async move {
-        let Ok(upgraded) = upgrade.await else { return };
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    let session = move |ws| async move {
         match route {
             Route::Chat(conversation, chat) => {
                 chat_session(ws, conversation, &chat, user, shutdown).await
             }
             Route::Echo => echo_session(ws, shutdown).await,
         }
-    });
-    let mut response = respond(StatusCode::SWITCHING_PROTOCOLS, "text/plain", String::new());
-    let headers = response.headers_mut();
-    headers.remove(header::CONTENT_TYPE);
-    headers.insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("Upgrade"),
-    );
-    headers.insert(
-        header::UPGRADE,
-        header::HeaderValue::from_static("websocket"),
-    );
-    if let Ok(v) = header::HeaderValue::from_str(&accept_key) {
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    };
+    match crate::http_server::accept_websocket(&mut req, protocol.as_deref(), session) {
+        Some((response, task)) => {
+            tasks.spawn(task);
+            response
+        }
+        None => json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"detail": "not a WebSocket handshake"}),
+        ),
     }
-    if let Some(v) = protocol.and_then(|p| header::HeaderValue::from_str(&p).ok()) {
-        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, v);
-    }
-    response
 }
 
 /// True when `origin` is a loopback page (the demo's allowed hosts).

@@ -17,7 +17,6 @@
 //! and a note saying what was expected instead.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -25,16 +24,11 @@ use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::compare::{Comparable, Rules};
 use crate::capture::Capture;
@@ -234,26 +228,11 @@ pub async fn serve(
     stop: CancellationToken,
 ) {
     let mock = Arc::new(Mutex::new(Mock::new(capture, rules, notes)));
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => continue,
-            },
-            () = stop.cancelled() => break,
-        };
-        let (mock, stop) = (mock.clone(), stop.clone());
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let (mock, stop) = (mock.clone(), stop.clone());
-                async move { Ok::<_, Infallible>(handle(req, mock, stop).await) }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
-        });
-    }
+    let handle = {
+        let stop = stop.clone();
+        move |req| handle(req, mock.clone(), stop.clone())
+    };
+    crate::http_server::serve(listener, stop, TaskTracker::new(), "mock", handle).await;
 }
 
 fn respond(status: u16, headers: &Headers, body: Bytes) -> Response<Full<Bytes>> {
@@ -336,10 +315,6 @@ fn accept(
     stop: CancellationToken,
 ) -> Response<Full<Bytes>> {
     let path = path(req.uri().path_and_query().map_or("/", |p| p.as_str())).to_owned();
-    let key = req
-        .headers()
-        .get(header::SEC_WEBSOCKET_KEY)
-        .map(|k| derive_accept_key(k.as_bytes()));
     let chosen = {
         let Ok(mut m) = mock.lock() else {
             return respond(500, &Vec::new(), Bytes::new());
@@ -367,33 +342,27 @@ fn accept(
         }
         pick
     };
-    let (Some((conn, subprotocol)), Some(key)) = (chosen, key) else {
-        return respond(
+    let accepted = chosen.and_then(|(conn, subprotocol)| {
+        crate::http_server::accept_websocket(&mut req, subprotocol.as_deref(), move |ws| {
+            session(ws, conn, mock, stop)
+        })
+    });
+    match accepted {
+        Some((response, task)) => {
+            tokio::spawn(task);
+            response
+        }
+        None => respond(
             404,
             &Vec::new(),
             Bytes::from(format!("wsdiag mock: no recorded WebSocket on {path}\n")),
-        );
-    };
-    let upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = upgrade.await else { return };
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        session(ws, conn, mock, stop).await;
-    });
-    let mut headers = vec![
-        ("connection".to_owned(), "Upgrade".to_owned()),
-        ("upgrade".to_owned(), "websocket".to_owned()),
-        ("sec-websocket-accept".to_owned(), key),
-    ];
-    if let Some(p) = subprotocol {
-        headers.push(("sec-websocket-protocol".to_owned(), p));
+        ),
     }
-    respond(101, &headers, Bytes::new())
 }
 
 /// One live socket standing for recorded connection `conn`.
 async fn session(
-    ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
+    ws: crate::http_server::ServerSocket,
     conn: u64,
     mock: Arc<Mutex<Mock>>,
     stop: CancellationToken,
