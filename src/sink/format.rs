@@ -276,7 +276,7 @@ impl Formatter {
     }
 
     fn close(&self, c: &WsClose) -> String {
-        let who = format!("{:?}", c.initiator).to_lowercase();
+        let who = c.initiator.as_str();
         let how = match (&c.code, c.clean) {
             (Some(code), true) if c.reason.is_empty() => format!("closed by {who}: {code}"),
             (Some(code), true) => format!("closed by {who}: {code} {:?}", c.reason),

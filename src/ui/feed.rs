@@ -64,6 +64,7 @@ struct Kind {
 }
 
 /// What the tail has read so far.
+#[derive(Default)]
 struct Reader {
     /// Bytes after the last complete line.
     partial: Vec<u8>,
@@ -132,13 +133,7 @@ async fn tail(source: Source, tx: mpsc::Sender<Bytes>, shutdown: CancellationTok
             return;
         }
     };
-    let mut reader = Reader {
-        partial: Vec::new(),
-        header_sent: false,
-        batch: Vec::new(),
-        events: 0,
-        trailer: None,
-    };
+    let mut reader = Reader::default();
     let mut buf = vec![0u8; 256 * 1024];
     let mut last_status = Instant::now();
     loop {
@@ -185,19 +180,9 @@ async fn tail(source: Source, tx: mpsc::Sender<Bytes>, shutdown: CancellationTok
 mod tests {
     use super::Reader;
 
-    fn reader() -> Reader {
-        Reader {
-            partial: Vec::new(),
-            header_sent: false,
-            batch: Vec::new(),
-            events: 0,
-            trailer: None,
-        }
-    }
-
     #[test]
     fn lines_split_across_reads_become_one_batch_after_the_header() {
-        let mut r = reader();
+        let mut r = Reader::default();
         let first = r.take(b"{\"type\":\"header\"}\n{\"seq\":1,\"type\":\"ws_mes");
         assert_eq!(first.len(), 1, "the header goes out at once");
         assert!(r.take(b"sage\"}\n{\"type\":\"trailer\"}\n").is_empty());
