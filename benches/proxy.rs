@@ -43,6 +43,9 @@ const ROUND_TRIP_LIMIT: Duration = Duration::from_secs(5);
 struct Plan {
     rounds: usize,
     seconds: f64,
+    /// Only the scenarios whose name contains this (`--only TEXT`); the
+    /// memory and writer figures are then skipped. For profiling.
+    only: Option<String>,
     idle: Vec<usize>,
     sustained: (u64, u64),
     writer_events: usize,
@@ -50,24 +53,37 @@ struct Plan {
 
 impl Plan {
     fn from_args() -> Plan {
-        let quick = std::env::args().any(|a| a == "--quick");
+        let args: Vec<String> = std::env::args().collect();
+        let quick = args.iter().any(|a| a == "--quick");
+        let only = args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1).cloned());
         if quick {
             Plan {
                 rounds: 1,
                 seconds: 0.5,
+                only,
                 idle: vec![200],
                 sustained: (1, 2),
                 writer_events: 50_000,
             }
         } else {
             Plan {
-                rounds: 3,
+                rounds: if only.is_some() { 1 } else { 3 },
                 seconds: 4.0,
+                only,
                 idle: vec![2_000, 6_000],
                 sustained: (10, 60),
                 writer_events: 1_000_000,
             }
         }
+    }
+
+    fn runs(&self, s: &Scenario) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| s.name.contains(o.as_str()))
     }
 }
 
@@ -184,11 +200,19 @@ fn wsdiag(upstream: SocketAddr, capture: bool, name: &'static str) -> Target {
     } else {
         args.push("--no-capture".into());
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdiag"))
-        .args(&args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // WSDIAG_BENCH_WRAP runs the proxy under another program, such as
+    // `valgrind --tool=callgrind` (see docs/performance.md, Profiling).
+    let wrap = std::env::var("WSDIAG_BENCH_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(env!("CARGO_BIN_EXE_wsdiag"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_wsdiag")),
+    };
+    let mut child = command.args(&args).stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let line = std::io::BufReader::new(stdout)
         .lines()
@@ -547,6 +571,9 @@ fn main() {
     let mut results: Vec<Vec<Vec<Run>>> = vec![vec![Vec::new(); targets.len()]; SCENARIOS.len()];
     for round in 0..plan.rounds {
         for (si, s) in SCENARIOS.iter().enumerate() {
+            if !plan.runs(s) {
+                continue;
+            }
             for k in 0..targets.len() {
                 let ti = (k + round) % targets.len();
                 let run = runtime.block_on(load(&targets[ti], *s, plan.seconds));
@@ -569,6 +596,9 @@ fn main() {
     let names: Vec<&str> = targets.iter().map(|t| t.name).collect();
     println!("{:<22} {:>14}", "scenario", "direct /s");
     for (si, s) in SCENARIOS.iter().enumerate() {
+        if !plan.runs(s) {
+            continue;
+        }
         let direct_rate = median(results[si][0].iter().map(|r| r.per_second).collect());
         let direct_p50 = median(results[si][0].iter().map(|r| r.p50_us as f64).collect());
         println!(
@@ -597,6 +627,10 @@ fn main() {
                 names[ti], ratio, added, cpu, last.p50_us, last.p90_us, last.p99_us, last.max_us
             );
         }
+    }
+    if plan.only.is_some() {
+        drop(targets); // stops the proxies: process::exit runs no destructor
+        std::process::exit(i32::from(errors > 0));
     }
     println!("\nIdle WebSocket connections (resident memory per connection):");
     for target in targets.iter().skip(1) {
@@ -627,6 +661,7 @@ fn main() {
     );
     if errors > 0 {
         println!("\n{errors} connections failed");
+        drop(targets);
         std::process::exit(1);
     }
 }

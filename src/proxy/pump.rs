@@ -353,6 +353,11 @@ where
     let mut dst_closed = false;
     let mut closed_by_src = false;
     let mut keepalive = ctx.idle_timeout.map(Keepalive::new);
+    // Made once, not once a message: each registers a waiter when polled.
+    let abort = shared.abort.cancelled();
+    let shutdown = ctx.shutdown.cancelled();
+    let closing = closing_grace(shared);
+    tokio::pin!(abort, shutdown, closing);
     loop {
         // Biased: what a side already sent (a message, its EOF) is handled
         // before shutdown or a deadline, so it is forwarded and recorded
@@ -360,8 +365,8 @@ where
         let next = tokio::select! {
             biased;
             next = src.next() => next,
-            () = shared.abort.cancelled() => break,
-            () = ctx.shutdown.cancelled(), if !shutdown_sent => {
+            () = &mut abort => break,
+            () = &mut shutdown, if !shutdown_sent => {
                 shutdown_sent = true;
                 dst_closed = true;
                 let frame = close_frame(CloseCode::Away, "wsdiag is shutting down");
@@ -386,7 +391,7 @@ where
                 }
                 continue;
             }
-            () = closing_grace(shared) => break,
+            () = &mut closing => break,
         };
         let message = match next {
             Some(Ok(message)) => message,
@@ -495,7 +500,10 @@ where
     // the close grace or shutdown's has passed, or after twice the idle
     // timeout.
     let stall = ctx.idle_timeout.map(|idle| idle * 2);
+    // Biased: a send that completes at once (the usual case) never polls,
+    // and so never arms, the others.
     let sent = tokio::select! {
+        biased;
         sent = dst.send(message) => sent,
         () = shared.abort.cancelled() => Err(WsError::ConnectionClosed),
         () = grace_after(&ctx.shutdown) => Err(WsError::ConnectionClosed),

@@ -21,6 +21,9 @@ use crate::event::{Event, Trailer};
 /// How many events may wait for the printer before the console skips.
 const QUEUE: usize = 4096;
 
+/// How many batches (one per hub flush) may wait for the printer.
+const BATCHES: usize = 4;
+
 /// Formats and filters a stream of events into lines, with the live
 /// diagnosis under the line that completes a finding.
 pub struct Console {
@@ -62,9 +65,13 @@ impl Console {
     }
 }
 
-/// The console as a sink of the hub.
+/// The console as a sink of the hub. Events are handed to the printer a
+/// batch at a time, when the hub flushes, so the printer thread is woken
+/// once a batch rather than once an event.
 pub struct ConsoleSink {
-    queue: Option<SyncSender<Arc<Event>>>,
+    queue: Option<SyncSender<Vec<Arc<Event>>>>,
+    /// Events since the last flush, at most [`QUEUE`].
+    batch: Vec<Arc<Event>>,
     skipped: Arc<AtomicU64>,
     printer: Option<thread::JoinHandle<()>>,
 }
@@ -72,7 +79,7 @@ pub struct ConsoleSink {
 impl ConsoleSink {
     /// Starts the printer thread for `console`.
     pub fn start(console: Console) -> io::Result<ConsoleSink> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (tx, rx) = mpsc::sync_channel(BATCHES);
         let skipped = Arc::new(AtomicU64::new(0));
         let printer = thread::Builder::new()
             .name("wsdiag-console".into())
@@ -82,25 +89,23 @@ impl ConsoleSink {
             })?;
         Ok(ConsoleSink {
             queue: Some(tx),
+            batch: Vec::new(),
             skipped,
             printer: Some(printer),
         })
     }
 }
 
-fn print_lines(mut console: Console, rx: Receiver<Arc<Event>>, skipped: &AtomicU64) {
+fn print_lines(mut console: Console, rx: Receiver<Vec<Arc<Event>>>, skipped: &AtomicU64) {
     let stdout = io::stdout();
-    while let Ok(event) = rx.recv() {
+    while let Ok(batch) = rx.recv() {
         let mut out = stdout.lock();
-        let mut write = |event: &Event| match console.render(event) {
-            Some(line) => writeln!(out, "{line}"),
-            None => Ok(()),
-        };
-        let mut result = write(&event);
-        // Print what else is queued under the same lock, then flush once.
-        while let (Ok(()), Ok(event)) = (&result, rx.try_recv()) {
-            result = write(&event);
-        }
+        let mut result = batch
+            .iter()
+            .try_for_each(|event| match console.render(event) {
+                Some(line) => writeln!(out, "{line}"),
+                None => Ok(()),
+            });
         let missed = skipped.swap(0, Ordering::Relaxed);
         if missed > 0 && result.is_ok() {
             result = writeln!(
@@ -121,19 +126,39 @@ impl Sink for ConsoleSink {
     }
 
     fn event(&mut self, event: &Arc<Event>) -> Result<(), SinkError> {
-        if let Some(queue) = &self.queue {
-            match queue.try_send(event.clone()) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                Err(TrySendError::Full(_)) => {
-                    self.skipped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+        if self.batch.len() < QUEUE {
+            self.batch.push(event.clone());
+        } else {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        match queue.try_send(std::mem::take(&mut self.batch)) {
+            Ok(()) => {}
+            // The printer stopped (stdout closed): nothing more to show.
+            Err(TrySendError::Disconnected(_)) => self.queue = None,
+            // The printer is behind: keep the batch, and skip what does
+            // not fit in it (see `event`).
+            Err(TrySendError::Full(batch)) => self.batch = batch,
         }
         Ok(())
     }
 
     fn finish(&mut self) {
-        self.queue = None;
+        // The last batch waits for the printer: joining it waits anyway.
+        if let Some(queue) = self.queue.take() {
+            if !self.batch.is_empty() {
+                let _ = queue.send(std::mem::take(&mut self.batch));
+            }
+        }
         if let Some(printer) = self.printer.take() {
             let _ = printer.join();
         }

@@ -5,13 +5,15 @@
 //! its `seq` in the order it arrives, lifts `msg_type` out of JSON payloads
 //! (once, here, off the forwarding path), keeps the counts for the trailer,
 //! and flushes sinks whenever the stream goes quiet and at least every
-//! [`FLUSH_INTERVAL`] while it does not.
+//! [`FLUSH_INTERVAL`] while it does not. While events keep coming it takes
+//! them in batches, so producers do not wake it for each one.
 
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 
 use super::recorder::{Recorder, CHANNEL_CAPACITY};
 use super::{Sink, SinkError};
@@ -19,6 +21,11 @@ use crate::event::{lift_msg_type, ErrorEvent, ErrorKind, Event, EventKind, Opcod
 
 /// The longest a recorded event may wait in a buffer before it is flushed.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// While events keep coming, the hub sleeps this long between drains
+/// instead of being woken for each event: a wake-up is a futex call and a
+/// context switch, which cost more than recording the event.
+const BATCH_WAIT: Duration = Duration::from_millis(1);
 
 /// What the hub reports when the last recorder is gone.
 #[derive(Debug, Clone, Default)]
@@ -86,20 +93,35 @@ struct Hub {
 
 impl Hub {
     fn run(mut self) -> HubReport {
-        let mut last_flush = Instant::now();
-        while let Some(event) = self.rx.blocking_recv() {
+        // Quiet: block until an event comes. Busy: drain what is queued,
+        // then sleep [`BATCH_WAIT`] while more gathers, flushing on time;
+        // back to blocking (after a flush) once a wait brought nothing.
+        'quiet: while let Some(event) = self.rx.blocking_recv() {
             self.dispatch(event);
-            // Drain what is already queued without blocking; flush when the
-            // stream goes quiet, or on time while it keeps coming.
-            while let Ok(event) = self.rx.try_recv() {
-                self.dispatch(event);
-                if last_flush.elapsed() >= FLUSH_INTERVAL {
-                    self.flush();
-                    last_flush = Instant::now();
+            let mut last_flush = Instant::now();
+            loop {
+                let mut drained = 0;
+                loop {
+                    match self.rx.try_recv() {
+                        Ok(event) => self.dispatch(event),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => break 'quiet,
+                    }
+                    drained += 1;
+                    if last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.flush();
+                        last_flush = Instant::now();
+                    }
+                }
+                // A queue filling fast is drained again at once.
+                if drained < CHANNEL_CAPACITY / 4 {
+                    thread::sleep(BATCH_WAIT);
+                }
+                if self.rx.is_empty() {
+                    break;
                 }
             }
             self.flush();
-            last_flush = Instant::now();
         }
         self.finish()
     }
