@@ -43,8 +43,8 @@ const ROUND_TRIP_LIMIT: Duration = Duration::from_secs(5);
 struct Plan {
     rounds: usize,
     seconds: f64,
-    /// Only the scenarios whose name contains this (`--only TEXT`); the
-    /// memory and writer figures are then skipped. For profiling.
+    /// Only the scenarios whose name contains this (`--only TEXT`), or
+    /// only `idle`, `sustained` or `writer`. For profiling.
     only: Option<String>,
     idle: Vec<usize>,
     sustained: (u64, u64),
@@ -84,6 +84,12 @@ impl Plan {
         self.only
             .as_ref()
             .is_none_or(|o| s.name.contains(o.as_str()))
+    }
+
+    /// Whether the part after the scenarios named `name` (`idle`,
+    /// `sustained`, `writer`) runs: always, unless `--only` names another.
+    fn section(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|o| o == name)
     }
 }
 
@@ -628,13 +634,36 @@ fn main() {
             );
         }
     }
-    if plan.only.is_some() {
-        drop(targets); // stops the proxies: process::exit runs no destructor
-        std::process::exit(i32::from(errors > 0));
+    if plan.section("idle") {
+        idle_report(&runtime, &targets, &plan.idle);
     }
+    if plan.section("sustained") {
+        let (short, long) = plan.sustained;
+        let capture_target = &targets[1];
+        let (early, late, rts) = runtime.block_on(sustained(capture_target, short, long));
+        println!(
+            "\nSustained 16 KiB stream through wsdiag (capture on), {long} s, {rts} round trips: RSS {early} KiB after {short} s, {late} KiB at the end: {:.2}x",
+            late as f64 / early.max(1) as f64
+        );
+    }
+    if plan.section("writer") {
+        let rate = writer_rate(plan.writer_events);
+        println!(
+            "Capture writer alone: {rate:.0} events/s ({} events of 100 B messages)",
+            plan.writer_events
+        );
+    }
+    if errors > 0 {
+        println!("\n{errors} connections failed");
+        drop(targets); // stops the proxies: process::exit runs no destructor
+        std::process::exit(1);
+    }
+}
+
+fn idle_report(runtime: &tokio::runtime::Runtime, targets: &[Target], counts: &[usize]) {
     println!("\nIdle WebSocket connections (resident memory per connection):");
     for target in targets.iter().skip(1) {
-        for &n in &plan.idle {
+        for &n in counts {
             match runtime.block_on(idle_memory(target, n)) {
                 Ok(kib) => println!(
                     "  {:<20} {:>6} connections: {:.1} KiB each",
@@ -646,22 +675,5 @@ fn main() {
                 ),
             }
         }
-    }
-    let (short, long) = plan.sustained;
-    let capture_target = &targets[1];
-    let (early, late, rts) = runtime.block_on(sustained(capture_target, short, long));
-    println!(
-        "\nSustained 16 KiB stream through wsdiag (capture on), {long} s, {rts} round trips: RSS {early} KiB after {short} s, {late} KiB at the end: {:.2}x",
-        late as f64 / early.max(1) as f64
-    );
-    let rate = writer_rate(plan.writer_events);
-    println!(
-        "Capture writer alone: {rate:.0} events/s ({} events of 100 B messages)",
-        plan.writer_events
-    );
-    if errors > 0 {
-        println!("\n{errors} connections failed");
-        drop(targets);
-        std::process::exit(1);
     }
 }

@@ -8,6 +8,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use wsdiag::{cli::Cli, Outcome};
 
+/// mimalloc instead of glibc's allocator: events are made on the runtime's
+/// threads and freed on the hub's, and glibc's arena locks made that cost
+/// about a quarter of the proxy's CPU on REST traffic (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

@@ -3,9 +3,10 @@
 //! [`TeeBody`] wraps a body on its way through: every frame is passed on
 //! untouched (the body is never held whole in memory), the first
 //! `limit` bytes are kept by reference (`Bytes` clones, no copies), the full
-//! length is counted, and whoever holds the [`BodyWatch`] learns when and
-//! how the body ended: completely, failed on the sending side, or dropped
-//! before its end by the receiving side.
+//! length is counted, and whoever holds the [`BodyWatch`] (or the callback
+//! given to [`TeeBody::on_end`]) learns when and how the body ended:
+//! completely, failed on the sending side, or dropped before its end by the
+//! receiving side.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -81,13 +82,6 @@ pub struct BodyWatch {
 }
 
 impl BodyWatch {
-    /// Waits until the body ended (or was dropped) and returns what it was.
-    pub async fn finished(self) -> BodyOutcome {
-        // A dropped sender also means the body is gone; both are an end.
-        let _ = self.done.await;
-        self.kept.outcome()
-    }
-
     /// The look and the end signal, to wait on the end alongside other work.
     pub fn into_parts(self) -> (KeptHandle, oneshot::Receiver<()>) {
         (self.kept, self.done)
@@ -101,7 +95,15 @@ pub struct TeeBody<B> {
     /// The side whose failure makes `inner` fail (it produces the data).
     source: Side,
     kept: Arc<Mutex<Kept>>,
-    done: Option<oneshot::Sender<()>>,
+    done: Option<Done>,
+}
+
+/// Who hears that the body ended.
+enum Done {
+    /// A [`BodyWatch`], possibly in another task.
+    Signal(oneshot::Sender<()>),
+    /// A callback, called where the body ends: no task to wake.
+    Call(Box<dyn FnOnce(BodyOutcome) + Send>),
 }
 
 impl<B: Body> TeeBody<B> {
@@ -113,19 +115,38 @@ impl<B: Body> TeeBody<B> {
             kept: KeptHandle(kept.clone()),
             done: rx,
         };
+        (
+            TeeBody::wrap(inner, limit, source, kept, Done::Signal(tx)),
+            watch,
+        )
+    }
+
+    /// Like [`TeeBody::new`], but `f` is called with the outcome where the
+    /// body ends (or is dropped), instead of waking a watcher.
+    pub fn on_end(
+        inner: B,
+        limit: usize,
+        source: Side,
+        f: impl FnOnce(BodyOutcome) + Send + 'static,
+    ) -> TeeBody<B> {
+        let kept = Arc::new(Mutex::new(Kept::default()));
+        TeeBody::wrap(inner, limit, source, kept, Done::Call(Box::new(f)))
+    }
+
+    fn wrap(inner: B, limit: usize, source: Side, kept: Arc<Mutex<Kept>>, done: Done) -> Self {
         let empty = inner.is_end_stream();
         let mut body = TeeBody {
             inner,
             limit,
             source,
             kept,
-            done: Some(tx),
+            done: Some(done),
         };
         // An empty body may never be polled: it has ended already.
         if empty {
             body.end(None);
         }
-        (body, watch)
+        body
     }
 }
 
@@ -142,7 +163,12 @@ impl<B> TeeBody<B> {
             if error.is_some() {
                 self.update(|k| k.error = error);
             }
-            let _ = done.send(());
+            match done {
+                Done::Signal(tx) => {
+                    let _ = tx.send(());
+                }
+                Done::Call(f) => f(KeptHandle(self.kept.clone()).outcome()),
+            }
         }
     }
 }

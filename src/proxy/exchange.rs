@@ -92,6 +92,25 @@ impl Exchange {
     }
 
     /// Records the request with its body as it turned out.
+    /// Records without waiting when the hub keeps up; otherwise from a
+    /// task that the connection's next exchange waits for, so the order of
+    /// events stays the order things happened.
+    fn record_soon(&self, kind: EventKind) {
+        let recorder = &self.shared.recorder;
+        let Err(event) = recorder.try_record(Some(self.conn.id), kind) else {
+            return;
+        };
+        // Bodies end on the runtime; without one, the process is ending.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let recorder = recorder.clone();
+            let task = self
+                .shared
+                .tasks
+                .spawn(async move { recorder.send(event).await });
+            self.conn.set_pending(task);
+        }
+    }
+
     pub async fn record_request(&self, head: RequestHead, body: BodyOutcome) {
         let forwarded_host = self.forwarded_host(crate::event::header(&head.headers, "host"));
         let request = HttpRequest {
@@ -166,39 +185,32 @@ impl Exchange {
         let recorded_headers = headers_from(&parts.headers);
         headers::strip_hop_by_hop(&mut parts.headers);
         let limit = self.shared.recorder.body_limit();
-        let (tee, watch) = TeeBody::new(body, limit, Side::Upstream);
-        let conn = self.conn.clone();
-        let tasks = self.shared.tasks.clone();
-        let task = tasks.spawn(async move {
-            let outcome = watch.finished().await;
-            match outcome.error {
-                None => {
-                    let response = HttpResponse {
-                        exchange: self.id,
-                        status: status.as_u16(),
-                        headers: recorded_headers,
-                        body: outcome.payload,
-                        duration_us: self.elapsed_us(),
-                    };
-                    self.record(EventKind::HttpResponse(response)).await;
-                }
-                Some((side, message)) => {
-                    let error = HttpError {
-                        exchange: self.id,
-                        side,
-                        kind: ErrorKind::Body,
-                        message: format!(
-                            "response body cut off after {} bytes: {message}",
-                            outcome.payload.len
-                        ),
-                        status: Some(status.as_u16()),
-                        duration_us: self.elapsed_us(),
-                    };
-                    self.record(EventKind::HttpError(error)).await;
-                }
-            }
+        // Recorded where the body ends, on the connection's own task: the
+        // next request on this connection cannot start before, so the order
+        // holds without a task per exchange.
+        let tee = TeeBody::on_end(body, limit, Side::Upstream, move |outcome| {
+            let kind = match outcome.error {
+                None => EventKind::HttpResponse(HttpResponse {
+                    exchange: self.id,
+                    status: status.as_u16(),
+                    headers: recorded_headers,
+                    body: outcome.payload,
+                    duration_us: self.elapsed_us(),
+                }),
+                Some((side, message)) => EventKind::HttpError(HttpError {
+                    exchange: self.id,
+                    side,
+                    kind: ErrorKind::Body,
+                    message: format!(
+                        "response body cut off after {} bytes: {message}",
+                        outcome.payload.len
+                    ),
+                    status: Some(status.as_u16()),
+                    duration_us: self.elapsed_us(),
+                }),
+            };
+            self.record_soon(kind);
         });
-        conn.set_pending(task);
         Response::from_parts(parts, tee.boxed_unsync())
     }
 }

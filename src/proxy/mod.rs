@@ -93,7 +93,7 @@ impl ProxyConfig {
     /// one is read. Writes go out at once (the pump flushes each message).
     fn websocket(&self) -> WebSocketConfig {
         WebSocketConfig::default()
-            .read_buffer_size(8 * 1024)
+            .read_buffer_size(4 * 1024)
             .write_buffer_size(0)
             .max_write_buffer_size(self.max_message_size.saturating_mul(2))
             .max_message_size(Some(self.max_message_size))

@@ -65,6 +65,28 @@ impl Recorder {
         self.record_at(self.now_us(), conn, kind).await;
     }
 
+    /// Records an event observed now without waiting; when the hub is
+    /// behind (the channel is full), gives the event back, to be sent with
+    /// [`Recorder::send`] from a task.
+    pub fn try_record(&self, conn: Option<u64>, kind: EventKind) -> Result<(), Box<Event>> {
+        let event = Event {
+            seq: 0,
+            t_us: self.now_us(),
+            conn,
+            kind,
+        };
+        match self.tx.try_send(event) {
+            Err(mpsc::error::TrySendError::Full(event)) => Err(Box::new(event)),
+            // Closed: the process is tearing down (see `record_at`).
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+        }
+    }
+
+    /// Sends an event made earlier (one [`Recorder::try_record`] gave back).
+    pub async fn send(&self, event: Box<Event>) {
+        let _ = self.tx.send(*event).await;
+    }
+
     /// Records an event observed at `t_us` (taken earlier with
     /// [`Recorder::now_us`]). The hub gives it its `seq`.
     pub async fn record_at(&self, t_us: u64, conn: Option<u64>, kind: EventKind) {
