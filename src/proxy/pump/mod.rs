@@ -23,15 +23,11 @@
 //! The pump is generic over the socket type so tests can drive it on any
 //! stream pair.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -41,16 +37,16 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{Direction, EventKind, Opcode, Payload, Side, WsClose, WsMessage};
 use crate::sink::Recorder;
 
+mod keepalive;
+mod state;
+
+use keepalive::{tick, Check, Keepalive, KEEPALIVE};
+pub use state::close_for_error;
+use state::{close_frame, First, Shared};
+
 /// How long the pump waits for the close handshake to finish once a close
 /// frame has been seen.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-/// How many unanswered forwarded pings are remembered per side.
-const PINGS_KEPT: usize = 16;
-
-/// The payload of the proxy's own keepalive pings. Their pongs are not
-/// forwarded or recorded: the proxy asked, not the other side.
-const KEEPALIVE: &[u8] = b"wsdiag keepalive";
 
 /// What a pump needs from its connection.
 pub(super) struct PumpContext {
@@ -62,207 +58,6 @@ pub(super) struct PumpContext {
     /// this long later is taken for gone and the WebSocket is ended (see
     /// [`Keepalive`]). `None`: never.
     pub idle_timeout: Option<Duration>,
-}
-
-/// State the two directions share.
-struct Shared {
-    /// The first close frame or drop seen: who, code, reason, error.
-    first: Mutex<Option<First>>,
-    /// Cancelled when a close frame has been seen: the end is near.
-    closing: CancellationToken,
-    /// Cancelled when a side dropped: stop both directions now.
-    abort: CancellationToken,
-    /// When `closing` was first cancelled.
-    closing_at: OnceLock<tokio::time::Instant>,
-    /// Set when a side broke the protocol; `closing` is cancelled too.
-    violation: OnceLock<Violation>,
-    /// wsdiag's keepalive pings sent to each side and not answered yet.
-    keepalives: [AtomicU32; 2],
-    /// True while the direction reading each side waits to send on.
-    reader_busy: [AtomicBool; 2],
-    /// When each side was last heard from, in microseconds since `started`.
-    heard: [AtomicU64; 2],
-    /// Payloads of pings forwarded to each side and not answered yet.
-    /// tungstenite pongs every ping itself, so the far side's pong to a
-    /// forwarded ping is not forwarded: the sender would get two.
-    pings: [Mutex<VecDeque<Bytes>>; 2],
-    started: Instant,
-}
-
-#[derive(Clone)]
-struct First {
-    side: Side,
-    code: Option<u16>,
-    reason: String,
-    error: Option<String>,
-}
-
-/// A side broke the WebSocket protocol. The proxy acts like the endpoint it
-/// stands in for: it closes that side with the code an endpoint would send
-/// (1002, 1007 or 1009) and the other side cleanly with 1001.
-struct Violation {
-    side: Side,
-    code: CloseCode,
-    reason: String,
-}
-
-impl Violation {
-    /// The close the proxy sends to `to`.
-    fn close_for(&self, to: Side) -> CloseFrame {
-        if to == self.side {
-            close_frame(self.code, &self.reason)
-        } else {
-            let reason = format!("wsdiag: the {} broke the protocol", self.side.as_str());
-            close_frame(CloseCode::Away, &reason)
-        }
-    }
-}
-
-/// The close an endpoint answers a read error with, when the error is the
-/// peer's protocol violation (as opposed to a dropped connection): 1007 for
-/// invalid UTF-8, 1009 for a message over the limit, 1002 for the rest.
-pub fn close_for_error(error: &WsError) -> Option<(CloseCode, String)> {
-    match error {
-        WsError::Utf8(_) => Some((CloseCode::Invalid, "invalid UTF-8 in a text message".into())),
-        WsError::Capacity(e) => Some((CloseCode::Size, e.to_string())),
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
-        WsError::Protocol(e) => Some((CloseCode::Protocol, e.to_string())),
-        _ => None,
-    }
-}
-
-/// A close frame whose reason fits the 123 bytes a control frame allows.
-fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    CloseFrame {
-        code,
-        reason: reason[..end].to_owned().into(),
-    }
-}
-
-fn side_index(side: Side) -> usize {
-    usize::from(side != Side::Client)
-}
-
-impl Shared {
-    fn note(&self, first: First) {
-        if let Ok(mut slot) = self.first.lock() {
-            slot.get_or_insert(first);
-        }
-    }
-
-    fn note_close(&self, side: Side, frame: Option<&CloseFrame>) {
-        self.note(First {
-            side,
-            code: frame.map(|f| u16::from(f.code)),
-            reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
-            error: None,
-        });
-        self.start_closing();
-    }
-
-    fn start_closing(&self) {
-        let _ = self.closing_at.set(tokio::time::Instant::now());
-        self.closing.cancel();
-    }
-
-    fn note_drop(&self, side: Side, error: String) {
-        self.note(First {
-            side,
-            code: None,
-            reason: String::new(),
-            error: Some(error),
-        });
-        self.abort.cancel();
-    }
-
-    /// Records that `side` broke the protocol; both directions then close
-    /// their destination (see [`Violation`]).
-    fn note_violation(&self, side: Side, code: CloseCode, reason: String) {
-        self.note(First {
-            side: Side::Proxy,
-            code: Some(u16::from(code)),
-            reason: reason.clone(),
-            error: Some(format!(
-                "the {} broke the protocol ({reason}); wsdiag closed it with {}",
-                side.as_str(),
-                u16::from(code)
-            )),
-        });
-        let _ = self.violation.set(Violation { side, code, reason });
-        self.start_closing();
-    }
-
-    /// True when `side` broke the protocol and has not been closed yet.
-    fn owes_close(&self, side: Side) -> bool {
-        self.violation.get().is_some_and(|v| v.side == side)
-    }
-
-    fn keepalive_sent(&self, side: Side) {
-        self.keepalives[side_index(side)].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// True when a keepalive pong from `side` answers wsdiag's own ping.
-    fn keepalive_answered(&self, side: Side) -> bool {
-        self.keepalives[side_index(side)]
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-            .is_ok()
-    }
-
-    fn set_reader_busy(&self, side: Side, busy: bool) {
-        self.reader_busy[side_index(side)].store(busy, Ordering::Relaxed);
-    }
-
-    fn reader_busy(&self, side: Side) -> bool {
-        self.reader_busy[side_index(side)].load(Ordering::Relaxed)
-    }
-
-    /// Microseconds since the pump started.
-    fn now_us(&self) -> u64 {
-        self.started.elapsed().as_micros() as u64
-    }
-
-    fn heard_from(&self, side: Side) {
-        self.heard[side_index(side)].store(self.now_us(), Ordering::Relaxed);
-    }
-
-    /// When `side` was last heard from, as [`Shared::now_us`].
-    fn heard_us(&self, side: Side) -> u64 {
-        self.heard[side_index(side)].load(Ordering::Relaxed)
-    }
-
-    /// Notes a ping forwarded to `side`, keeping the last [`PINGS_KEPT`].
-    fn ping_forwarded(&self, side: Side, payload: &Bytes) {
-        if let Ok(mut pings) = self.pings[side_index(side)].lock() {
-            if pings.len() == PINGS_KEPT {
-                pings.pop_front();
-            }
-            pings.push_back(payload.clone());
-        }
-    }
-
-    /// True when a pong from `side` answers a forwarded ping (which
-    /// tungstenite has answered already on the other side).
-    fn answers_forwarded_ping(&self, side: Side, payload: &Bytes) -> bool {
-        let Ok(mut pings) = self.pings[side_index(side)].lock() else {
-            return false;
-        };
-        match pings.iter().position(|p| p == payload) {
-            Some(i) => {
-                pings.drain(..=i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// How long `side` has been silent.
-    fn silence(&self, side: Side) -> Duration {
-        Duration::from_micros(self.now_us().saturating_sub(self.heard_us(side)))
-    }
 }
 
 /// Pumps messages between `client` and `upstream` until the WebSocket ends.
@@ -277,18 +72,7 @@ where
 {
     let (client_tx, client_rx) = client.split();
     let (upstream_tx, upstream_rx) = upstream.split();
-    let shared = Shared {
-        first: Mutex::new(None),
-        closing: CancellationToken::new(),
-        abort: CancellationToken::new(),
-        closing_at: OnceLock::new(),
-        violation: OnceLock::new(),
-        keepalives: Default::default(),
-        reader_busy: Default::default(),
-        heard: [AtomicU64::new(0), AtomicU64::new(0)],
-        pings: Default::default(),
-        started: Instant::now(),
-    };
+    let shared = Shared::new();
     let (sent, received) = tokio::join!(
         direction(
             client_rx,
@@ -532,74 +316,6 @@ where
 async fn sleep_or_never(duration: Option<Duration>) {
     match duration {
         Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// What a keepalive check decided.
-enum Check {
-    Nothing,
-    Ping,
-    Gone(Duration),
-}
-
-/// One direction's keepalive for its destination side: checked every half
-/// idle timeout; a side silent for the idle timeout gets a ping, and a
-/// side that has not answered it an idle timeout later is taken for gone.
-struct Keepalive {
-    every: Duration,
-    ticks: tokio::time::Interval,
-    /// When the outstanding ping was sent, as [`Shared::now_us`].
-    pinged_at: Option<u64>,
-}
-
-impl Keepalive {
-    fn new(every: Duration) -> Keepalive {
-        let half = every / 2;
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Keepalive {
-            every,
-            ticks,
-            pinged_at: None,
-        }
-    }
-
-    fn check(&mut self, shared: &Shared, side: Side) -> Check {
-        // Its frames may be waiting behind a send the other way: that is
-        // backpressure, not silence.
-        if shared.reader_busy(side) {
-            return Check::Nothing;
-        }
-        let now = shared.now_us();
-        match self.pinged_at {
-            Some(at) if shared.heard_us(side) < at => {
-                let waited = Duration::from_micros(now.saturating_sub(at));
-                if waited >= self.every {
-                    Check::Gone(shared.silence(side))
-                } else {
-                    Check::Nothing
-                }
-            }
-            _ if shared.silence(side) >= self.every => {
-                self.pinged_at = Some(now);
-                shared.keepalive_sent(side);
-                Check::Ping
-            }
-            _ => {
-                self.pinged_at = None;
-                Check::Nothing
-            }
-        }
-    }
-}
-
-/// The next keepalive check; never when keepalive is off.
-async fn tick(keepalive: &mut Option<Keepalive>) {
-    match keepalive {
-        Some(k) => {
-            k.ticks.tick().await;
-        }
         None => std::future::pending().await,
     }
 }
