@@ -13,7 +13,10 @@
 //! round (absolute numbers move 2-3x between runs on shared machines,
 //! ratios much less), plus the proxy's CPU microseconds per round trip.
 //! `--quick` runs everything briefly: CI uses it as a smoke test that fails
-//! on errors, never on speed. See docs/performance.md.
+//! on errors, never on speed. `--only TEXT` runs the scenarios whose name
+//! contains TEXT (or only `idle`, `sustained` or `writer`), and
+//! `WSDIAG_BENCH_WRAP` runs the proxies under a profiler. See
+//! docs/performance.md.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)] // a benchmark reports on stdout
 
