@@ -91,7 +91,6 @@ impl Exchange {
         self.shared.recorder.record(Some(self.conn.id), kind).await;
     }
 
-    /// Records the request with its body as it turned out.
     /// Records without waiting when the hub keeps up; otherwise from a
     /// task that the connection's next exchange waits for, so the order of
     /// events stays the order things happened.
@@ -111,6 +110,7 @@ impl Exchange {
         }
     }
 
+    /// Records the request with its body as it turned out.
     pub async fn record_request(&self, head: RequestHead, body: BodyOutcome) {
         let forwarded_host = self.forwarded_host(crate::event::header(&head.headers, "host"));
         let request = HttpRequest {
