@@ -16,6 +16,16 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// A request body read whole; one that fails midway reads as empty (these
+/// servers are test and demo fixtures, not the proxy).
+pub async fn read_body(body: Incoming) -> bytes::Bytes {
+    use http_body_util::BodyExt as _;
+    body.collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
+
 /// Serves `listener` with `handle` until `shutdown` is cancelled, then waits
 /// for every task in `tasks` (connections, and whatever `handle` spawned
 /// there). `name` goes into log lines.

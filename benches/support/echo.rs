@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::WebSocketStream;
@@ -25,12 +25,7 @@ async fn answer(mut req: hyper::Request<hyper::body::Incoming>) -> hyper::Respon
             response
         }
         None => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let body = wsdiag::http_server::read_body(req.into_body()).await;
             hyper::Response::new(Full::new(body))
         }
     }

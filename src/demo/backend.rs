@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -146,12 +146,7 @@ async fn create(req: Request<Incoming>) -> DemoResponse {
         .unwrap_or("localhost")
         .to_owned();
     let accept = header_str(req.headers(), header::ACCEPT).map(str::to_owned);
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = crate::http_server::read_body(req.into_body()).await;
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if !payload.get("message").is_some_and(Value::is_string) {
         return json(
@@ -189,12 +184,7 @@ async fn echo(req: Request<Incoming>) -> DemoResponse {
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let headers: Vec<(String, String)> = crate::event::headers_from(req.headers());
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = crate::http_server::read_body(req.into_body()).await;
     let mut response = json(
         StatusCode::OK,
         &json!({"method": method, "uri": uri, "headers": headers, "body_len": body.len()}),
