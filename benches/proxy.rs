@@ -519,7 +519,8 @@ fn writer_rate(events: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let header = Header::new("bench".into(), "bench".into(), 256 * 1024);
     let writer = CaptureWriter::create(&dir.path().join("w.jsonl"), &header).unwrap();
-    let (recorder, hub) = wsdiag::sink::spawn(vec![Box::new(writer)], 256 * 1024, Instant::now());
+    let (recorder, hub) =
+        wsdiag::sink::spawn(vec![Box::new(writer)], 256 * 1024, Instant::now(), None);
     let payload = Bytes::from(chat_message(100));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -527,13 +528,12 @@ fn writer_rate(events: usize) -> f64 {
     let started = Instant::now();
     runtime.block_on(async {
         for _ in 0..events {
-            let m = WsMessage {
-                dir: Direction::ClientToUpstream,
-                opcode: Opcode::Text,
-                payload: Payload::capture(&payload, 256 * 1024),
-                msg_type: None,
-                forwarded: true,
-            };
+            let m = WsMessage::new(
+                Direction::ClientToUpstream,
+                Opcode::Text,
+                Payload::capture(&payload, 256 * 1024),
+                true,
+            );
             recorder.record(Some(1), EventKind::WsMessage(m)).await;
         }
     });

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::event::Direction;
+use crate::event::{DialectId, Direction, Role};
 use crate::sink::filter::{Filter, StatusFilter};
 
 /// A diagnostic WebSocket debugging proxy: forwards HTTP and WebSocket
@@ -138,6 +138,33 @@ pub struct RecordingArgs {
     /// forwarded, counted, and marked truncated), e.g. 256KiB.
     #[arg(long, value_name = "BYTES", default_value = "256KiB", value_parser = parse_size)]
     pub body_limit: usize,
+    /// How to read WebSocket messages.
+    #[command(flatten)]
+    pub dialect: DialectArgs,
+}
+
+/// The message protocol WebSockets are read with.
+#[derive(Debug, Args, Default, Clone, Copy)]
+pub struct DialectArgs {
+    /// Read every WebSocket as this message protocol instead of guessing
+    /// it from the handshake and the first messages: json, socketio,
+    /// sockjs, stomp, actioncable, phoenix, signalr, graphql_ws, jsonrpc,
+    /// wamp, mqtt, msgpack, cbor.
+    #[arg(long, value_name = "NAME", value_parser = parse_dialect)]
+    pub dialect: Option<DialectId>,
+}
+
+fn parse_dialect(s: &str) -> Result<DialectId, String> {
+    DialectId::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = DialectId::ALL.iter().map(|d| d.as_str()).collect();
+        format!("unknown dialect {s:?}: use one of {}", names.join(", "))
+    })
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| {
+        format!("unknown role {s:?}: use send, push, reply, error, heartbeat or control")
+    })
 }
 
 /// What the console shows.
@@ -155,9 +182,23 @@ pub struct ConsoleArgs {
 /// combine; a filter given twice matches either value.
 #[derive(Debug, Args, Default)]
 pub struct FilterArgs {
-    /// Only WebSocket messages whose JSON `type` is this (e.g. chat_message).
+    /// Only WebSocket messages of this name (`msg_type`): a JSON `type`
+    /// such as chat_message, a Socket.IO event, a STOMP command, a
+    /// GraphQL operation.
     #[arg(long = "type", value_name = "MSG_TYPE")]
     pub msg_type: Vec<String>,
+    /// Only WebSocket messages of this role: send, push, reply, error,
+    /// heartbeat, control.
+    #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+    pub role: Vec<Role>,
+    /// Only WebSocket messages about this topic: a room, channel, STOMP
+    /// destination, Socket.IO namespace, MQTT topic.
+    #[arg(long, value_name = "TOPIC")]
+    pub topic: Vec<String>,
+    /// Also show the protocol's heartbeats (Engine.IO ping and pong, STOMP
+    /// heart-beats, Phoenix heartbeats), which are hidden by default.
+    #[arg(long)]
+    pub heartbeats: bool,
     /// Only events of this connection number.
     #[arg(long, value_name = "N")]
     pub conn: Vec<u64>,
@@ -180,6 +221,9 @@ impl FilterArgs {
     pub fn filter(&self) -> Filter {
         Filter {
             msg_types: self.msg_type.clone(),
+            roles: self.role.clone(),
+            topics: self.topic.clone(),
+            heartbeats: self.heartbeats,
             conns: self.conn.clone(),
             dir: self.dir.map(Direction::from),
             path: self.path.clone(),
@@ -238,6 +282,9 @@ pub struct ShowArgs {
     /// The capture file to print.
     #[arg(value_name = "CAPTURE")]
     pub capture: PathBuf,
+    /// How to read WebSocket messages.
+    #[command(flatten)]
+    pub dialect: DialectArgs,
     /// Which events to show.
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -252,6 +299,9 @@ pub struct DiagnoseArgs {
     /// The capture file to diagnose.
     #[arg(value_name = "CAPTURE")]
     pub capture: PathBuf,
+    /// How to read WebSocket messages.
+    #[command(flatten)]
+    pub dialect: DialectArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::diagnose::report::Format,
@@ -317,6 +367,9 @@ pub struct ExportArgs {
     /// The capture file to export.
     #[arg(value_name = "CAPTURE")]
     pub capture: PathBuf,
+    /// How to read WebSocket messages.
+    #[command(flatten)]
+    pub dialect: DialectArgs,
     /// What to write.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
@@ -380,6 +433,9 @@ pub struct ReplayArgs {
     /// The capture to replay.
     #[arg(value_name = "CAPTURE")]
     pub capture: PathBuf,
+    /// How to read WebSocket messages.
+    #[command(flatten)]
+    pub dialect: DialectArgs,
     /// The backend to replay against, e.g. http://127.0.0.1:8000.
     #[arg(long, value_name = "URL")]
     pub target: String,
@@ -439,6 +495,9 @@ pub struct MockArgs {
     /// The capture whose upstream side to serve.
     #[arg(value_name = "CAPTURE")]
     pub capture: PathBuf,
+    /// How to read WebSocket messages.
+    #[command(flatten)]
+    pub dialect: DialectArgs,
     /// Where to listen (where the frontend expects its backend).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,

@@ -9,6 +9,9 @@
 //! - [`event`]: the event, the one vocabulary every module shares.
 //! - [`proxy`]: sockets only: accept loop, HTTP forwarding, WebSocket
 //!   upgrade bridging, the message pump, shutdown.
+//! - [`dialects`]: the message protocols spoken on WebSockets (Socket.IO,
+//!   STOMP, GraphQL over WebSocket, …) and the classifier that reads each
+//!   message once.
 //! - [`sink`]: consumers of the live event stream (hub, console); all
 //!   terminal output.
 //! - [`capture`]: the capture file format: writer and reader.
@@ -24,6 +27,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod diagnose;
+pub mod dialects;
 pub mod event;
 pub mod export;
 pub mod http_server;

@@ -40,20 +40,50 @@ pub fn error_pages(data: &[u8]) {
     }
 }
 
+/// Every dialect over `data`, as each kind of frame.
+fn every_dialect(data: &[u8]) {
+    use wsdiag::dialects::{self, DialectId, Frame};
+    for opcode in [Opcode::Text, Opcode::Binary] {
+        for dir in [Direction::ClientToUpstream, Direction::UpstreamToClient] {
+            for truncated in [false, true] {
+                let frame = Frame {
+                    dir,
+                    opcode,
+                    data,
+                    truncated,
+                };
+                let _ = dialects::sniff(frame);
+                for id in DialectId::ALL {
+                    let mut dialect = dialects::new(id);
+                    let _ = dialect.classify(frame);
+                    let _ = dialect.classify(frame);
+                    let _ = dialect.payload(frame);
+                }
+            }
+        }
+    }
+}
+
 /// `message_classifier`: a WebSocket message, then a whole diagnosis.
 ///
-/// The message: `lift_msg_type`, and `Payload::capture` with a limit from
-/// the first byte, then `.text()`. The diagnosis runs over `data` read as a
+/// The message: every dialect reads it as text and as binary, both ways,
+/// twice in a row (stateful dialects), whole and cut; the shape sniffer
+/// too; and `Payload::capture` with a limit from the first byte, then
+/// `.text()`. The diagnosis runs over `data` read as a
 /// capture when it is one, else over [`synthetic_events`] built from its
 /// lines.
 pub fn message_classifier(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = event::lift_msg_type(&text);
+    every_dialect(data);
     let limit = usize::from(data.first().copied().unwrap_or(0));
     let _ = Payload::capture(&Bytes::copy_from_slice(data), limit).text();
     let events = match reader::read(data, Path::new("fuzz.jsonl")) {
         Ok(capture) => capture.events,
-        Err(_) => synthetic_events(&text),
+        Err(_) => {
+            let mut events = synthetic_events(&text);
+            wsdiag::dialects::Classifier::reclassify(&mut events, None);
+            events
+        }
     };
     let _ = diagnose::run(&events, &diagnose::Options::default());
 }
@@ -112,20 +142,14 @@ pub fn synthetic_events(text: &str) -> Vec<Event> {
             subprotocols_offered: Vec::new(),
             subprotocol: None,
             extensions_dropped: Vec::new(),
+            dialect: None,
         }),
     );
     push(1, EventKind::HttpResponse(response(1, 101, "")));
     let mut exchange = 1;
     for (i, line) in text.split('\n').take(16).enumerate() {
-        let message = |dir| {
-            EventKind::WsMessage(event::WsMessage {
-                dir,
-                opcode: Opcode::Text,
-                payload: body(line),
-                msg_type: event::lift_msg_type(line),
-                forwarded: true,
-            })
-        };
+        let message =
+            |dir| EventKind::WsMessage(event::WsMessage::new(dir, Opcode::Text, body(line), true));
         match i % 4 {
             0 => push(1, message(Direction::ClientToUpstream)),
             1 => push(1, message(Direction::UpstreamToClient)),

@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use super::{Capture, Header, HeaderTag, ReadError, FORMAT_VERSION};
 use crate::event::{
-    lift_msg_type, Direction, ErrorKind, Event, EventKind, HttpError, HttpRequest, HttpResponse,
-    Opcode, Payload, Side, Trailer, WsClose, WsHandshake, WsMessage,
+    Direction, ErrorKind, Event, EventKind, HttpError, HttpRequest, HttpResponse, Opcode, Payload,
+    Side, Trailer, WsClose, WsHandshake, WsMessage,
 };
 
 /// True when `text` looks like a HAR document.
@@ -85,6 +85,7 @@ pub fn read(value: &Value, path: &Path) -> Result<Capture, ReadError> {
         );
     }
     events.sort_by_key(|e| e.t_us);
+    crate::dialects::Classifier::reclassify(&mut events, None);
     let mut trailer = Trailer::default();
     for (i, event) in events.iter_mut().enumerate() {
         event.seq = i as u64 + 1;
@@ -233,6 +234,7 @@ fn entry_events(
                 subprotocols_offered: Vec::new(),
                 subprotocol,
                 extensions_dropped: Vec::new(),
+                dialect: None,
             }),
         ));
     }
@@ -269,11 +271,6 @@ fn entry_events(
         };
         let encoded = opcode == Opcode::Binary || m["_base64"] == true;
         let payload = payload(text(&m["data"]), encoded, m["_len"].as_u64());
-        let msg_type = if opcode == Opcode::Text {
-            payload.text().and_then(lift_msg_type)
-        } else {
-            None
-        };
         let dir = if m["type"] == "send" {
             Direction::ClientToUpstream
         } else {
@@ -281,13 +278,7 @@ fn entry_events(
         };
         out.push(event(
             t,
-            EventKind::WsMessage(WsMessage {
-                dir,
-                opcode,
-                payload,
-                msg_type,
-                forwarded: true,
-            }),
+            EventKind::WsMessage(WsMessage::new(dir, opcode, payload, true)),
         ));
     }
     let close = &entry["_wsdiag"]["close"];

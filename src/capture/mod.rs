@@ -16,7 +16,7 @@ pub use reader::{read_path, Capture, ReadError};
 pub use writer::CaptureWriter;
 
 /// The version written by this build, and the newest one it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The first line of every capture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -152,11 +152,21 @@ pub fn read(mut input: impl BufRead, path: &Path) -> Result<Capture, ReadError> 
             }
         }
     }
+    if header.format_version < 2 {
+        migrate_v1(&mut events);
+    }
     Ok(Capture {
         header,
         events,
         cut_off,
     })
+}
+
+/// Version 1 named only JSON messages, by their `type`, and recorded no
+/// dialect or role: read every message again with today's dialects.
+/// (`format_version` stays as the file says, so a reader can tell.)
+fn migrate_v1(events: &mut [Event]) {
+    crate::dialects::Classifier::reclassify(events, None);
 }
 
 fn parse_header(line: &str, path: &Path) -> Result<Header, ReadError> {

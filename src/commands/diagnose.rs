@@ -17,7 +17,7 @@ use crate::sink::console::say;
 
 /// Diagnoses a capture and prints the report.
 pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
-    let capture = capture::read_path(&args.capture)?;
+    let capture = super::read_capture(&args.capture, args.dialect)?;
     let mut options = diagnose::Options {
         delivery_window: args.window,
         ..diagnose::Options::default()

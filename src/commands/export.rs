@@ -5,14 +5,13 @@ use std::io::Write;
 use anyhow::Context as _;
 
 use super::Outcome;
-use crate::capture;
 use crate::cli::ExportArgs;
 use crate::export::{self, redact, Bound, Selection};
 use crate::sink::console::note;
 
 /// Exports a capture.
 pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
-    let capture = capture::read_path(&args.capture)?;
+    let capture = super::read_capture(&args.capture, args.dialect)?;
     let bound = |s: &Option<String>| {
         s.as_deref()
             .map(|s| Bound::parse(s, &capture.header))

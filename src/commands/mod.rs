@@ -39,6 +39,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
+/// Reads the capture at `path`; with a `--dialect`, its WebSockets are
+/// read again as that dialect.
+fn read_capture(
+    path: &std::path::Path,
+    dialect: crate::cli::DialectArgs,
+) -> Result<crate::capture::Capture, crate::capture::ReadError> {
+    let mut capture = crate::capture::read_path(path)?;
+    if let Some(forced) = dialect.dialect {
+        crate::dialects::Classifier::reclassify(&mut capture.events, Some(forced));
+    }
+    Ok(capture)
+}
+
 /// A multi-threaded tokio runtime for a command.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context as _;

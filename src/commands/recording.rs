@@ -53,7 +53,7 @@ pub fn start(
             .context("while starting the console")?;
         sinks.push(Box::new(console));
     }
-    let (recorder, hub) = sink::spawn(sinks, args.body_limit, start);
+    let (recorder, hub) = sink::spawn(sinks, args.body_limit, start, args.dialect.dialect);
     Ok((recorder, Recording { hub, capture }))
 }
 

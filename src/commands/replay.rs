@@ -78,7 +78,7 @@ fn conclude(
 
 /// Replays a capture against `--target`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
-    let capture = crate::capture::read_path(&args.capture)?;
+    let capture = super::read_capture(&args.capture, args.dialect)?;
     let script = Script::of(&capture);
     let target = Upstream::parse(&args.target)?;
     let mut options = Options {
@@ -106,6 +106,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
                 capture: Some(path.clone()),
                 no_capture: false,
                 body_limit: capture.header.body_limit.min(256 << 10),
+                dialect: args.dialect,
             };
             let (recorder, recording) = recording::start(
                 &recording_args,
@@ -167,7 +168,7 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
 
 /// Serves the upstream side of a capture until Ctrl-C.
 pub fn mock(args: MockArgs) -> anyhow::Result<Outcome> {
-    let capture = crate::capture::read_path(&args.capture)?;
+    let capture = super::read_capture(&args.capture, args.dialect)?;
     let rules = rules(&args.ignore)?;
     let runtime = runtime()?;
     let listener = runtime

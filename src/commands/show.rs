@@ -3,14 +3,13 @@
 use anyhow::Context as _;
 
 use super::Outcome;
-use crate::capture;
 use crate::cli::ShowArgs;
 use crate::sink::console::{self, Console};
 use crate::sink::format::{Formatter, Palette};
 
 /// Prints the capture's events through the console's formatter and filters.
 pub fn run(args: ShowArgs) -> anyhow::Result<Outcome> {
-    let capture = capture::read_path(&args.capture)?;
+    let capture = super::read_capture(&args.capture, args.dialect)?;
     if args.ui.ui {
         return serve_ui(&args);
     }

@@ -38,6 +38,15 @@ impl Action {
     }
 }
 
+/// True unless both name a conversation and they differ: a Socket.IO
+/// event may name no room while the REST path does.
+fn same_conversation(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
 /// Groups attempts (in time order) into actions.
 pub fn group(attempts: &[Attempt], window_us: u64) -> Vec<Action> {
     let mut actions: Vec<(Action, u64)> = Vec::new();
@@ -47,7 +56,7 @@ pub fn group(attempts: &[Attempt], window_us: u64) -> Vec<Action> {
         };
         let open = actions.iter_mut().find(|(a, last)| {
             &a.content == content
-                && a.conversation == attempt.conversation
+                && same_conversation(a.conversation.as_deref(), attempt.conversation.as_deref())
                 && attempt.t_us.saturating_sub(*last) <= window_us
         });
         match open {

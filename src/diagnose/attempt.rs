@@ -15,7 +15,8 @@ use serde_json::{Map, Value};
 
 use super::context::RequestContext;
 use super::error_body::ErrorBody;
-use crate::event::{Direction, Event, EventKind, HttpRequest, Opcode};
+use crate::dialects::Dialects;
+use crate::event::{Direction, Event, EventKind, HttpRequest, Role};
 
 /// One way the client can deliver the same user action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -109,6 +110,7 @@ pub struct Windows {
 
 /// Finds every send attempt in `events` (in capture order).
 pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
+    let payloads = app_payloads(events);
     let mut requests: HashMap<u64, (&Event, &HttpRequest)> = HashMap::new();
     let mut handshakes: HashMap<u64, (&HttpRequest, String)> = HashMap::new();
     let mut attempts = Vec::new();
@@ -128,19 +130,20 @@ pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
                 }
             }
             EventKind::WsMessage(m)
-                if m.dir == Direction::ClientToUpstream && m.opcode == Opcode::Text =>
+                if m.dir == Direction::ClientToUpstream && m.msg_role == Some(Role::Send) =>
             {
                 let Some((handshake, uri)) = event.conn.and_then(|c| handshakes.get(&c)) else {
                     continue;
                 };
-                let Some(mut fields) = m.payload.text().and_then(json_object) else {
+                let Some(payload) = &payloads[i] else {
                     continue;
                 };
-                let msg_type = fields
-                    .remove("type")
-                    .and_then(|t| t.as_str().map(str::to_owned));
-                let content = main_text(&fields);
-                let outcome = ws_outcome(events, i, content.as_deref(), windows);
+                let fields = match payload {
+                    Value::Object(o) => o.clone(),
+                    _ => Map::new(),
+                };
+                let content = content_of(payload);
+                let outcome = ws_outcome(events, &payloads, i, content.as_deref(), windows);
                 attempts.push(Attempt {
                     path: SendPath::Ws,
                     seq: event.seq,
@@ -148,9 +151,9 @@ pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
                     conn: event.conn.unwrap_or_default(),
                     method: None,
                     endpoint: without_query(uri).to_owned(),
-                    conversation: conversation_of(uri, &fields),
+                    conversation: conversation_of(uri, &fields).or_else(|| m.topic.clone()),
                     fields,
-                    msg_type,
+                    msg_type: m.msg_type.clone(),
                     content,
                     outcome,
                     context: RequestContext::of(handshake),
@@ -239,23 +242,67 @@ fn json_object(text: &str) -> Option<Map<String, Value>> {
     }
 }
 
+/// The application payload of every WebSocket message that may be a send
+/// or its answer (by index into `events`), read once by its dialect.
+fn app_payloads(events: &[Event]) -> Vec<Option<Value>> {
+    let mut dialects = Dialects::default();
+    events
+        .iter()
+        .map(|event| {
+            dialects.observe(event);
+            match &event.kind {
+                EventKind::WsMessage(m)
+                    if matches!(
+                        m.msg_role,
+                        Some(Role::Send | Role::Push | Role::Reply | Role::Error)
+                    ) =>
+                {
+                    dialects.payload(event.conn, m)
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// What followed a WebSocket message (`events[i]`) within the window.
-fn ws_outcome(events: &[Event], i: usize, content: Option<&str>, windows: Windows) -> Outcome {
+///
+/// When the message carries a correlation id (a Socket.IO ack id, a
+/// Phoenix `ref`, a JSON-RPC `id`), the first answer with that id decides:
+/// an error fails it, anything else delivers it. Otherwise an error on the
+/// same connection fails it, and an upstream message carrying the same
+/// content delivers it. Either way the saved object is the first upstream
+/// payload carrying the content.
+fn ws_outcome(
+    events: &[Event],
+    payloads: &[Option<Value>],
+    i: usize,
+    content: Option<&str>,
+    windows: Windows,
+) -> Outcome {
     let sent = &events[i];
+    let correlation = match &sent.kind {
+        EventKind::WsMessage(m) => m.correlation.as_deref(),
+        _ => None,
+    };
     let deadline = sent.t_us.saturating_add(windows.delivery_us);
-    for event in events[i + 1..].iter().take_while(|e| e.t_us <= deadline) {
+    let mut answered: Option<u64> = None;
+    let mut echo: Option<(u64, Option<Map<String, Value>>)> = None;
+    for (j, event) in events.iter().enumerate().skip(i + 1) {
+        if event.t_us > deadline {
+            break;
+        }
         match &event.kind {
             EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => {
-                let Some(value) = m.payload.text().and_then(json_object) else {
-                    continue;
-                };
                 let same_conn = event.conn == sent.conn;
-                if same_conn && is_error_reply(&value) {
-                    let reason = value
-                        .get("error")
-                        .or_else(|| value.get("message"))
-                        .or_else(|| value.get("detail"))
-                        .map_or_else(|| Value::Object(value.clone()).to_string(), text_of);
+                let answers =
+                    same_conn && correlation.is_some() && m.correlation.as_deref() == correlation;
+                let payload = payloads[j].as_ref();
+                if same_conn
+                    && m.msg_role == Some(Role::Error)
+                    && (answers || m.correlation.is_none())
+                {
+                    let reason = payload.map_or_else(|| "(no details)".to_owned(), error_text);
                     return Outcome::Failed {
                         evidence: vec![sent.seq, event.seq],
                         status: None,
@@ -263,21 +310,29 @@ fn ws_outcome(events: &[Event], i: usize, content: Option<&str>, windows: Window
                         reason: format!("error reply: {reason}"),
                     };
                 }
-                if let Some(content) = content {
-                    if carries(&Value::Object(value.clone()), content) {
-                        let saved = match value.get("data") {
-                            Some(Value::Object(data)) => Some(data.clone()),
-                            _ => Some(value),
-                        };
-                        return Outcome::Succeeded {
-                            evidence: event.seq,
-                            saved,
-                        };
+                if answers && answered.is_none() {
+                    answered = Some(event.seq);
+                }
+                if echo.is_none() {
+                    if let (Some(content), Some(value)) = (content, payload) {
+                        if carries(value, content) {
+                            let saved = match value {
+                                Value::Object(o) => Some(o.clone()),
+                                _ => None,
+                            };
+                            echo = Some((event.seq, saved));
+                        }
                     }
+                }
+                if echo.is_some() && (answered.is_some() || correlation.is_none()) {
+                    break;
                 }
             }
             EventKind::WsClose(c)
-                if event.conn == sent.conn && (c.code == Some(1011) || !c.clean) =>
+                if event.conn == sent.conn
+                    && answered.is_none()
+                    && echo.is_none()
+                    && (c.code == Some(1011) || !c.clean) =>
             {
                 let how = c.code.map_or("dropped the connection".to_owned(), |code| {
                     format!("closed the socket with {code}")
@@ -292,12 +347,34 @@ fn ws_outcome(events: &[Event], i: usize, content: Option<&str>, windows: Window
             _ => {}
         }
     }
-    Outcome::Unconfirmed
+    match (answered, echo) {
+        (Some(evidence), saved) => Outcome::Succeeded {
+            evidence,
+            saved: saved.and_then(|(_, s)| s),
+        },
+        (None, Some((evidence, saved))) => Outcome::Succeeded { evidence, saved },
+        (None, None) => Outcome::Unconfirmed,
+    }
 }
 
-fn is_error_reply(value: &Map<String, Value>) -> bool {
-    value.get("type").and_then(Value::as_str) == Some("error")
-        || (value.contains_key("error") && !value.contains_key("data"))
+/// An error payload in a few words: its `error`, `message`, `detail` or
+/// `reason`, else the payload itself.
+fn error_text(value: &Value) -> String {
+    ["error", "message", "detail", "reason"]
+        .iter()
+        .find_map(|k| value.get(*k))
+        .map_or_else(|| value.to_string(), text_of)
+}
+
+/// The main text of a payload: a string itself, else the longest string
+/// among its fields (or an array's items), normalized.
+fn content_of(payload: &Value) -> Option<String> {
+    match payload {
+        Value::String(s) => Some(normalize(s)).filter(|s| !s.is_empty()),
+        Value::Object(fields) => main_text(fields),
+        Value::Array(items) => items.iter().filter_map(content_of).max_by_key(String::len),
+        _ => None,
+    }
 }
 
 /// True when `value` holds `content` as a string anywhere inside.
@@ -335,21 +412,32 @@ fn without_query(uri: &str) -> &str {
     uri.split('?').next().unwrap_or(uri)
 }
 
-/// The resource a path names: a `conversation` field, else the last
-/// numeric (or UUID-like) segment of the path.
+/// Body fields that name the conversation (room, channel) a message goes to.
+const CONVERSATION_KEYS: [&str; 8] = [
+    "conversation",
+    "conversation_id",
+    "conversationId",
+    "room",
+    "room_id",
+    "roomId",
+    "channel",
+    "channel_id",
+];
+
+/// The resource a path names: a conversation or room field, else the
+/// last path segment with a digit in it (`3`, a UUID, `room-3`), API
+/// versions (`v1`) aside.
 fn conversation_of(uri: &str, fields: &Map<String, Value>) -> Option<String> {
-    if let Some(v) = fields
-        .get("conversation")
-        .or_else(|| fields.get("conversation_id"))
-    {
+    if let Some(v) = CONVERSATION_KEYS.iter().find_map(|k| fields.get(*k)) {
         return Some(text_of(v));
     }
     without_query(uri)
         .split('/')
         .rfind(|s| {
-            !s.is_empty()
-                && (s.chars().all(|c| c.is_ascii_digit())
-                    || (s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')))
+            let version = s.len() > 1
+                && s.starts_with(['v', 'V'])
+                && s[1..].bytes().all(|b| b.is_ascii_digit());
+            s.bytes().any(|b| b.is_ascii_digit()) && !version && !s.contains('=')
         })
         .map(str::to_owned)
 }
@@ -376,6 +464,17 @@ mod tests {
             Some("7")
         );
         assert_eq!(conversation_of("/api/messages/", &none), None);
+        assert_eq!(
+            conversation_of("/api/v1/rooms/room-3/messages", &none).as_deref(),
+            Some("room-3")
+        );
+        assert_eq!(conversation_of("/api/v2/messages", &none), None);
+        let mut room = Map::new();
+        room.insert("room".into(), Value::from("lobby"));
+        assert_eq!(
+            conversation_of("/socket.io/", &room).as_deref(),
+            Some("lobby")
+        );
     }
 
     #[test]

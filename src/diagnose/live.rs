@@ -58,7 +58,7 @@ impl Live {
             EventKind::HttpResponse(r) => r.status >= 400,
             EventKind::HttpError(_) => true,
             EventKind::WsClose(c) => !c.clean || c.code == Some(1011),
-            EventKind::WsMessage(m) => m.msg_type.as_deref() == Some("error"),
+            EventKind::WsMessage(m) => m.msg_role == Some(crate::event::Role::Error),
             _ => false,
         };
         if !failed {

@@ -6,10 +6,12 @@
 //! field by field in `docs/capture-format.md`; a change here is a change to
 //! that contract.
 
+mod app;
 mod payload;
 
 use serde::{Deserialize, Serialize};
 
+pub use app::{DialectId, Role};
 pub use payload::Payload;
 
 /// Which way a WebSocket message (or close) travelled through the proxy.
@@ -112,24 +114,6 @@ pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
-}
-
-/// The top-level `type` of a JSON object, e.g. `chat_message` in
-/// `{"type":"chat_message","message":"cc"}`: the `msg_type` of a message.
-///
-/// Anything that is not a JSON object with a string `type` (plain text,
-/// invalid JSON, an array) has none; that is never an error.
-pub fn lift_msg_type(text: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Typed<'a> {
-        #[serde(rename = "type", borrow, default)]
-        ty: Option<std::borrow::Cow<'a, str>>,
-    }
-    if !text.trim_start().starts_with('{') {
-        return None;
-    }
-    let typed: Typed<'_> = serde_json::from_str(text).ok()?;
-    typed.ty.map(std::borrow::Cow::into_owned)
 }
 
 /// One record of the capture, in the order it happened.
@@ -280,6 +264,11 @@ pub struct WsHandshake {
     /// drops them before forwarding because it does not support compression.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions_dropped: Vec<String>,
+    /// The message protocol the handshake names (its path, query or
+    /// subprotocol); absent when only the first messages can tell, and
+    /// then recorded on the message that told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<DialectId>,
 }
 
 /// `ws_message`: one message, in one direction.
@@ -293,13 +282,50 @@ pub struct WsMessage {
     /// `truncated`).
     #[serde(flatten)]
     pub payload: Payload,
-    /// The top-level `type` of a JSON object payload, e.g. `chat_message`.
+    /// The application's name for the message, read by its dialect: a
+    /// JSON `type`, a Socket.IO event, a STOMP command, a GraphQL
+    /// operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_type: Option<String>,
+    /// What the message is for: `send`, `push`, `reply`, `error`,
+    /// `heartbeat`, `control`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_role: Option<Role>,
+    /// The room, channel, destination, namespace or topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// The id that pairs a request with its reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<String>,
+    /// Set on the one message whose content chose the WebSocket's dialect
+    /// (when the handshake did not name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<DialectId>,
+    /// What is wrong with a message that claims its dialect and breaks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Present and false when the message could not be delivered to the
     /// other side (which had gone).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub forwarded: bool,
+}
+
+impl WsMessage {
+    /// A message as forwarded, before any dialect has read it.
+    pub fn new(dir: Direction, opcode: Opcode, payload: Payload, forwarded: bool) -> WsMessage {
+        WsMessage {
+            dir,
+            opcode,
+            payload,
+            msg_type: None,
+            msg_role: None,
+            topic: None,
+            correlation: None,
+            dialect: None,
+            note: None,
+            forwarded,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -371,22 +397,4 @@ pub struct Trailer {
     pub failed_handshakes: u64,
     /// `http_error` and `error` events.
     pub errors: u64,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn msg_type_is_lifted_only_from_json_objects() {
-        assert_eq!(
-            lift_msg_type(r#"{"type":"chat_message","message":"cc"}"#).as_deref(),
-            Some("chat_message")
-        );
-        assert_eq!(lift_msg_type(r#" {"data":{"type":"inner"}}"#), None);
-        assert_eq!(lift_msg_type(r#"{"type":3}"#), None);
-        assert_eq!(lift_msg_type(r#"{"type":"x""#), None);
-        assert_eq!(lift_msg_type("hello"), None);
-        assert_eq!(lift_msg_type(r#"["type"]"#), None);
-    }
 }

@@ -42,6 +42,7 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
         subprotocols_offered: subprotocols_offered.clone(),
         subprotocol,
         extensions_dropped: extensions_dropped.clone(),
+        dialect: None,
     };
 
     let timeout = ex.shared.config.handshake_timeout;

@@ -634,12 +634,11 @@ pub fn compare_socket(
     // show which fields differ.
     let mut differences = Vec::new();
     for &i in &matching.missing {
-        let t = crate::event::lift_msg_type(socket.received[i].1.text().unwrap_or(""));
-        if let Some(&j) = matching
-            .extra
-            .iter()
-            .find(|&&j| crate::event::lift_msg_type(got[j].1.text().unwrap_or("")) == t)
-        {
+        let name = |(opcode, payload): &(Opcode, Payload)| {
+            crate::dialects::name_of(crate::event::Direction::UpstreamToClient, *opcode, payload)
+        };
+        let t = name(&socket.received[i]);
+        if let Some(&j) = matching.extra.iter().find(|&&j| name(&got[j]) == t) {
             differences.extend(diff_payloads(&expected[i], &actual[j]));
         }
     }

@@ -3,7 +3,7 @@
 //! `wsdiag show`. Filters combine with AND; an option given several times
 //! (`--type a --type b`) matches any of its values.
 
-use crate::event::{Direction, Event, EventKind, Opcode};
+use crate::event::{Direction, Event, EventKind, Opcode, Role};
 
 use super::format::Context;
 
@@ -53,6 +53,13 @@ impl StatusFilter {
 pub struct Filter {
     /// Only WebSocket messages with one of these `msg_type`s.
     pub msg_types: Vec<String>,
+    /// Only WebSocket messages with one of these roles.
+    pub roles: Vec<Role>,
+    /// Only WebSocket messages about one of these topics.
+    pub topics: Vec<String>,
+    /// Show heartbeat messages too (hidden unless set, or asked for by
+    /// `roles`).
+    pub heartbeats: bool,
     /// Only events of these connections.
     pub conns: Vec<u64>,
     /// Only WebSocket messages in this direction.
@@ -78,6 +85,27 @@ impl Filter {
         if !self.msg_types.is_empty() {
             let t = message.and_then(|m| m.msg_type.as_ref());
             if !t.is_some_and(|t| self.msg_types.contains(t)) {
+                return false;
+            }
+        }
+        if let Some(m) = message {
+            if m.msg_role == Some(Role::Heartbeat)
+                && !self.heartbeats
+                && !self.roles.contains(&Role::Heartbeat)
+            {
+                return false;
+            }
+        }
+        if !self.roles.is_empty()
+            && !message
+                .and_then(|m| m.msg_role)
+                .is_some_and(|r| self.roles.contains(&r))
+        {
+            return false;
+        }
+        if !self.topics.is_empty() {
+            let t = message.and_then(|m| m.topic.as_ref());
+            if !t.is_some_and(|t| self.topics.contains(t)) {
                 return false;
             }
         }

@@ -19,8 +19,9 @@ use chrono::{DateTime, Local, Utc};
 
 use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::Finding;
+use crate::dialects::{DialectId, Dialects};
 use crate::event::{
-    Direction, Event, EventKind, HttpError, HttpResponse, Opcode, Payload, WsClose, WsMessage,
+    Direction, Event, EventKind, HttpError, HttpResponse, Opcode, Payload, Role, WsClose, WsMessage,
 };
 
 /// How many characters of a payload a console line shows.
@@ -34,11 +35,13 @@ pub struct Context {
     requests: HashMap<u64, (String, String)>,
     upgrades: HashMap<u64, u16>,
     ws_paths: HashMap<u64, String>,
+    dialects: Dialects,
 }
 
 impl Context {
     /// Takes note of `event`; call for every event, shown or not.
     pub fn observe(&mut self, event: &Event) {
+        self.dialects.observe(event);
         match &event.kind {
             EventKind::HttpRequest(r) => {
                 self.requests
@@ -159,7 +162,7 @@ impl Formatter {
                 }
                 s
             }
-            EventKind::WsMessage(m) => self.message(m),
+            EventKind::WsMessage(m) => self.message(m, ctx.dialects.get(event.conn)),
             EventKind::WsClose(c) => self.close(c),
             EventKind::Error(e) => self.palette.paint(
                 Palette::fg(AnsiColor::Red),
@@ -246,7 +249,11 @@ impl Formatter {
         )
     }
 
-    fn message(&self, m: &WsMessage) -> String {
+    /// A message's line: arrow, name (and topic), then its application
+    /// payload when its dialect wraps one in an envelope (`→ chat message
+    /// {"text":"cc"}` for Socket.IO's `42["chat message",{"text":"cc"}]`),
+    /// else the payload itself. Heartbeats are dimmed.
+    fn message(&self, m: &WsMessage, dialect: Option<DialectId>) -> String {
         let colour = match m.dir {
             Direction::ClientToUpstream => AnsiColor::Cyan,
             Direction::UpstreamToClient => AnsiColor::Green,
@@ -254,23 +261,47 @@ impl Formatter {
         let arrow = self
             .palette
             .paint(Palette::fg(colour).bold(), m.dir.arrow());
-        let label = match (&m.msg_type, m.opcode) {
-            (Some(t), _) => self.palette.paint(Style::new().bold(), t),
+        let heartbeat = m.msg_role == Some(Role::Heartbeat);
+        let name_style = if heartbeat {
+            Style::new().dimmed()
+        } else {
+            Style::new().bold()
+        };
+        let mut label = match (&m.msg_type, m.opcode) {
+            (Some(t), _) => self.palette.paint(name_style, &visible(t)),
             (None, op) => format!("{op:?}").to_lowercase(),
         };
-        let content = match m.opcode {
-            Opcode::Text => shorten(&compact(&m.payload), PAYLOAD_WIDTH),
-            Opcode::Close => describe_close(&m.payload),
+        if let Some(topic) = &m.topic {
+            let _ = write!(label, " {}", visible(topic));
+        }
+        let unwrapped = match dialect {
+            Some(DialectId::Json) | None => None,
+            Some(id) => crate::dialects::new(id).payload(crate::dialects::frame_of(m)),
+        };
+        let content = match (m.opcode, unwrapped) {
+            (Opcode::Text | Opcode::Binary, Some(app)) => shorten(&app.to_string(), PAYLOAD_WIDTH),
+            (Opcode::Text, None) => shorten(&visible(&compact(&m.payload)), PAYLOAD_WIDTH),
+            (Opcode::Close, _) => describe_close(&m.payload),
             _ if m.payload.len == 0 => String::new(),
             _ => format!("{} B {}", m.payload.len, hex_preview(&m.payload)),
         };
+        let content = if heartbeat {
+            self.palette.paint(Style::new().dimmed(), &content)
+        } else {
+            content
+        };
+        let note = m
+            .note
+            .as_ref()
+            .map(|n| format!(" [{}]", visible(n)))
+            .unwrap_or_default();
         let lost = match (m.forwarded, m.opcode) {
             (true, _) => "",
             (false, Opcode::Pong) => " (not forwarded: wsdiag had answered the ping already)",
             (false, Opcode::Close) => " (not forwarded: wsdiag had closed the other side)",
             (false, _) => " (not forwarded: the other side was gone)",
         };
-        format!("{arrow} {label} {content}{lost}")
+        format!("{arrow} {label} {content}{note}{lost}")
             .trim_end()
             .to_owned()
     }
@@ -340,6 +371,28 @@ fn compact(payload: &Payload) -> String {
         let _ = write!(s, " … ({} B in all)", payload.len);
     }
     s
+}
+
+/// `s` with every control character made visible (`\n`, `\e`,
+/// `\u{7}`), so that bytes from the network never drive the terminal.
+pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{1b}' => out.push_str("\\e"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// At most `width` characters, with `…` where it was cut.

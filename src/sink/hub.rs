@@ -2,8 +2,9 @@
 //!
 //! It runs on a thread of its own so that serializing and writing the capture
 //! never competes with forwarding on the async runtime. It gives every event
-//! its `seq` in the order it arrives, lifts `msg_type` out of JSON payloads
-//! (once, here, off the forwarding path), keeps the counts for the trailer,
+//! its `seq` in the order it arrives, has each WebSocket message read by
+//! its dialect (once, here, off the forwarding path: `msg_type`,
+//! `msg_role`, `topic`, `correlation`), keeps the counts for the trailer,
 //! and flushes sinks whenever the stream goes quiet and at least every
 //! [`FLUSH_INTERVAL`] while it does not. While events keep coming it takes
 //! them in batches, so producers do not wake it for each one.
@@ -17,7 +18,8 @@ use tokio::sync::mpsc::error::TryRecvError;
 
 use super::recorder::{Recorder, CHANNEL_CAPACITY};
 use super::{Sink, SinkError};
-use crate::event::{lift_msg_type, ErrorEvent, ErrorKind, Event, EventKind, Opcode, Side, Trailer};
+use crate::dialects::{Classifier, DialectId};
+use crate::event::{ErrorEvent, ErrorKind, Event, EventKind, Side, Trailer};
 
 /// The longest a recorded event may wait in a buffer before it is flushed.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -51,10 +53,13 @@ impl HubHandle {
 }
 
 /// Starts the hub with `sinks`; returns the recorder that feeds it.
+/// `dialect` forces every WebSocket's dialect (`--dialect`); `None`
+/// guesses it from each handshake and first messages.
 pub fn spawn(
     sinks: Vec<Box<dyn Sink>>,
     body_limit: usize,
     start: Instant,
+    dialect: Option<DialectId>,
 ) -> (Recorder, HubHandle) {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let hub = Hub {
@@ -63,6 +68,7 @@ pub fn spawn(
         sinks: sinks.into_iter().map(SinkSlot::new).collect(),
         next_seq: 1,
         trailer: Trailer::default(),
+        classifier: Classifier::new(dialect),
     };
     let thread = thread::Builder::new()
         .name("wsdiag-hub".into())
@@ -89,6 +95,7 @@ struct Hub {
     sinks: Vec<SinkSlot>,
     next_seq: u64,
     trailer: Trailer,
+    classifier: Classifier,
 }
 
 impl Hub {
@@ -129,11 +136,7 @@ impl Hub {
     fn dispatch(&mut self, mut event: Event) {
         event.seq = self.next_seq;
         self.next_seq += 1;
-        if let EventKind::WsMessage(m) = &mut event.kind {
-            if m.opcode == Opcode::Text && m.msg_type.is_none() {
-                m.msg_type = m.payload.text().and_then(lift_msg_type);
-            }
-        }
+        self.classifier.observe(&mut event);
         count(&mut self.trailer, &event);
         let event = Arc::new(event);
         let mut failures = Vec::new();

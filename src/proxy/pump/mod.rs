@@ -245,13 +245,7 @@ where
             }
         };
         count += u64::from(forwarded);
-        let record = WsMessage {
-            dir,
-            opcode,
-            payload,
-            msg_type: None,
-            forwarded,
-        };
+        let record = WsMessage::new(dir, opcode, payload, forwarded);
         ctx.recorder
             .record_at(t_us, Some(ctx.conn), EventKind::WsMessage(record))
             .await;

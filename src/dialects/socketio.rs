@@ -1,0 +1,297 @@
+//! Socket.IO v4 over Engine.IO v3/v4.
+//!
+//! Follows the Engine.IO protocol (socketio/engine.io-protocol, v4: packet
+//! types `0` open … `6` noop, `\x1e` between the packets of a polling body)
+//! and the Socket.IO protocol (socketio/socket.io-protocol, v5: packet
+//! types `0` CONNECT … `6` BINARY_ACK, encoded as
+//! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON>]`).
+//! A BINARY_EVENT (`451-["upload",{"_placeholder":true,"num":0}]`) is
+//! followed by its attachments as binary messages; they are named after
+//! their event.
+
+use serde_json::Value;
+
+use super::api::{AppMessage, Dialect, DialectId, Frame, Role};
+
+/// The Socket.IO dialect, with the attachments still owed by a binary
+/// event.
+#[derive(Debug, Default)]
+pub struct SocketIo {
+    /// Attachments still to come, and the message they belong to.
+    attachments: Option<(u32, AppMessage)>,
+}
+
+impl Dialect for SocketIo {
+    fn id(&self) -> DialectId {
+        DialectId::Socketio
+    }
+
+    fn classify(&mut self, frame: Frame<'_>) -> AppMessage {
+        let Some(text) = frame.text() else {
+            return self.attachment();
+        };
+        let packet = engine_packet(text, frame);
+        if let Some((n, ref owner)) = packet.attachments {
+            if n > 0 {
+                self.attachments = Some((n, owner.clone()));
+            }
+        }
+        packet.message
+    }
+
+    fn payload(&self, frame: Frame<'_>) -> Option<Value> {
+        let text = frame.text()?;
+        let rest = text.strip_prefix('4')?;
+        let header = socket_header(rest)?;
+        let args = serde_json::from_str::<Value>(header.json).ok()?;
+        match (header.kind, args) {
+            (b'2' | b'5', Value::Array(mut args)) if !args.is_empty() => {
+                args.remove(0);
+                Some(one_or_all(args))
+            }
+            (b'3' | b'6', Value::Array(args)) => Some(one_or_all(args)),
+            (_, other) => Some(other),
+        }
+    }
+}
+
+impl SocketIo {
+    /// A binary message: the next attachment of a binary event, else an
+    /// unnamed binary message.
+    fn attachment(&mut self) -> AppMessage {
+        match self.attachments.take() {
+            Some((left, owner)) => {
+                if left > 1 {
+                    self.attachments = Some((left - 1, owner.clone()));
+                }
+                owner
+            }
+            None => AppMessage::default(),
+        }
+    }
+}
+
+/// One Engine.IO packet read: what it is and, for a binary Socket.IO
+/// packet, how many attachments follow.
+pub struct Packet {
+    /// What the packet is.
+    pub message: AppMessage,
+    /// For BINARY_EVENT and BINARY_ACK: the attachment count.
+    pub attachments: Option<(u32, AppMessage)>,
+}
+
+/// Reads one Engine.IO packet (a WebSocket text message, or one packet of
+/// a polling body).
+pub fn engine_packet(text: &str, frame: Frame<'_>) -> Packet {
+    let plain = |message| Packet {
+        message,
+        attachments: None,
+    };
+    let mut chars = text.chars();
+    let Some(kind) = chars.next() else {
+        return plain(AppMessage::broken("an empty Engine.IO packet"));
+    };
+    let rest = chars.as_str();
+    match kind {
+        '0' => plain(AppMessage::named("open", Role::Control)),
+        '1' => plain(AppMessage::named("close", Role::Control)),
+        '2' if rest == "probe" => plain(AppMessage::named("probe", Role::Control)),
+        '3' if rest == "probe" => plain(AppMessage::named("probe", Role::Control)),
+        '2' => plain(AppMessage::named("ping", Role::Heartbeat)),
+        '3' => plain(AppMessage::named("pong", Role::Heartbeat)),
+        '4' => socket_packet(rest, frame),
+        '5' => plain(AppMessage::named("upgrade", Role::Control)),
+        '6' => plain(AppMessage::named("noop", Role::Control)),
+        other => plain(AppMessage::broken(format!(
+            "{other:?} is not an Engine.IO packet type (0 to 6)"
+        ))),
+    }
+}
+
+/// The parts of a Socket.IO packet's header.
+struct SocketHeader<'a> {
+    kind: u8,
+    attachments: Option<u32>,
+    namespace: Option<&'a str>,
+    ack: Option<&'a str>,
+    json: &'a str,
+}
+
+/// Splits `<type>[<n>-][<nsp>,][<id>]<json>`; `None` when it is not one.
+fn socket_header(text: &str) -> Option<SocketHeader<'_>> {
+    let kind = *text.as_bytes().first()?;
+    if !(b'0'..=b'6').contains(&kind) {
+        return None;
+    }
+    let mut rest = &text[1..];
+    let mut attachments = None;
+    if matches!(kind, b'5' | b'6') {
+        let (n, after) = rest.split_once('-')?;
+        attachments = Some(n.parse().ok()?);
+        rest = after;
+    }
+    let mut namespace = None;
+    if rest.starts_with('/') {
+        let end = rest.find(',').unwrap_or(rest.len());
+        namespace = Some(&rest[..end]);
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let ack = (digits > 0).then(|| &rest[..digits]);
+    Some(SocketHeader {
+        kind,
+        attachments,
+        namespace,
+        ack,
+        json: &rest[digits..],
+    })
+}
+
+fn socket_packet(text: &str, frame: Frame<'_>) -> Packet {
+    let Some(header) = socket_header(text) else {
+        return Packet {
+            message: AppMessage::broken("an Engine.IO message that is not a Socket.IO packet"),
+            attachments: None,
+        };
+    };
+    let parsed = if header.json.is_empty() {
+        Ok(Value::Null)
+    } else {
+        serde_json::from_str::<Value>(header.json)
+    };
+    let base = |name: Option<String>, role| AppMessage {
+        name,
+        role: Some(role),
+        topic: header.namespace.filter(|n| *n != "/").map(str::to_owned),
+        correlation: header.ack.map(str::to_owned),
+        note: None,
+    };
+    let mut message = match (header.kind, &parsed) {
+        (b'0', _) => base(Some("connect".into()), Role::Control),
+        (b'1', _) => base(Some("disconnect".into()), Role::Control),
+        (b'4', _) => base(Some("connect_error".into()), Role::Error),
+        (b'2' | b'5', Ok(Value::Array(args))) => match args.first().and_then(Value::as_str) {
+            Some(name) => base(Some(name.to_owned()), frame.app_role()),
+            None => AppMessage::broken("a Socket.IO event whose first argument is not its name"),
+        },
+        (b'3' | b'6', Ok(Value::Array(_))) => base(None, Role::Reply),
+        (b'2' | b'5', Err(_)) if frame.truncated => {
+            base(event_name_in_prefix(header.json), frame.app_role())
+        }
+        (b'3' | b'6', Err(_)) if frame.truncated => base(None, Role::Reply),
+        (_, Err(e)) => {
+            AppMessage::broken(format!("a Socket.IO packet whose JSON does not parse: {e}"))
+        }
+        _ => AppMessage::broken("a Socket.IO event or ack without its argument array"),
+    };
+    if message.role == Some(Role::Reply) && header.ack.is_none() {
+        message.note = Some("a Socket.IO ack without its id".into());
+    }
+    let attachments = header.attachments.map(|n| (n, message.clone()));
+    Packet {
+        message,
+        attachments,
+    }
+}
+
+/// The event name at the start of a cut argument array: `["chat message",…`.
+fn event_name_in_prefix(json: &str) -> Option<String> {
+    let rest = json.trim_start().strip_prefix('[')?;
+    let mut de = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+    de.next()?.ok()
+}
+
+/// One argument as itself, several as their array.
+fn one_or_all(mut args: Vec<Value>) -> Value {
+    if args.len() == 1 {
+        args.remove(0)
+    } else {
+        Value::Array(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Direction, Opcode};
+
+    fn text(dir: Direction, s: &str) -> Frame<'_> {
+        Frame {
+            dir,
+            opcode: Opcode::Text,
+            data: s.as_bytes(),
+            truncated: false,
+        }
+    }
+    const UP: Direction = Direction::ClientToUpstream;
+    const DOWN: Direction = Direction::UpstreamToClient;
+
+    #[test]
+    fn events_acks_and_heartbeats() {
+        let mut d = SocketIo::default();
+        let sent = d.classify(text(UP, r#"421["chat message",{"text":"cc"}]"#));
+        assert_eq!(sent.name.as_deref(), Some("chat message"));
+        assert_eq!(sent.role, Some(Role::Send));
+        assert_eq!(sent.correlation.as_deref(), Some("1"));
+        assert_eq!(
+            d.payload(text(UP, r#"421["chat message",{"text":"cc"}]"#)),
+            Some(serde_json::json!({"text":"cc"}))
+        );
+        let ack = d.classify(text(DOWN, r#"431[{"ok":true,"id":7}]"#));
+        assert_eq!(
+            (ack.role, ack.correlation.as_deref()),
+            (Some(Role::Reply), Some("1"))
+        );
+        assert_eq!(d.classify(text(DOWN, "2")).role, Some(Role::Heartbeat));
+        assert_eq!(
+            d.classify(text(DOWN, "2probe")).name.as_deref(),
+            Some("probe")
+        );
+        let push = d.classify(text(DOWN, r#"42/admin,["message.created",{"id":1}]"#));
+        assert_eq!(push.role, Some(Role::Push));
+        assert_eq!(push.topic.as_deref(), Some("/admin"));
+        let refused = d.classify(text(DOWN, r#"44{"message":"Not authorized"}"#));
+        assert_eq!(refused.role, Some(Role::Error));
+    }
+
+    #[test]
+    fn binary_attachments_are_named_after_their_event() {
+        let mut d = SocketIo::default();
+        let head = d.classify(text(UP, r#"451-0["upload",{"_placeholder":true,"num":0}]"#));
+        assert_eq!(head.name.as_deref(), Some("upload"));
+        let bin = d.classify(Frame {
+            dir: UP,
+            opcode: Opcode::Binary,
+            data: &[1, 2, 3, 4],
+            truncated: false,
+        });
+        assert_eq!(bin.name.as_deref(), Some("upload"));
+        let next = d.classify(Frame {
+            dir: UP,
+            opcode: Opcode::Binary,
+            data: &[1],
+            truncated: false,
+        });
+        assert_eq!(next.name, None, "one attachment was announced");
+    }
+
+    #[test]
+    fn broken_packets_get_a_note_not_a_panic() {
+        let mut d = SocketIo::default();
+        for bad in ["42[", "4", "9", "", "45", "45x-[]", "42{}", "42[1]", "43"] {
+            let m = d.classify(text(UP, bad));
+            assert!(m.note.is_some() || m.name.is_none(), "{bad}: {m:?}");
+        }
+        assert!(d.classify(text(UP, "42[")).note.is_some());
+    }
+
+    #[test]
+    fn a_cut_event_keeps_its_name() {
+        let mut d = SocketIo::default();
+        let mut f = text(UP, r#"42["chat message",{"text":"a long te"#);
+        f.truncated = true;
+        let m = d.classify(f);
+        assert_eq!(m.name.as_deref(), Some("chat message"));
+        assert_eq!(m.note, None);
+    }
+}
