@@ -10,6 +10,7 @@ mod browser;
 mod captures;
 mod cli;
 mod diagnose;
+mod dialects;
 mod django;
 mod export;
 mod fuzz_regressions;

@@ -121,7 +121,7 @@ impl Harness {
         let writer = CaptureWriter::create(&capture_path, &header).unwrap();
         let (tap_tx, tap) = tokio::sync::mpsc::unbounded_channel();
         let sinks: Vec<Box<dyn Sink>> = vec![Box::new(writer), Box::new(Tap(tap_tx))];
-        let (recorder, hub) = sink::spawn(sinks, options.body_limit, Instant::now());
+        let (recorder, hub) = sink::spawn(sinks, options.body_limit, Instant::now(), None);
         let mut config = ProxyConfig::new(Upstream::parse(upstream).unwrap());
         (options.configure)(&mut config);
         let stop = CancellationToken::new();
