@@ -133,9 +133,13 @@ fn socketio_events_are_named_and_unwrapped_on_the_websocket_transport() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = capture_of("socketio-websocket.jsonl", dir.path());
     let lines = message_lines(&show(&file, &["--type", "chat message"]));
-    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines.len(), 2, "the event and its ack: {lines:?}");
     assert!(lines[0].starts_with("→ chat message {"), "{lines:?}");
     assert!(lines[0].contains(r#""text":"cc""#), "{lines:?}");
+    assert!(
+        lines[1].starts_with("← chat message {"),
+        "the ack: {lines:?}"
+    );
     let created = message_lines(&show(&file, &["--type", "message.created"]));
     assert!(
         created.iter().all(|l| l.starts_with("← message.created {")),
@@ -143,7 +147,7 @@ fn socketio_events_are_named_and_unwrapped_on_the_websocket_transport() {
     );
     assert!(!created.is_empty());
     // The upload's binary attachment carries its event's name.
-    let upload = message_lines(&show(&file, &["--type", "upload"]));
+    let upload = message_lines(&show(&file, &["--type", "upload", "--role", "send"]));
     assert_eq!(upload.len(), 2, "the event and its attachment: {upload:?}");
     assert!(upload[1].contains("4 B"), "{upload:?}");
     // Acks are replies; Engine.IO pings are hidden unless asked for.

@@ -18,4 +18,5 @@ mod nothing_lost;
 mod proxy;
 mod replay;
 mod security;
+mod socketio;
 mod ui;

@@ -3,10 +3,12 @@
 //!
 //! A REST attempt is a `POST`, `PUT` or `PATCH` with a JSON object or form
 //! body; its outcome is the response status (and parsed error). A WebSocket
-//! attempt is a client message whose payload is a JSON object; it is
-//! delivered when an upstream message carrying the same content follows
-//! within the delivery window, failed when an error message or a 1011 or
-//! abrupt close follows instead, and otherwise unconfirmed.
+//! attempt is a client message its dialect reads as a `send` (on a
+//! WebSocket or in an Engine.IO long-polling body), with the application
+//! payload as its fields; its correlated answer decides its outcome when it
+//! has one, else it is delivered when an upstream message carrying the same
+//! content follows within the delivery window, failed when an error message
+//! or a 1011 or abrupt close follows instead, and otherwise unconfirmed.
 
 use std::collections::HashMap;
 
@@ -110,14 +112,20 @@ pub struct Windows {
 
 /// Finds every send attempt in `events` (in capture order).
 pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
-    let payloads = app_payloads(events);
+    let reading = Reading::of(events);
     let mut requests: HashMap<u64, (&Event, &HttpRequest)> = HashMap::new();
+    // The last request of each connection: the carrier of a long-polling
+    // message.
+    let mut carriers: HashMap<u64, (&HttpRequest, String)> = HashMap::new();
     let mut handshakes: HashMap<u64, (&HttpRequest, String)> = HashMap::new();
     let mut attempts = Vec::new();
     for (i, event) in events.iter().enumerate() {
         match &event.kind {
             EventKind::HttpRequest(r) => {
                 requests.insert(r.exchange, (event, r));
+                if let Some(conn) = event.conn {
+                    carriers.insert(conn, (r, r.uri.clone()));
+                }
             }
             EventKind::WsHandshake(h) if h.accepted => {
                 if let (Some(conn), Some((_, r))) = (event.conn, requests.get(&h.exchange)) {
@@ -132,10 +140,15 @@ pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
             EventKind::WsMessage(m)
                 if m.dir == Direction::ClientToUpstream && m.msg_role == Some(Role::Send) =>
             {
-                let Some((handshake, uri)) = event.conn.and_then(|c| handshakes.get(&c)) else {
+                let opened_by = if m.polling.is_some() {
+                    &carriers
+                } else {
+                    &handshakes
+                };
+                let Some((handshake, uri)) = event.conn.and_then(|c| opened_by.get(&c)) else {
                     continue;
                 };
-                let Some(payload) = &payloads[i] else {
+                let Some(payload) = &reading.payloads[i] else {
                     continue;
                 };
                 let fields = match payload {
@@ -143,7 +156,7 @@ pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
                     _ => Map::new(),
                 };
                 let content = content_of(payload);
-                let outcome = ws_outcome(events, &payloads, i, content.as_deref(), windows);
+                let outcome = ws_outcome(events, &reading, i, content.as_deref(), windows);
                 attempts.push(Attempt {
                     path: SendPath::Ws,
                     seq: event.seq,
@@ -242,27 +255,76 @@ fn json_object(text: &str) -> Option<Map<String, Value>> {
     }
 }
 
-/// The application payload of every WebSocket message that may be a send
-/// or its answer (by index into `events`), read once by its dialect.
-fn app_payloads(events: &[Event]) -> Vec<Option<Value>> {
-    let mut dialects = Dialects::default();
-    events
-        .iter()
-        .map(|event| {
+/// What the WebSocket outcome rules read of each event, once: by index
+/// into the events.
+struct Reading {
+    /// The application payload of every message that may be a send or its
+    /// answer, read by its dialect.
+    payloads: Vec<Option<Value>>,
+    /// The session each WebSocket event belongs to: its connection, or
+    /// for Engine.IO its `sid`, which long-polling messages and the
+    /// upgraded WebSocket share.
+    sessions: Vec<Option<Session>>,
+}
+
+/// A conversation between one client and the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Session {
+    /// One WebSocket connection.
+    Conn(u64),
+    /// One Engine.IO session, over long-polling and WebSocket.
+    EngineIo(String),
+}
+
+impl Reading {
+    fn of(events: &[Event]) -> Reading {
+        let mut dialects = Dialects::default();
+        let mut by_conn: HashMap<u64, Session> = HashMap::new();
+        let mut payloads = Vec::with_capacity(events.len());
+        let mut sessions = Vec::with_capacity(events.len());
+        for event in events {
             dialects.observe(event);
-            match &event.kind {
-                EventKind::WsMessage(m)
-                    if matches!(
+            let conn_session = |conn: Option<u64>, by_conn: &HashMap<u64, Session>| {
+                let conn = conn?;
+                Some(by_conn.get(&conn).cloned().unwrap_or(Session::Conn(conn)))
+            };
+            let (payload, session) = match &event.kind {
+                EventKind::WsHandshake(h) => {
+                    if let (Some(conn), Some(sid)) = (event.conn, query_value(&h.uri, "sid")) {
+                        by_conn.insert(conn, Session::EngineIo(sid.to_owned()));
+                    }
+                    (None, None)
+                }
+                EventKind::WsMessage(m) => {
+                    let worth_reading = matches!(
                         m.msg_role,
                         Some(Role::Send | Role::Push | Role::Reply | Role::Error)
-                    ) =>
-                {
-                    dialects.payload(event.conn, m)
+                    );
+                    let payload = worth_reading
+                        .then(|| dialects.payload(event.conn, m))
+                        .flatten();
+                    let session = match &m.polling {
+                        Some(sid) => Some(Session::EngineIo(sid.clone())),
+                        None => conn_session(event.conn, &by_conn),
+                    };
+                    (payload, session)
                 }
-                _ => None,
-            }
-        })
-        .collect()
+                EventKind::WsClose(_) => (None, conn_session(event.conn, &by_conn)),
+                _ => (None, None),
+            };
+            payloads.push(payload);
+            sessions.push(session);
+        }
+        Reading { payloads, sessions }
+    }
+}
+
+/// The value of query parameter `name` in `uri`.
+fn query_value<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
+    uri.split_once('?')?.1.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then_some(v)
+    })
 }
 
 /// What followed a WebSocket message (`events[i]`) within the window.
@@ -275,7 +337,7 @@ fn app_payloads(events: &[Event]) -> Vec<Option<Value>> {
 /// payload carrying the content.
 fn ws_outcome(
     events: &[Event],
-    payloads: &[Option<Value>],
+    reading: &Reading,
     i: usize,
     content: Option<&str>,
     windows: Windows,
@@ -294,10 +356,10 @@ fn ws_outcome(
         }
         match &event.kind {
             EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => {
-                let same_conn = event.conn == sent.conn;
+                let same_conn = reading.sessions[j] == reading.sessions[i];
                 let answers =
                     same_conn && correlation.is_some() && m.correlation.as_deref() == correlation;
-                let payload = payloads[j].as_ref();
+                let payload = reading.payloads[j].as_ref();
                 if same_conn
                     && m.msg_role == Some(Role::Error)
                     && (answers || m.correlation.is_none())
@@ -329,7 +391,7 @@ fn ws_outcome(
                 }
             }
             EventKind::WsClose(c)
-                if event.conn == sent.conn
+                if reading.sessions[j] == reading.sessions[i]
                     && answered.is_none()
                     && echo.is_none()
                     && (c.code == Some(1011) || !c.clean) =>
@@ -387,13 +449,21 @@ pub fn carries(value: &Value, content: &str) -> bool {
     }
 }
 
-/// The main text of a message: its longest string field, normalized.
+/// Field names that hold a message's text, in the order they are tried.
+const TEXT_KEYS: [&str; 6] = ["message", "text", "body", "content", "msg", "contenu"];
+
+/// The main text of a message, normalized: the first of [`TEXT_KEYS`]
+/// that is a string, else its longest string field that does not name a
+/// conversation (`{"room":"room-3","text":"cc"}` sends "cc").
 fn main_text(fields: &Map<String, Value>) -> Option<String> {
+    let text = |v: &Value| v.as_str().map(normalize).filter(|s| !s.is_empty());
+    if let Some(t) = TEXT_KEYS.iter().find_map(|k| fields.get(*k).and_then(text)) {
+        return Some(t);
+    }
     fields
-        .values()
-        .filter_map(Value::as_str)
-        .map(normalize)
-        .filter(|s| !s.is_empty())
+        .iter()
+        .filter(|(k, _)| !CONVERSATION_KEYS.contains(&k.as_str()))
+        .filter_map(|(_, v)| text(v))
         .max_by_key(|s| s.len())
 }
 
@@ -481,5 +551,9 @@ mod tests {
     fn the_main_text_is_the_longest_string_normalized() {
         let fields = json_object(r#"{"message":"  hello   world ","lang":"fr","n":3}"#).unwrap();
         assert_eq!(main_text(&fields).as_deref(), Some("hello world"));
+        let fields = json_object(r#"{"room":"room-3","text":"cc"}"#).unwrap();
+        assert_eq!(main_text(&fields).as_deref(), Some("cc"));
+        let fields = json_object(r#"{"room":"room-3","note":"cc"}"#).unwrap();
+        assert_eq!(main_text(&fields).as_deref(), Some("cc"));
     }
 }

@@ -186,6 +186,11 @@ struct Session {
 pub struct Classifier {
     forced: Option<DialectId>,
     sessions: HashMap<u64, Session>,
+    /// Engine.IO long-polling: open requests by exchange (the session id,
+    /// once known, and whether it is Engine.IO v3), and each session's
+    /// Socket.IO reader by `sid`.
+    polling_requests: HashMap<u64, (Option<String>, bool)>,
+    polling_sessions: HashMap<String, socketio::SocketIo>,
 }
 
 impl Classifier {
@@ -193,17 +198,50 @@ impl Classifier {
     pub fn new(forced: Option<DialectId>) -> Classifier {
         Classifier {
             forced,
-            sessions: HashMap::new(),
+            ..Classifier::default()
         }
     }
 
     /// Reads `event` and records the result on it: the dialect on an
     /// accepted `ws_handshake`, the classification on a `ws_message`.
-    pub fn observe(&mut self, event: &mut Event) {
+    ///
+    /// Returns the messages an Engine.IO long-polling body carried (the
+    /// `http_request` of a polling `POST`, the `http_response` of a polling
+    /// `GET`): new `ws_message` events with `polling` set, to be recorded
+    /// right after `event` and passed to `observe` in their turn.
+    pub fn observe(&mut self, event: &mut Event) -> Vec<Event> {
         let Some(conn) = event.conn else {
-            return;
+            return Vec::new();
         };
         match &mut event.kind {
+            EventKind::HttpRequest(r) => {
+                let Some(sid) = socketio::polling_request(&r.uri) else {
+                    return Vec::new();
+                };
+                let eio3 = r.uri.contains("EIO=3");
+                self.polling_requests
+                    .insert(r.exchange, (sid.clone(), eio3));
+                if let (Some(sid), "POST") = (sid, r.method.as_str()) {
+                    let body = r.body.clone();
+                    return polling_messages(event, &body, Direction::ClientToUpstream, sid, eio3);
+                }
+            }
+            EventKind::HttpResponse(r) => {
+                let Some((sid, eio3)) = self.polling_requests.remove(&r.exchange) else {
+                    return Vec::new();
+                };
+                let text = r.body.text().unwrap_or("");
+                let sid = sid.or_else(|| text.split('\u{1e}').next().and_then(socketio::open_sid));
+                if let (Some(sid), true) = (sid, r.status == 200 && text != "ok") {
+                    let body = r.body.clone();
+                    return polling_messages(event, &body, Direction::UpstreamToClient, sid, eio3);
+                }
+            }
+            EventKind::WsMessage(m) if m.polling.is_some() => {
+                let sid = m.polling.clone().unwrap_or_default();
+                let session = self.polling_sessions.entry(sid).or_default();
+                apply(m, session.classify(frame_of(m)));
+            }
             EventKind::WsHandshake(h) if h.accepted => {
                 let chosen = self.forced.or_else(|| {
                     from_handshake(&Handshake {
@@ -233,6 +271,7 @@ impl Classifier {
             }
             _ => {}
         }
+        Vec::new()
     }
 
     /// Classifies `events` again from scratch, with `forced` as every
@@ -246,7 +285,8 @@ impl Classifier {
                 EventKind::WsHandshake(h) => h.dialect = None,
                 _ => {}
             }
-            classifier.observe(event);
+            // Polling messages are in the capture already: nothing to add.
+            let _derived = classifier.observe(event);
         }
     }
 }
@@ -269,12 +309,51 @@ impl Session {
         };
         let app = dialect.classify(frame);
         m.dialect = chosen;
-        m.msg_type = app.name;
-        m.msg_role = app.role;
-        m.topic = app.topic;
-        m.correlation = app.correlation;
-        m.note = app.note;
+        apply(m, app);
     }
+}
+
+/// Records what a dialect read on the message.
+fn apply(m: &mut WsMessage, app: AppMessage) {
+    m.msg_type = app.name;
+    m.msg_role = app.role;
+    m.topic = app.topic;
+    m.correlation = app.correlation;
+    m.note = app.note;
+}
+
+/// The Engine.IO packets of a polling body as messages of session `sid`,
+/// at the time and on the connection of `carrier`. A body cut by the
+/// body limit cuts its last packet, which is marked truncated.
+fn polling_messages(
+    carrier: &Event,
+    body: &Payload,
+    dir: Direction,
+    sid: String,
+    eio3: bool,
+) -> Vec<Event> {
+    let Some(text) = body.text() else {
+        return Vec::new();
+    };
+    let packets = socketio::polling_packets(text, eio3);
+    let missing = body.len.saturating_sub(body.bytes.len() as u64);
+    let last = packets.len().saturating_sub(1);
+    packets
+        .into_iter()
+        .enumerate()
+        .map(|(i, (binary, bytes))| {
+            let opcode = if binary { Opcode::Binary } else { Opcode::Text };
+            let len = bytes.len() as u64 + if i == last { missing } else { 0 };
+            let mut m = WsMessage::new(dir, opcode, Payload { bytes, len }, true);
+            m.polling = Some(sid.clone());
+            Event {
+                seq: 0,
+                t_us: carrier.t_us,
+                conn: carrier.conn,
+                kind: EventKind::WsMessage(m),
+            }
+        })
+        .collect()
 }
 
 /// The name of one message read on its own: its dialect guessed from its
@@ -347,6 +426,15 @@ impl Dialects {
         self.by_conn.get(&conn?).copied()
     }
 
+    /// The dialect message `m` on connection `conn` was read with: its
+    /// WebSocket's, or Socket.IO for a long-polling message.
+    pub fn of_message(&self, conn: Option<u64>, m: &WsMessage) -> Option<DialectId> {
+        match m.polling {
+            Some(_) => Some(DialectId::Socketio),
+            None => self.get(conn),
+        }
+    }
+
     /// The application payload of message `m` on connection `conn`
     /// (without the envelope), when its dialect finds one. A message whose
     /// WebSocket's dialect is not known here (its handshake is outside a
@@ -356,7 +444,7 @@ impl Dialects {
             return None;
         }
         let frame = frame_of(m);
-        let id = self.get(conn).or_else(|| sniff(frame))?;
+        let id = self.of_message(conn, m).or_else(|| sniff(frame))?;
         new(id).payload(frame)
     }
 }

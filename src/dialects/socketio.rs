@@ -14,11 +14,14 @@ use serde_json::Value;
 use super::api::{AppMessage, Dialect, DialectId, Frame, Role};
 
 /// The Socket.IO dialect, with the attachments still owed by a binary
-/// event.
+/// event and the events still waiting for their acks.
 #[derive(Debug, Default)]
 pub struct SocketIo {
     /// Attachments still to come, and the message they belong to.
     attachments: Option<(u32, AppMessage)>,
+    /// Event names by the direction they travelled and their ack id: each
+    /// side numbers its own acks, and the ack comes back the other way.
+    awaiting_ack: std::collections::HashMap<(bool, String), String>,
 }
 
 impl Dialect for SocketIo {
@@ -30,7 +33,16 @@ impl Dialect for SocketIo {
         let Some(text) = frame.text() else {
             return self.attachment();
         };
-        let packet = engine_packet(text, frame);
+        let mut packet = engine_packet(text, frame);
+        let upstream = frame.dir == crate::event::Direction::UpstreamToClient;
+        let m = &mut packet.message;
+        if let (Some(id), Some(name)) = (&m.correlation, &m.name) {
+            self.awaiting_ack
+                .insert((upstream, id.clone()), name.clone());
+        } else if let (Some(id), Some(Role::Reply)) = (&m.correlation, m.role) {
+            // An ack is named after the event it answers.
+            m.name = self.awaiting_ack.remove(&(!upstream, id.clone()));
+        }
         if let Some((n, ref owner)) = packet.attachments {
             if n > 0 {
                 self.attachments = Some((n, owner.clone()));
@@ -106,6 +118,73 @@ pub fn engine_packet(text: &str, frame: Frame<'_>) -> Packet {
             "{other:?} is not an Engine.IO packet type (0 to 6)"
         ))),
     }
+}
+
+/// The Engine.IO session of a long-polling request, from its URL:
+/// `Some(None)` for a polling request without a `sid` yet (the opening
+/// GET), `Some(Some(sid))` with one, `None` when it is not long-polling.
+pub fn polling_request(uri: &str) -> Option<Option<String>> {
+    let (path, query) = uri.split_once('?')?;
+    let param = |name: &str| {
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    };
+    let engine_io = path.contains("/socket.io/") || param("EIO").is_some();
+    if !engine_io || param("transport") != Some("polling") {
+        return None;
+    }
+    Some(param("sid").map(str::to_owned))
+}
+
+/// The session id an Engine.IO open packet (`0{"sid":…}`) gives.
+pub fn open_sid(packet: &str) -> Option<String> {
+    let open: Value = serde_json::from_str(packet.strip_prefix('0')?).ok()?;
+    open.get("sid")?.as_str().map(str::to_owned)
+}
+
+/// The packets of a long-polling HTTP body, as (binary?, bytes).
+///
+/// Engine.IO v4 separates packets with `\x1e` and sends binary ones as
+/// `b` + base64 (engine.io-protocol, "Payload"); v3 prefixes each with
+/// its length in characters and a colon (`12:42["a",1]`). A body that
+/// reads as neither is one text packet.
+pub fn polling_packets(body: &str, eio3: bool) -> Vec<(bool, bytes::Bytes)> {
+    use base64::Engine as _;
+    let packet = |p: &str| match p.strip_prefix('b') {
+        Some(b64) => match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(bytes) => (true, bytes::Bytes::from(bytes)),
+            Err(_) => (false, bytes::Bytes::copy_from_slice(p.as_bytes())),
+        },
+        None => (false, bytes::Bytes::copy_from_slice(p.as_bytes())),
+    };
+    if eio3 {
+        if let Some(parts) = length_prefixed(body) {
+            return parts.into_iter().map(packet).collect();
+        }
+    }
+    body.split('\u{1e}')
+        .filter(|p| !p.is_empty())
+        .map(packet)
+        .collect()
+}
+
+/// Engine.IO v3's `<length>:<packet>` framing, lengths in characters.
+fn length_prefixed(body: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (len, after) = rest.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let end = after
+            .char_indices()
+            .nth(len)
+            .map_or(after.len(), |(i, _)| i);
+        out.push(&after[..end]);
+        rest = &after[end..];
+    }
+    Some(out)
 }
 
 /// The parts of a Socket.IO packet's header.
@@ -242,6 +321,13 @@ mod tests {
             (ack.role, ack.correlation.as_deref()),
             (Some(Role::Reply), Some("1"))
         );
+        assert_eq!(
+            ack.name.as_deref(),
+            Some("chat message"),
+            "named after its event"
+        );
+        let unknown = d.classify(text(DOWN, r#"439[{}]"#));
+        assert_eq!((unknown.name, unknown.role), (None, Some(Role::Reply)));
         assert_eq!(d.classify(text(DOWN, "2")).role, Some(Role::Heartbeat));
         assert_eq!(
             d.classify(text(DOWN, "2probe")).name.as_deref(),

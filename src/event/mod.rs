@@ -304,6 +304,12 @@ pub struct WsMessage {
     /// What is wrong with a message that claims its dialect and breaks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Set on a message read from an Engine.IO long-polling HTTP body
+    /// rather than a WebSocket: the Engine.IO session id (`sid`). wsdiag
+    /// derives such messages from the `http_request` or `http_response`
+    /// just before them; the bytes were forwarded as that HTTP body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polling: Option<String>,
     /// Present and false when the message could not be delivered to the
     /// other side (which had gone).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -323,6 +329,7 @@ impl WsMessage {
             correlation: None,
             dialect: None,
             note: None,
+            polling: None,
             forwarded,
         }
     }

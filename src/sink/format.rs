@@ -162,7 +162,7 @@ impl Formatter {
                 }
                 s
             }
-            EventKind::WsMessage(m) => self.message(m, ctx.dialects.get(event.conn)),
+            EventKind::WsMessage(m) => self.message(m, ctx.dialects.of_message(event.conn, m)),
             EventKind::WsClose(c) => self.close(c),
             EventKind::Error(e) => self.palette.paint(
                 Palette::fg(AnsiColor::Red),

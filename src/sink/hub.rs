@@ -136,7 +136,7 @@ impl Hub {
     fn dispatch(&mut self, mut event: Event) {
         event.seq = self.next_seq;
         self.next_seq += 1;
-        self.classifier.observe(&mut event);
+        let derived = self.classifier.observe(&mut event);
         count(&mut self.trailer, &event);
         let event = Arc::new(event);
         let mut failures = Vec::new();
@@ -153,6 +153,9 @@ impl Hub {
         }
         for failure in failures {
             self.report_failure(failure);
+        }
+        for event in derived {
+            self.dispatch(event);
         }
     }
 
@@ -232,6 +235,7 @@ pub(crate) fn count(trailer: &mut Trailer, event: &Event) {
         }
         EventKind::Error(_) => trailer.errors += 1,
         EventKind::WsHandshake(h) if !h.accepted => trailer.failed_handshakes += 1,
+        EventKind::WsMessage(m) if m.polling.is_some() => {}
         EventKind::WsMessage(m) => match m.dir {
             crate::event::Direction::ClientToUpstream => trailer.messages_sent += 1,
             crate::event::Direction::UpstreamToClient => trailer.messages_received += 1,
