@@ -247,3 +247,49 @@ fn a_socketio_send_and_a_failing_rest_send_of_the_same_text_are_one_action() {
         );
     }
 }
+
+/// The Python side of the same protocol: python-socketio's ASGI server
+/// under uvicorn, driven by the same socket.io-client through wsdiag.
+#[test]
+fn python_socketio_events_are_read_in_both_transports() {
+    let python = crate::django::python();
+    let script = root().join("tests/dialect_apps/python/socketio_server.py");
+    for transport in ["websocket", "polling"] {
+        let mut command = Command::new(&python);
+        command.arg(&script).stderr(Stdio::null());
+        let mut server = Running::spawn(command);
+        let url = format!("http://{}", address_in(&server.line_with("listening on")));
+        let dir = tempfile::tempdir().unwrap();
+        let (proxy, addr) = Running::proxy(&url, "capture.jsonl", &[], dir.path());
+        let summary = client(
+            "socketio_client.js",
+            &format!("http://{addr}"),
+            &["--transport", transport],
+        );
+        assert_eq!(summary["ack"]["ok"], true, "{summary}");
+        let (console, _) = proxy.stop("INT");
+        let _ = server.child.kill();
+        let live = arrows(&console);
+        assert!(
+            live.iter()
+                .any(|l| l.starts_with("→ chat message {\"room\":\"room-3\",\"text\":\"cc\"}")),
+            "{transport}: {console}"
+        );
+        assert!(
+            live.iter().any(|l| l.starts_with("← message.created {")),
+            "{transport}: {console}"
+        );
+        let (acks, _) = wsdiag(
+            &[
+                "show",
+                "capture.jsonl",
+                "--type",
+                "chat message",
+                "--role",
+                "reply",
+            ],
+            dir.path(),
+        );
+        assert_eq!(arrows(&acks).len(), 1, "{transport}: {acks}");
+    }
+}

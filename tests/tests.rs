@@ -15,6 +15,7 @@ mod django;
 mod export;
 mod fuzz_regressions;
 mod nothing_lost;
+mod protocols;
 mod proxy;
 mod replay;
 mod security;

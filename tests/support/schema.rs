@@ -200,6 +200,7 @@ struct WsMessage {
     correlation: Option<String>,
     dialect: Option<Dialect>,
     note: Option<String>,
+    polling: Option<String>,
     forwarded: Option<bool>,
 }
 

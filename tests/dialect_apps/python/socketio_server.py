@@ -11,6 +11,8 @@ Socket.IO (namespace "/", path /socket.io/):
     server emits `message.created` {id, room, text, sender} to the room (sender = auth.user given
     at connect, else the Socket.IO sid) and acks {ok: true, id}. Missing room/text -> ack
     {ok: false, error: "room and text are required"} and nothing is broadcast.
+  * `join` room (ack {ok, room}) and `upload` bytes (ack: their length), as the Express chat of
+    ../socketio_chat.js has them, so ../socketio_client.js drives both servers.
 """
 
 import argparse
@@ -33,6 +35,17 @@ _next_id = 0
 async def connect(sid, environ, auth):
     user = auth.get("user") if isinstance(auth, dict) else None
     await sio.save_session(sid, {"user": user or sid})
+
+
+@sio.on("join")
+async def join(sid, room):
+    await sio.enter_room(sid, room)
+    return {"ok": True, "room": room}
+
+
+@sio.on("upload")
+async def upload(sid, data):
+    return len(data) if isinstance(data, (bytes, bytearray)) else 0
 
 
 @sio.on("chat message")
