@@ -120,3 +120,56 @@ fn jsonrpc_calls_and_errors_are_named_through_the_proxy() {
         "{errors:?}"
     );
 }
+
+/// MessagePack: a replay against a server whose binary answer changed
+/// fails on the decoded difference; `wsdiag mock` of the recording answers
+/// the client's binary message with the recorded binary answer, and says
+/// what it expected when a message matches nothing.
+#[test]
+fn messagepack_sessions_replay_and_mock_by_their_decoded_form() {
+    let dir = through_proxy("msgpack_chat.js", &[], &[]);
+    let same = NodeServer::start("msgpack_chat.js", &["server"], &[]);
+    let (out, code) = wsdiag(
+        &["replay", "capture.jsonl", "--target", &same.url],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{out}");
+    let changed = NodeServer::start(
+        "msgpack_chat.js",
+        &["server"],
+        &[("MSGPACK_ANSWER", "changed")],
+    );
+    let (out, code) = wsdiag(
+        &["replay", "capture.jsonl", "--target", &changed.url],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "a changed binary answer is a mismatch: {out}");
+    assert!(
+        out.contains("CHANGED"),
+        "the decoded difference is named: {out}"
+    );
+    assert!(out.contains("/data/message"), "{out}");
+    assert!(
+        out.contains(r#"missing: ← binary {"type":"chat_message","data":{"id":1,"message":"cc""#),
+        "{out}"
+    );
+
+    let mut mock = Running::start(
+        &["mock", "capture.jsonl", "--listen", "127.0.0.1:0"],
+        dir.path(),
+    );
+    let addr = crate::support::address_in(&mock.line_with("127.0.0.1:"));
+    let out = std::process::Command::new("node")
+        .args(["msgpack_chat.js", "client", &format!("http://{addr}")])
+        .current_dir(crate::socketio::dialect_apps())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the mock answers the binary message: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["received"]["data"]["message"], "cc", "{summary}");
+    let _ = mock.child.kill();
+}

@@ -293,3 +293,31 @@ fn python_socketio_events_are_read_in_both_transports() {
         assert_eq!(arrows(&acks).len(), 1, "{transport}: {acks}");
     }
 }
+
+/// A Socket.IO session recorded through wsdiag replays against a fresh
+/// server (a new `sid`, new ack ids), over WebSocket and over
+/// long-polling with its upgrade; against a server whose answers changed,
+/// the replay fails and names the difference.
+#[test]
+fn socketio_sessions_replay_against_a_fresh_server() {
+    for transport in ["websocket", "polling", "polling-only"] {
+        let (dir, _, _) = session(None, &["--transport", transport]);
+        let fresh = NodeServer::start("socketio_chat.js", &[], &[]);
+        let (out, code) = wsdiag(
+            &["replay", "capture.jsonl", "--target", &fresh.url],
+            dir.path(),
+        );
+        assert_eq!(
+            code, 0,
+            "{transport}: the same server replays clean:\n{out}"
+        );
+    }
+    let (dir, _, _) = session(None, &["--transport", "websocket"]);
+    let changed = NodeServer::start("socketio_chat.js", &[], &[("CHAT_SENDER", "mallory")]);
+    let (out, code) = wsdiag(
+        &["replay", "capture.jsonl", "--target", &changed.url],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("mallory"), "the difference is named: {out}");
+}

@@ -77,6 +77,16 @@ pub struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
+    /// The kept bytes of `payload` as a message going `dir`.
+    pub fn of(dir: Direction, opcode: Opcode, payload: &'a crate::event::Payload) -> Frame<'a> {
+        Frame {
+            dir,
+            opcode,
+            data: &payload.bytes,
+            truncated: payload.truncated(),
+        }
+    }
+
     /// The message as text, when it is a text message of valid UTF-8 (a
     /// truncated one may end inside a character: that character is dropped).
     pub fn text(&self) -> Option<&'a str> {
@@ -158,4 +168,13 @@ pub trait Dialect: Send {
     /// carries none or it is not JSON. Stateless: the same message always
     /// gives the same payload.
     fn payload(&self, frame: Frame<'_>) -> Option<Value>;
+
+    /// What a client answers to this upstream heartbeat, when the protocol
+    /// makes the client answer (Engine.IO v4's ping `2` gets pong `3`,
+    /// graphql-transport-ws's `ping` gets `pong`). Only `replay`, which
+    /// stands in for the client, sends it; the proxy never does.
+    fn heartbeat_answer(&self, frame: Frame<'_>) -> Option<Vec<u8>> {
+        let _ = frame;
+        None
+    }
 }

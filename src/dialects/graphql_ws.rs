@@ -118,6 +118,13 @@ impl Dialect for GraphqlWs {
             _ => Some(payload.clone()),
         }
     }
+
+    fn heartbeat_answer(&self, frame: Frame<'_>) -> Option<Vec<u8>> {
+        let o = object_of(&frame)?;
+        let upstream = frame.dir == crate::event::Direction::UpstreamToClient;
+        (upstream && o.get("type").and_then(Value::as_str) == Some("ping"))
+            .then(|| br#"{"type":"pong"}"#.to_vec())
+    }
 }
 
 /// True when a `next` carries GraphQL errors (an execution error answered

@@ -360,23 +360,21 @@ fn polling_messages(
 /// shape alone. For comparing messages outside a capture (replay); inside
 /// one, read `msg_type`.
 pub fn name_of(dir: Direction, opcode: Opcode, payload: &Payload) -> Option<String> {
-    let frame = Frame {
-        dir,
-        opcode,
-        data: &payload.bytes,
-        truncated: payload.truncated(),
-    };
+    let frame = Frame::of(dir, opcode, payload);
     new(sniff(frame)?).classify(frame).name
+}
+
+/// For a message of its protocol's heartbeats, read on its own by
+/// `dialect` (or the dialect its shape shows): `Some` with what a client
+/// answers to it, if anything. `None` for any other message.
+pub fn heartbeat(dialect: Option<DialectId>, frame: Frame<'_>) -> Option<Option<Vec<u8>>> {
+    let mut reader = new(dialect.or_else(|| sniff(frame))?);
+    (reader.classify(frame).role == Some(Role::Heartbeat)).then(|| reader.heartbeat_answer(frame))
 }
 
 /// A message as a dialect sees it.
 pub fn frame_of(m: &WsMessage) -> Frame<'_> {
-    Frame {
-        dir: m.dir,
-        opcode: m.opcode,
-        data: &m.payload.bytes,
-        truncated: m.payload.truncated(),
-    }
+    Frame::of(m.dir, m.opcode, &m.payload)
 }
 
 fn clear(m: &mut WsMessage) {

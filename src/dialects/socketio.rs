@@ -53,6 +53,10 @@ impl Dialect for SocketIo {
 
     fn payload(&self, frame: Frame<'_>) -> Option<Value> {
         let text = frame.text()?;
+        if let Some(open) = text.strip_prefix('0') {
+            // The Engine.IO open packet: its handshake data.
+            return serde_json::from_str(open).ok();
+        }
         let rest = text.strip_prefix('4')?;
         let header = socket_header(rest)?;
         let args = serde_json::from_str::<Value>(header.json).ok()?;
@@ -65,9 +69,20 @@ impl Dialect for SocketIo {
             (_, other) => Some(other),
         }
     }
+
+    fn heartbeat_answer(&self, frame: Frame<'_>) -> Option<Vec<u8>> {
+        SocketIo::pong(&frame)
+    }
 }
 
 impl SocketIo {
+    /// Engine.IO v4: the server pings, the client answers `3`
+    /// (engine.io-protocol, "Heartbeat").
+    fn pong(frame: &Frame<'_>) -> Option<Vec<u8>> {
+        (frame.dir == crate::event::Direction::UpstreamToClient && frame.text()? == "2")
+            .then(|| b"3".to_vec())
+    }
+
     /// A binary message: the next attachment of a binary event, else an
     /// unnamed binary message.
     fn attachment(&mut self) -> AppMessage {
@@ -113,7 +128,8 @@ pub fn engine_packet(text: &str, frame: Frame<'_>) -> Packet {
         '3' => plain(AppMessage::named("pong", Role::Heartbeat)),
         '4' => socket_packet(rest, frame),
         '5' => plain(AppMessage::named("upgrade", Role::Control)),
-        '6' => plain(AppMessage::named("noop", Role::Control)),
+        // A noop only ends a pending poll (engine.io-protocol): keepalive.
+        '6' => plain(AppMessage::named("noop", Role::Heartbeat)),
         other => plain(AppMessage::broken(format!(
             "{other:?} is not an Engine.IO packet type (0 to 6)"
         ))),

@@ -70,7 +70,7 @@ impl Rules {
         let k = key.to_ascii_lowercase();
         matches!(
             k.as_str(),
-            "id" | "pk" | "uuid" | "created" | "modified" | "updated" | "timestamp"
+            "id" | "pk" | "uuid" | "sid" | "created" | "modified" | "updated" | "timestamp"
         ) || k.ends_with("_id")
             || k.ends_with("_at")
             || k.starts_with("date")
@@ -128,6 +128,51 @@ impl Rules {
         match serde_json::from_str::<Value>(text) {
             Ok(v) if v.is_object() || v.is_array() => Comparable::Json(self.normalize(&v)),
             _ => Comparable::Text(text.to_owned()),
+        }
+    }
+}
+
+/// A WebSocket message for comparison, read by `dialect` (or the dialect
+/// its shape shows): its name and normalized application payload, so an
+/// envelope's volatile parts (a Socket.IO ack id, an Engine.IO `sid`) do
+/// not count and a binary message is compared by its decoded form. A
+/// binary message no dialect decodes is compared by its bytes.
+pub fn comparable_message(
+    rules: &Rules,
+    dialect: Option<crate::dialects::DialectId>,
+    opcode: crate::event::Opcode,
+    payload: &crate::event::Payload,
+) -> Comparable {
+    use crate::dialects::{self, DialectId, Frame};
+    let frame = Frame::of(crate::event::Direction::UpstreamToClient, opcode, payload);
+    let id = dialect.or_else(|| dialects::sniff(frame));
+    // A JSON envelope is its own message, and so is a decoded MessagePack
+    // or CBOR object: compared whole, its pointers are the message's own.
+    if opcode == crate::event::Opcode::Binary {
+        if let Some(decoded) = dialects::binary_json::decode_any(&payload.bytes) {
+            return Comparable::Json(rules.normalize(&decoded));
+        }
+    }
+    let enveloped =
+        |id: &DialectId| !matches!(id, DialectId::Json | DialectId::Msgpack | DialectId::Cbor);
+    if let Some(id) = id.filter(enveloped) {
+        let mut reader = dialects::new(id);
+        let name = reader.classify(frame).name;
+        if let Some(app) = reader.payload(frame) {
+            return Comparable::Json(serde_json::json!({
+                "msg_type": name,
+                "payload": rules.normalize(&app),
+            }));
+        }
+    }
+    match (opcode, payload.text()) {
+        (crate::event::Opcode::Text, Some(text)) => rules.comparable(text),
+        _ => {
+            use base64::Engine as _;
+            Comparable::Text(format!(
+                "binary {}",
+                base64::engine::general_purpose::STANDARD.encode(&payload.bytes)
+            ))
         }
     }
 }

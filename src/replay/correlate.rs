@@ -33,7 +33,9 @@ impl Correlation {
         self.pairs.is_empty()
     }
 
-    fn learn_pair(&mut self, recorded: &str, live: &str) {
+    /// Learns that the upstream now issues `live` where it issued
+    /// `recorded` (values shorter than 8 characters are never learned).
+    pub fn learn_pair(&mut self, recorded: &str, live: &str) {
         if recorded != live
             && recorded.len() >= MIN_LEN
             && !self.pairs.iter().any(|(r, _)| r == recorded)
@@ -61,6 +63,15 @@ impl Correlation {
             {
                 self.learn_pair(recorded, live);
             }
+        }
+        // Engine.IO issues its session id in its open packet, `0{"sid":…}`
+        // (the first polling response): a cookie in all but name.
+        let sid = |b: Option<&str>| {
+            b.and_then(|b| b.split('\u{1e}').next())
+                .and_then(crate::dialects::socketio::open_sid)
+        };
+        if let (Some(recorded), Some(live)) = (sid(recorded_body), sid(live_body)) {
+            self.learn_pair(&recorded, &live);
         }
         let parse = |b: Option<&str>| b.and_then(|b| serde_json::from_str::<Value>(b).ok());
         if let (Some(r), Some(l)) = (parse(recorded_body), parse(live_body)) {

@@ -30,9 +30,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::compare::{Comparable, Rules};
+use super::compare::{comparable_message, Comparable, Rules};
 use crate::capture::Capture;
-use crate::event::{Direction, EventKind, Headers, Opcode, Payload};
+use crate::event::{Direction, EventKind, Headers, Opcode, Payload, Role};
 
 /// Where a note from the mock goes (the command prints it).
 pub type Notes = Arc<dyn Fn(String) + Send + Sync>;
@@ -62,6 +62,8 @@ struct RecordedSocket {
     conn: u64,
     path: String,
     subprotocol: Option<String>,
+    /// The message protocol the capture read it with.
+    dialect: Option<crate::dialects::DialectId>,
     /// Client messages: `seq` and what they look like.
     sent: Vec<(u64, Comparable)>,
 }
@@ -126,6 +128,7 @@ impl Mock {
                         conn,
                         path: path(&h.uri).to_owned(),
                         subprotocol: h.subprotocol.clone(),
+                        dialect: h.dialect,
                         sent: Vec::new(),
                     };
                     mock.sockets.push(socket);
@@ -146,9 +149,17 @@ impl Mock {
                 }
                 EventKind::WsMessage(m) if matches!(m.opcode, Opcode::Text | Opcode::Binary) => {
                     match m.dir {
+                        // Heartbeats come on the client's own schedule.
+                        Direction::ClientToUpstream if m.msg_role == Some(Role::Heartbeat) => {}
                         Direction::ClientToUpstream => {
-                            let seen = mock.rules.comparable(m.payload.text().unwrap_or(""));
                             if let Some(s) = mock.sockets.iter_mut().find(|s| s.conn == conn) {
+                                s.dialect = s.dialect.or(m.dialect);
+                                let seen = comparable_message(
+                                    &mock.rules,
+                                    s.dialect,
+                                    m.opcode,
+                                    &m.payload,
+                                );
                                 s.sent.push((event.seq, seen));
                             }
                             last = Some(Trigger::Message(event.seq));
@@ -371,8 +382,13 @@ async fn session(
     loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(t))) => on_message(&mock, conn, t.as_str()),
-                Some(Ok(Message::Binary(_))) | Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) | Some(Ok(Message::Frame(_))) => {}
+                Some(Ok(Message::Text(t))) => {
+                    on_message(&mock, conn, Opcode::Text, &Payload::capture(t.as_ref(), usize::MAX))
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    on_message(&mock, conn, Opcode::Binary, &Payload::capture(&b, usize::MAX))
+                }
+                Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) | Some(Ok(Message::Frame(_))) => {}
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
             },
             Some(out) = rx.recv() => {
@@ -389,16 +405,19 @@ async fn session(
     let _ = sink.close().await;
 }
 
-fn on_message(mock: &Arc<Mutex<Mock>>, conn: u64, text: &str) {
+fn on_message(mock: &Arc<Mutex<Mock>>, conn: u64, opcode: Opcode, payload: &Payload) {
     let Ok(mut m) = mock.lock() else { return };
-    let seen = m.rules.comparable(text);
+    let socket = m.sockets.iter().find(|s| s.conn == conn);
+    let dialect = socket.and_then(|s| s.dialect);
+    // Heartbeats come on the client's own schedule: neither matched nor
+    // complained about.
+    let frame = crate::dialects::Frame::of(Direction::ClientToUpstream, opcode, payload);
+    if crate::dialects::heartbeat(dialect, frame).is_some() {
+        return;
+    }
+    let seen = comparable_message(&m.rules, dialect, opcode, payload);
     let consumed = m.consumed.clone();
-    let recorded = m
-        .sockets
-        .iter()
-        .find(|s| s.conn == conn)
-        .map(|s| s.sent.clone())
-        .unwrap_or_default();
+    let recorded = socket.map(|s| s.sent.clone()).unwrap_or_default();
     match recorded
         .iter()
         .find(|(seq, c)| !consumed.contains(seq) && *c == seen)
@@ -416,10 +435,18 @@ fn on_message(mock: &Arc<Mutex<Mock>>, conn: u64, text: &str) {
                     Comparable::Text(t) => t.clone(),
                 })
                 .collect();
+            let got = match &seen {
+                Comparable::Json(v) => v.to_string(),
+                Comparable::Text(t) => t.clone(),
+            };
+            let expected = if expected.is_empty() {
+                "nothing more (every recorded message was answered)".to_owned()
+            } else {
+                format!("one of: {}", expected.join(" | "))
+            };
             (m.notes)(format!(
-                "mock: no recorded message on connection #{conn} matches {}; expected one of: {}",
-                crate::sink::format::shorten(text, 80),
-                expected.join(" | ")
+                "mock: no recorded message on connection #{conn} matches {}; expected {expected}",
+                crate::sink::format::shorten(&got, 160),
             ));
         }
     }

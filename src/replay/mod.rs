@@ -7,6 +7,7 @@
 //! - [`compare`]: JSON-aware comparison with ignore rules, messages matched
 //!   in any order.
 //! - [`diff`]: two captures compared with the same rules.
+//! - [`polling`]: Engine.IO long polls, run beside the script.
 //! - [`mock`]: the upstream side of a capture, served.
 //! - [`report`]: results as text, JSON and JUnit XML.
 
@@ -14,6 +15,7 @@ pub mod compare;
 pub mod correlate;
 pub mod diff;
 pub mod mock;
+pub mod polling;
 pub mod report;
 pub mod run;
 pub mod script;

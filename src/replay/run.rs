@@ -26,8 +26,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-use super::compare::{diff_payloads, match_unordered, Difference, Rules};
+use super::compare::{comparable_message, diff_payloads, match_unordered, Difference, Rules};
 use super::correlate::Correlation;
+use super::polling;
 use super::script::{Expected, Script, Socket, Step};
 use super::{ActionResult, Kind};
 use crate::diagnose::error_body::ErrorBody;
@@ -69,7 +70,10 @@ pub struct Options {
     pub overrides: Overrides,
 }
 
-type Sender = SplitSink<WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, Message>;
+/// A replayed socket's sending half, shared with its reader, which
+/// answers the upstream's heartbeats.
+type Sender =
+    Arc<tokio::sync::Mutex<SplitSink<WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, Message>>>;
 
 /// A replayed socket: its sending half and what its reader collected.
 struct Live {
@@ -80,6 +84,9 @@ struct Live {
     error: Option<String>,
     /// How many messages it had when the replay began closing sockets.
     closing_mark: Option<usize>,
+    /// The recorded Engine.IO session it upgrades, whose long polls count
+    /// as its messages too.
+    session: Option<String>,
 }
 
 /// Everything that changes while a replay runs.
@@ -89,6 +96,7 @@ struct Replay<'a> {
     connector: Connector,
     correlation: Correlation,
     live: BTreeMap<u64, Live>,
+    polls: polling::Polls,
     results: Vec<ActionResult>,
     stop: CancellationToken,
 }
@@ -106,6 +114,7 @@ pub async fn run(
         connector,
         correlation: Correlation::default(),
         live: BTreeMap::new(),
+        polls: polling::Polls::default(),
         results: Vec::new(),
         stop: CancellationToken::new(),
     };
@@ -130,9 +139,21 @@ pub async fn run(
                 opcode,
                 payload,
                 after,
-            } => replay.send(*conn, *opcode, payload, *after).await,
+            } => {
+                replay.send(*conn, *opcode, payload, *after).await;
+                // Engine.IO's upgrade packet: the session polls no more.
+                if payload.text() == Some("5") {
+                    let uri = script.sockets.get(conn).map(|s| s.request.uri.as_str());
+                    if let Some(sid) = uri.and_then(super::script::session_of) {
+                        replay.polls.upgrade(sid);
+                    }
+                }
+            }
             Step::Close { conn, code, reason } => {
-                let expected = script.sockets.get(conn).map_or(0, |s| s.received.len());
+                let expected = script
+                    .sockets
+                    .get(conn)
+                    .map_or(0, |s| script.session_received(s).len());
                 replay.close(*conn, *code, reason, expected).await;
             }
         }
@@ -214,6 +235,9 @@ impl Replay<'_> {
     }
 
     async fn rest(&mut self, seq: u64, request: &HttpRequest, expected: Option<&Expected>) {
+        if let Some(sid) = polling::long_poll(request) {
+            return self.long_poll(sid, request);
+        }
         let started = Instant::now();
         let name = format!(
             "REST {} {}",
@@ -233,11 +257,23 @@ impl Replay<'_> {
             ) => {
                 self.correlation
                     .learn(headers, body.text(), live_headers, live_body.text());
-                differences = compare_response(
-                    &self.options.rules,
-                    (*status, headers, body),
-                    (*live_status, live_headers, live_body),
-                );
+                if polling::is_polling(request) && request.method == "GET" {
+                    self.polls.opened(&request.uri, body, live_body);
+                }
+                differences = if polling::is_polling(request) {
+                    compare_polling(
+                        &self.options.rules,
+                        &request.uri,
+                        (*status, body),
+                        (*live_status, live_body),
+                    )
+                } else {
+                    compare_response(
+                        &self.options.rules,
+                        (*status, headers, body),
+                        (*live_status, live_headers, live_body),
+                    )
+                };
             }
             (Some(Expected::Response { status, .. }), Err(e)) => {
                 differences.push(Difference {
@@ -266,6 +302,12 @@ impl Replay<'_> {
     }
 
     async fn call(&self, request: &HttpRequest) -> Result<(u16, Headers, Payload), String> {
+        let request = self.request_for(request)?;
+        fetch(self.client.clone(), self.options.timeout, request).await
+    }
+
+    /// The recorded request, correlated and overridden, for the target.
+    fn request_for(&self, request: &HttpRequest) -> Result<Request<Full<Bytes>>, String> {
         let uri = self
             .options
             .target
@@ -280,18 +322,20 @@ impl Replay<'_> {
             .text()
             .map(|t| Bytes::from(self.correlation.apply(t)))
             .unwrap_or_else(|| request.body.bytes.clone());
-        let request = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
-        let response = tokio::time::timeout(self.options.timeout, self.client.request(request))
-            .await
-            .map_err(|_| format!("no answer within {:?}", self.options.timeout))?
-            .map_err(|e| crate::proxy::error_chain(&e))?;
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok((
-            parts.status.as_u16(),
-            crate::event::headers_from(&parts.headers),
-            Payload::capture(&bytes, usize::MAX),
-        ))
+        builder.body(Full::new(body)).map_err(|e| e.to_string())
+    }
+
+    /// Starts a long poll beside the script (see [`polling`]).
+    fn long_poll(&mut self, sid: String, request: &HttpRequest) {
+        match self.request_for(request) {
+            Ok(live) => {
+                let poll = fetch(self.client.clone(), self.options.timeout, live);
+                self.polls.spawn(sid, request.uri.clone(), async move {
+                    poll.await.map(|(status, _, body)| (status, body))
+                });
+            }
+            Err(e) => tracing::debug!(error = %e, "a long poll could not be built"),
+        }
     }
 
     async fn open(&mut self, conn: u64, socket: &Socket) {
@@ -310,6 +354,7 @@ impl Replay<'_> {
                     status: 0,
                     error: Some(e.clone()),
                     closing_mark: None,
+                    session: None,
                 },
                 Some(e),
             ),
@@ -335,6 +380,8 @@ impl Replay<'_> {
                 ..Default::default()
             });
         }
+        let mut live = live;
+        live.session = super::script::session_of(&socket.request.uri);
         self.live.insert(conn, live);
     }
 
@@ -384,6 +431,7 @@ impl Replay<'_> {
                 status,
                 error: None,
                 closing_mark: None,
+                session: None,
             });
         }
         let upgraded = hyper::upgrade::on(answer)
@@ -391,9 +439,12 @@ impl Replay<'_> {
             .map_err(|e| e.to_string())?;
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, None).await;
         let (sender, mut stream) = ws.split();
+        let sender: Sender = Arc::new(tokio::sync::Mutex::new(sender));
         let received: Arc<Mutex<Vec<(Opcode, Payload)>>> = Arc::default();
         let (tx, count) = watch::channel(0);
         let store = received.clone();
+        let answers = sender.clone();
+        let dialect = socket.dialect;
         tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
                 let item = match message {
@@ -401,6 +452,15 @@ impl Replay<'_> {
                     Message::Binary(b) => (Opcode::Binary, Payload::capture(&b, usize::MAX)),
                     _ => continue,
                 };
+                if let Some(answer) = heartbeat(dialect, &item) {
+                    // Not compared (the recording's heartbeats are left out
+                    // too); answered when the protocol asks the client to.
+                    if let Some(bytes) = answer {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        let _ = answers.lock().await.send(Message::Text(text.into())).await;
+                    }
+                    continue;
+                }
                 let n = match store.lock() {
                     Ok(mut list) => {
                         list.push(item);
@@ -418,6 +478,7 @@ impl Replay<'_> {
             status,
             error: None,
             closing_mark: None,
+            session: None,
         })
     }
 
@@ -426,18 +487,39 @@ impl Replay<'_> {
     async fn caught_up(&mut self, waits: &BTreeMap<u64, usize>) {
         let deadline = tokio::time::Instant::now() + self.options.timeout;
         for (conn, n) in waits {
-            if let Some(live) = self.live.get_mut(conn) {
-                let _ = tokio::time::timeout_at(deadline, live.count.wait_for(|c| c >= n)).await;
-            }
+            self.wait_for(*conn, *n, deadline).await;
         }
     }
 
     /// Waits until socket `conn` received `n` messages, or the timeout.
     async fn received(&mut self, conn: u64, n: usize) {
-        if let Some(live) = self.live.get_mut(&conn) {
-            let _ =
-                tokio::time::timeout(self.options.timeout, live.count.wait_for(|c| *c >= n)).await;
-        }
+        let deadline = tokio::time::Instant::now() + self.options.timeout;
+        self.wait_for(conn, n, deadline).await;
+    }
+
+    /// Waits until socket `conn` received `n` messages (counting what its
+    /// Engine.IO session's long polls brought), or `deadline`.
+    async fn wait_for(&self, conn: u64, n: usize, deadline: tokio::time::Instant) {
+        let Some(live) = self.live.get(&conn) else {
+            return;
+        };
+        let mut count = live.count.clone();
+        let mut arrivals = self.polls.arrivals();
+        let session = live.session.as_deref();
+        let (mut socket_open, mut polls_open) = (true, true);
+        let _ = tokio::time::timeout_at(deadline, async {
+            loop {
+                let polled = session.map_or(0, |sid| self.polls.count(sid));
+                if *count.borrow_and_update() + polled >= n || !(socket_open || polls_open) {
+                    return;
+                }
+                tokio::select! {
+                    changed = count.changed(), if socket_open => socket_open = changed.is_ok(),
+                    changed = arrivals.changed(), if polls_open => polls_open = changed.is_ok(),
+                }
+            }
+        })
+        .await;
     }
 
     async fn send(&mut self, conn: u64, opcode: Opcode, payload: &Payload, after: usize) {
@@ -446,8 +528,8 @@ impl Replay<'_> {
             (Opcode::Text, Some(text)) => Message::Text(self.correlation.apply(text).into()),
             _ => Message::Binary(payload.bytes.clone()),
         };
-        if let Some(sender) = self.live.get_mut(&conn).and_then(|l| l.sender.as_mut()) {
-            if let Err(e) = sender.send(message).await {
+        if let Some(sender) = self.live.get(&conn).and_then(|l| l.sender.clone()) {
+            if let Err(e) = sender.lock().await.send(message).await {
                 if let Some(live) = self.live.get_mut(&conn) {
                     live.error.get_or_insert(format!("sending failed: {e}"));
                 }
@@ -470,9 +552,10 @@ impl Replay<'_> {
         let Some(live) = self.live.get_mut(&conn) else {
             return;
         };
-        let Some(mut sender) = live.sender.take() else {
+        let Some(sender) = live.sender.take() else {
             return;
         };
+        let mut sender = sender.lock().await;
         if let Some(code) = code {
             let frame = CloseFrame {
                 code: CloseCode::from(code),
@@ -486,13 +569,17 @@ impl Replay<'_> {
     /// every socket's messages with the recording.
     async fn finish(mut self, script: &Script) -> Vec<ActionResult> {
         for (conn, socket) in &script.sockets {
-            let expected = socket.received.len();
+            let expected = script.session_received(socket).len();
             self.received(*conn, expected).await;
             self.mark_closing();
-            if let Some(mut sender) = self.live.get_mut(conn).and_then(|l| l.sender.take()) {
-                let _ = sender.send(Message::Close(None)).await;
+            if let Some(sender) = self.live.get_mut(conn).and_then(|l| l.sender.take()) {
+                let _ = sender.lock().await.send(Message::Close(None)).await;
             }
         }
+        let mut polled = std::mem::take(&mut self.polls)
+            .finish(self.options.timeout)
+            .await;
+        let mut sessions = script.polling.clone();
         self.stop.cancel();
         for (conn, socket) in &script.sockets {
             let Some(live) = self.live.get(conn) else {
@@ -501,9 +588,26 @@ impl Replay<'_> {
             if socket.status != 101 || live.status != 101 {
                 continue;
             }
-            let got = live.received.lock().map(|l| l.clone()).unwrap_or_default();
-            let mut result =
-                compare_socket(*conn, socket, &got, live.error.clone(), &self.options.rules);
+            let mut got = live.received.lock().map(|l| l.clone()).unwrap_or_default();
+            // An upgraded Engine.IO session: what came by long-polling and
+            // what came on the WebSocket are one conversation, split by
+            // timing.
+            let mut socket = socket.clone();
+            let mut polled_first = 0;
+            if let Some(sid) = &live.session {
+                socket.received = script.session_received(&socket);
+                sessions.remove(sid);
+                let live_polled = polled.remove(sid).unwrap_or_default();
+                polled_first = live_polled.len();
+                got.splice(0..0, live_polled);
+            }
+            let mut result = compare_socket(
+                *conn,
+                &socket,
+                &got,
+                live.error.clone(),
+                &self.options.rules,
+            );
             if let Some(mark) = live.closing_mark {
                 // Unrecorded messages that arrived after closing began race
                 // the close (another socket's leave, say): in the recording
@@ -512,14 +616,51 @@ impl Replay<'_> {
                     .extra_at
                     .iter()
                     .zip(&result.extra)
-                    .partition(|(i, _)| **i >= mark);
+                    .partition(|(i, _)| **i >= mark + polled_first);
                 result.late = late.into_iter().map(|(_, m)| m.clone()).collect();
                 result.extra = extra.into_iter().map(|(_, m)| m.clone()).collect();
             }
             self.results.push(result);
         }
+        for (sid, recorded) in sessions {
+            let got = polled.remove(&sid).unwrap_or_default();
+            let name = format!("Engine.IO session {sid} (long-polling)");
+            let socketio = Some(crate::dialects::DialectId::Socketio);
+            let result = compare_messages(name, socketio, &recorded, &got, &self.options.rules);
+            self.results.push(result);
+        }
         self.results
     }
+}
+
+/// Sends `request` on `client`; the answer's status, headers and whole body.
+async fn fetch(
+    client: Client<Connector, Full<Bytes>>,
+    timeout: Duration,
+    request: Request<Full<Bytes>>,
+) -> Result<(u16, Headers, Payload), String> {
+    let response = tokio::time::timeout(timeout, client.request(request))
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+        .map_err(|e| crate::proxy::error_chain(&e))?;
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok((
+        parts.status.as_u16(),
+        crate::event::headers_from(&parts.headers),
+        Payload::capture(&bytes, usize::MAX),
+    ))
+}
+
+/// For a heartbeat of the socket's protocol: `Some` with what the client
+/// answers to it, if anything. `None` for any other message.
+fn heartbeat(
+    dialect: Option<crate::dialects::DialectId>,
+    (opcode, payload): &(Opcode, Payload),
+) -> Option<Option<Vec<u8>>> {
+    let frame =
+        crate::dialects::Frame::of(crate::event::Direction::UpstreamToClient, *opcode, payload);
+    crate::dialects::heartbeat(dialect, frame)
 }
 
 /// `headers` with the cookies in `overrides` set (replaced or added).
@@ -607,6 +748,41 @@ pub fn compare_response(
     out
 }
 
+/// The differences between a recorded Engine.IO polling response and a live
+/// one: the status, and the packets read as Socket.IO (so a new `sid` is
+/// not a difference).
+fn compare_polling(
+    rules: &Rules,
+    uri: &str,
+    expected: (u16, &Payload),
+    actual: (u16, &Payload),
+) -> Vec<Difference> {
+    let mut out = Vec::new();
+    if expected.0 != actual.0 {
+        out.push(Difference {
+            at: "status".into(),
+            expected: expected.0.to_string(),
+            actual: actual.0.to_string(),
+        });
+    }
+    let socketio = Some(crate::dialects::DialectId::Socketio);
+    let read = |body: &Payload| {
+        let packets = polling::packets(uri, body);
+        let items = packets
+            .iter()
+            .map(
+                |(opcode, p)| match comparable_message(rules, socketio, *opcode, p) {
+                    super::compare::Comparable::Json(v) => v,
+                    super::compare::Comparable::Text(t) => serde_json::Value::String(t),
+                },
+            )
+            .collect();
+        super::compare::Comparable::Json(serde_json::Value::Array(items))
+    };
+    out.extend(diff_payloads(&read(expected.1), &read(actual.1)));
+    out
+}
+
 /// Compares a socket's recorded messages with the live ones, in any order.
 pub fn compare_socket(
     conn: u64,
@@ -615,46 +791,70 @@ pub fn compare_socket(
     error: Option<String>,
     rules: &Rules,
 ) -> ActionResult {
+    let name = format!(
+        "WebSocket #{conn} {}",
+        socket.request.uri.split('?').next().unwrap_or("")
+    );
+    let mut result = compare_messages(name, socket.dialect, &socket.received, got, rules);
+    if let Some(e) = error {
+        result.differences.push(Difference {
+            at: "connection".into(),
+            expected: "open".into(),
+            actual: e,
+        });
+    }
+    result
+}
+
+/// Compares recorded messages with live ones, in any order, each read by
+/// `dialect`: what is missing, what is extra, and for a missing message
+/// and an extra one of the same name, which fields differ.
+pub fn compare_messages(
+    name: String,
+    dialect: Option<crate::dialects::DialectId>,
+    recorded: &[(Opcode, Payload)],
+    got: &[(Opcode, Payload)],
+    rules: &Rules,
+) -> ActionResult {
     let comparable = |list: &[(Opcode, Payload)]| -> Vec<_> {
         list.iter()
-            .map(|(_, p)| rules.comparable(p.text().unwrap_or("")))
+            .map(|(opcode, p)| comparable_message(rules, dialect, *opcode, p))
             .collect()
     };
-    let (expected, actual) = (comparable(&socket.received), comparable(got));
+    let (expected, actual) = (comparable(recorded), comparable(got));
     let matching = match_unordered(&expected, &actual);
-    let text = |p: &Payload| crate::sink::format::shorten(p.text().unwrap_or("(binary)"), 160);
+    let text = |(opcode, p): &(Opcode, Payload)| {
+        let shown = match (opcode, p.text()) {
+            (Opcode::Text, Some(text)) => text.to_owned(),
+            _ => match crate::dialects::binary_json::decode_any(&p.bytes) {
+                Some(decoded) => format!("binary {decoded}"),
+                None => format!("binary, {} bytes", p.len),
+            },
+        };
+        crate::sink::format::shorten(&shown, 160)
+    };
     let missing: Vec<String> = matching
         .missing
         .iter()
-        .map(|&i| text(&socket.received[i].1))
+        .map(|&i| text(&recorded[i]))
         .collect();
-    let extra: Vec<String> = matching.extra.iter().map(|&i| text(&got[i].1)).collect();
+    let extra: Vec<String> = matching.extra.iter().map(|&i| text(&got[i])).collect();
     let extra_at = matching.extra.clone();
-    // Pair each missing message with an extra one of the same type, to
+    // Pair each missing message with an extra one of the same name, to
     // show which fields differ.
     let mut differences = Vec::new();
     for &i in &matching.missing {
         let name = |(opcode, payload): &(Opcode, Payload)| {
             crate::dialects::name_of(crate::event::Direction::UpstreamToClient, *opcode, payload)
         };
-        let t = name(&socket.received[i]);
+        let t = name(&recorded[i]);
         if let Some(&j) = matching.extra.iter().find(|&&j| name(&got[j]) == t) {
             differences.extend(diff_payloads(&expected[i], &actual[j]));
         }
     }
-    if let Some(e) = error {
-        differences.push(Difference {
-            at: "connection".into(),
-            expected: "open".into(),
-            actual: e,
-        });
-    }
     ActionResult {
         kind: Kind::Ws,
-        name: format!(
-            "WebSocket #{conn} {}",
-            socket.request.uri.split('?').next().unwrap_or("")
-        ),
+        name,
         seq: 0,
         differences,
         missing,

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::capture::Capture;
-use crate::event::{Direction, EventKind, HttpRequest, Opcode, Payload, Side};
+use crate::dialects::DialectId;
+use crate::event::{Direction, EventKind, HttpRequest, Opcode, Payload, Role, Side, WsMessage};
 
 /// What a REST exchange got in the recording.
 #[derive(Debug, Clone)]
@@ -74,6 +75,8 @@ pub struct Socket {
     pub received: Vec<(Opcode, Payload)>,
     /// Recorded close code from the upstream, when it closed first.
     pub closed_by_upstream: Option<Option<u16>>,
+    /// The message protocol the capture read it with.
+    pub dialect: Option<DialectId>,
 }
 
 /// A step with its place in the recording.
@@ -98,6 +101,11 @@ pub struct Script {
     pub steps: Vec<Timed>,
     /// The recorded WebSockets by connection.
     pub sockets: BTreeMap<u64, Socket>,
+    /// What the upstream sent each Engine.IO long-polling session (by its
+    /// recorded `sid`), heartbeats aside: the packets of its polling `GET`
+    /// responses. A replay compares them whole, since which packets share
+    /// a response depends on timing.
+    pub polling: BTreeMap<String, Vec<(Opcode, Payload)>>,
 }
 
 impl Script {
@@ -122,6 +130,7 @@ impl Script {
                             status: h.status,
                             received: Vec::new(),
                             closed_by_upstream: None,
+                            dialect: h.dialect,
                         };
                         script.sockets.insert(conn, socket);
                     }
@@ -155,24 +164,33 @@ impl Script {
                         ));
                     }
                 }
-                EventKind::WsMessage(m) if matches!(m.opcode, Opcode::Text | Opcode::Binary) => {
+                EventKind::WsMessage(m) if m.polling.is_some() => {
+                    let sid = m.polling.clone().unwrap_or_default();
+                    if m.dir == Direction::UpstreamToClient && replayed(m) {
+                        let packets = script.polling.entry(sid).or_default();
+                        packets.push((m.opcode, m.payload.clone()));
+                    }
+                }
+                EventKind::WsMessage(m) if replayed(m) && m.dir == Direction::ClientToUpstream => {
                     let Some(socket) = script.sockets.get_mut(&conn) else {
                         continue;
                     };
-                    match m.dir {
-                        Direction::ClientToUpstream => {
-                            let step = Step::Send {
-                                conn,
-                                opcode: m.opcode,
-                                payload: m.payload.clone(),
-                                after: socket.received.len(),
-                            };
-                            steps.push((event.seq, event.t_us, step));
-                        }
-                        Direction::UpstreamToClient => {
-                            socket.received.push((m.opcode, m.payload.clone()))
-                        }
-                    }
+                    socket.dialect = socket.dialect.or(m.dialect);
+                    let socket = &script.sockets[&conn];
+                    let step = Step::Send {
+                        conn,
+                        opcode: m.opcode,
+                        payload: m.payload.clone(),
+                        after: socket.received.len() + script.polled_before(socket),
+                    };
+                    steps.push((event.seq, event.t_us, step));
+                }
+                EventKind::WsMessage(m) if replayed(m) => {
+                    let Some(socket) = script.sockets.get_mut(&conn) else {
+                        continue;
+                    };
+                    socket.dialect = socket.dialect.or(m.dialect);
+                    socket.received.push((m.opcode, m.payload.clone()));
                 }
                 EventKind::WsClose(c) => {
                     let Some(socket) = script.sockets.get_mut(&conn) else {
@@ -216,15 +234,61 @@ impl Script {
         script.steps = with_waits(steps, capture, &script.sockets);
         script
     }
+
+    /// How many packets the Engine.IO session `socket` upgraded had
+    /// received by long-polling so far, while the script is being read.
+    fn polled_before(&self, socket: &Socket) -> usize {
+        session_of(&socket.request.uri)
+            .and_then(|sid| self.polling.get(&sid))
+            .map_or(0, Vec::len)
+    }
+
+    /// Everything the upstream sent on `socket`'s session: what came by
+    /// long-polling (for an upgraded Engine.IO session), then what came on
+    /// the WebSocket.
+    pub fn session_received(&self, socket: &Socket) -> Vec<(Opcode, Payload)> {
+        let mut all = session_of(&socket.request.uri)
+            .and_then(|sid| self.polling.get(&sid).cloned())
+            .unwrap_or_default();
+        all.extend(socket.received.iter().cloned());
+        all
+    }
+}
+
+/// The Engine.IO session a WebSocket upgrade continues (`?sid=` of an
+/// upgrade from long-polling).
+pub fn session_of(uri: &str) -> Option<String> {
+    let query = uri.split_once('?')?.1;
+    let engine_io = uri.contains("/socket.io/") || query.contains("EIO=");
+    engine_io
+        .then(|| {
+            query.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                (k == "sid").then(|| v.to_owned())
+            })
+        })
+        .flatten()
+}
+
+/// True for the messages a replay sends and expects: text and binary ones,
+/// but not the protocol's heartbeats, which come on the live server's own
+/// schedule and which the replay answers as they come.
+fn replayed(m: &WsMessage) -> bool {
+    matches!(m.opcode, Opcode::Text | Opcode::Binary) && m.msg_role != Some(Role::Heartbeat)
 }
 
 /// Adds to each step how many upstream messages each accepted socket had
-/// received before it, in the recording.
+/// received before it, in the recording: for an upgraded Engine.IO
+/// session, by long-polling too.
 fn with_waits(
     steps: Vec<(u64, u64, Step)>,
     capture: &Capture,
     sockets: &BTreeMap<u64, Socket>,
 ) -> Vec<Timed> {
+    let by_session: BTreeMap<String, u64> = sockets
+        .iter()
+        .filter_map(|(conn, s)| Some((session_of(&s.request.uri)?, *conn)))
+        .collect();
     let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
     let mut events = capture.events.iter().peekable();
     steps
@@ -233,8 +297,13 @@ fn with_waits(
             while let Some(event) = events.next_if(|e| e.seq < seq) {
                 let conn = event.conn.unwrap_or_default();
                 if let EventKind::WsMessage(m) = &event.kind {
-                    let data = matches!(m.opcode, Opcode::Text | Opcode::Binary);
-                    if data && m.dir == Direction::UpstreamToClient && sockets.contains_key(&conn) {
+                    let conn = match &m.polling {
+                        Some(sid) => by_session.get(sid).copied(),
+                        None => sockets.contains_key(&conn).then_some(conn),
+                    };
+                    if let (true, Some(conn)) =
+                        (replayed(m) && m.dir == Direction::UpstreamToClient, conn)
+                    {
                         *counts.entry(conn).or_default() += 1;
                     }
                 }

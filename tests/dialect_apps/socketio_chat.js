@@ -11,6 +11,7 @@
 //   GET  /api/rooms/:room/messages                       -> 200 [messages]
 // CHAT_BUG=no-body-parser : express.json() not mounted on the POST route -> req.body is
 //                           undefined -> TypeError -> 500 (finalhandler HTML page with stack)
+// CHAT_SENDER=NAME        : every Socket.IO message is saved with this sender (answers that changed)
 // CHAT_BUG=no-sender      : POST reads req.user.name (req.user undefined) -> TypeError -> 500
 const http = require('http');
 const express = require('express');
@@ -40,7 +41,8 @@ function save(room, text, sender) {
 }
 
 io.on('connection', (socket) => {
-  const sender = (socket.handshake.auth && socket.handshake.auth.user) || 'anonymous';
+  // CHAT_SENDER overrides the sender: a server whose answers changed, for replay tests.
+  const sender = process.env.CHAT_SENDER || (socket.handshake.auth && socket.handshake.auth.user) || 'anonymous';
   socket.on('join', (room, ack) => {
     socket.join(room);
     if (typeof ack === 'function') ack({ ok: true, room });
