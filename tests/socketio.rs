@@ -117,6 +117,12 @@ fn session(bug: Option<&str>, args: &[&str]) -> (tempfile::TempDir, Value, Strin
     (dir, summary, console)
 }
 
+/// A capture of the working chat driven with `args`: its directory
+/// (holding `capture.jsonl`).
+pub fn recorded_session(args: &[&str]) -> tempfile::TempDir {
+    session(None, args).0
+}
+
 /// The message lines (→ or ←) of console output, from the arrow on.
 fn arrows(out: &str) -> Vec<&str> {
     out.lines()

@@ -331,3 +331,17 @@ async fn a_tab_that_stops_reading_its_feed_never_slows_forwarding() {
     stop.cancel();
     drop(tab);
 }
+
+/// The viewer reads message protocols: a Socket.IO capture recorded from
+/// the Express chat through the proxy is filtered by event name, and its
+/// detail pane shows the event's role, its ack (linked) and its arguments
+/// without the Engine.IO and Socket.IO envelope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_shows_socketio_events_by_name_with_their_payload_and_ack() {
+    let dir = crate::socketio::recorded_session(&["--transport", "websocket"]);
+    let (_show, url) = show_ui(&dir.path().join("capture.jsonl"), dir.path());
+    let out = root().join("target/test-output/ui-socketio");
+    let summary = ui_check(&url, &out, &["--socketio"]).await;
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert!(out.join("socketio-detail.png").exists());
+}

@@ -130,10 +130,19 @@ async fn route(req: Request<Incoming>, state: &State) -> Response<UiBody> {
             export_response(&state.source.capture, ExportFormat::Markdown).await
         }
         "/api/export/jsonl" => export_response(&state.source.capture, ExportFormat::Jsonl).await,
-        _ => match path.strip_prefix("/api/exchange/").map(str::parse::<u64>) {
-            Some(Ok(id)) => with_capture(&state.source.capture, move |c| exchange(c, id)).await,
-            _ => text(StatusCode::NOT_FOUND, "no such page\n"),
-        },
+        _ => {
+            let id = |prefix: &str| {
+                path.strip_prefix(prefix)
+                    .and_then(|n| n.parse::<u64>().ok())
+            };
+            match (id("/api/exchange/"), id("/api/message/")) {
+                (Some(n), _) => with_capture(&state.source.capture, move |c| exchange(c, n)).await,
+                (_, Some(seq)) => {
+                    with_capture(&state.source.capture, move |c| message(c, seq)).await
+                }
+                _ => text(StatusCode::NOT_FOUND, "no such page\n"),
+            }
+        }
     }
 }
 
@@ -194,6 +203,27 @@ async fn cached_diagnosis(state: &State) -> Response<UiBody> {
 fn diagnosis(capture: &Capture) -> Value {
     let diagnosis = crate::diagnose::run(&capture.events, &Default::default());
     serde_json::to_value(&diagnosis).unwrap_or(Value::Null)
+}
+
+/// A WebSocket message as its dialect reads it: the dialect and the
+/// application payload without the envelope (`null` when it has none).
+fn message(capture: &Capture, seq: u64) -> Value {
+    let mut dialects = crate::dialects::Dialects::default();
+    for event in &capture.events {
+        dialects.observe(event);
+        if event.seq != seq {
+            continue;
+        }
+        let EventKind::WsMessage(m) = &event.kind else {
+            break;
+        };
+        return json!({
+            "seq": seq,
+            "dialect": dialects.of_message(event.conn, m),
+            "payload": dialects.payload(event.conn, m),
+        });
+    }
+    json!({ "seq": seq, "dialect": null, "payload": null })
 }
 
 /// The parsed error of an exchange's response, if it failed.

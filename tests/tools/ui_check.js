@@ -24,6 +24,14 @@
 // changes), counts DOM nodes at the top and the end of the timeline, and
 // fails if the count reaches 3000 or the filter takes 2000 ms or more.
 //
+// --socketio (the viewer of a capture of the Socket.IO chat of
+// tests/dialect_apps): choosing "chat message" in #filter-type keeps the
+// event and its ack; clicking the event shows, in #detail, its role
+// (send), its correlation with a link to the ack, and its application
+// payload without the envelope ({"room":"room-3","text":"cc"}, read by the
+// server's dialect); following the link shows the ack (role reply).
+// Writes <out-dir>/socketio-detail.png.
+//
 // On any failed check: a message on stderr with what the page showed, and
 // exit code 1.
 'use strict';
@@ -57,6 +65,7 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--big') opts.big = true;
+    else if (a === '--socketio') opts.socketio = true;
     else if (a === '--expect-exception') opts.expectException = argv[++i];
     else if (a === '--filter') opts.filter = argv[++i];
     else if (a === '--min-events') opts.minEvents = Number(argv[++i]);
@@ -381,6 +390,33 @@ async function big(page, url, outDir, opts) {
   return summary;
 }
 
+async function socketio(page, url, outDir) {
+  const summary = { mode: 'socketio', url: redactUrl(url) };
+  await page.goto(url, { waitUntil: 'load', timeout: TIMEOUT_MS });
+  await page.waitForFunction(() => window.wsdiagUi && window.wsdiagUi.ready === true && /\bfinished\b/.test(document.getElementById('status').textContent), null, { timeout: TIMEOUT_MS, polling: 50 });
+  const options = await page.evaluate(() => [...document.querySelectorAll('#filter-type option')].map((o) => o.value));
+  check(options.includes('chat message'), `#filter-type does not offer the Socket.IO event: ${JSON.stringify(options)}`);
+  await page.selectOption('#filter-type', 'chat message');
+  const rows = await collectRows(page);
+  summary.rows = rows.map((r) => r.text);
+  check(rows.length === 2, `"chat message" should keep the event and its ack, got ${rows.length}: ${JSON.stringify(summary.rows)}`);
+  check(/chat message/.test(rows[0].text), `the row is not named after the event: ${rows[0].text}`);
+  await page.click(`#timeline .row[data-seq="${rows[0].seq}"]`);
+  await page.waitForFunction(() => /room-3/.test((document.getElementById('app-payload') || {}).innerText || ''), null, { timeout: TIMEOUT_MS, polling: 50 });
+  const detail = await page.evaluate(() => document.getElementById('detail').innerText);
+  summary.detail = detail.slice(0, 600);
+  check(/Role\s+send/.test(detail), `the detail does not give the role send: ${summary.detail}`);
+  const app = await page.evaluate(() => document.getElementById('app-payload').innerText);
+  summary.payload = app;
+  check(/room-3/.test(app) && /cc/.test(app) && !/chat message/.test(app), `the payload is not the event's argument: ${app}`);
+  await page.screenshot({ path: path.join(outDir, 'socketio-detail.png') });
+  const link = await page.$('#detail button.link');
+  check(link, `no link to the correlated ack: ${summary.detail}`);
+  await link.click();
+  await page.waitForFunction(() => /Role\s+reply/.test(document.getElementById('detail').innerText), null, { timeout: TIMEOUT_MS, polling: 50 });
+  return summary;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const [url, outDir] = opts.positional;
@@ -410,7 +446,7 @@ async function main() {
     });
     page.on('pageerror', (err) => failNow(new CheckFailed(`uncaught exception on the page: ${err.stack || err.message || err}`)));
     page.on('crash', () => failNow(new CheckFailed('the page crashed')));
-    const run = opts.big ? big(page, url, outDir, opts) : normal(page, url, outDir, opts);
+    const run = opts.big ? big(page, url, outDir, opts) : opts.socketio ? socketio(page, url, outDir) : normal(page, url, outDir, opts);
     const summary = await Promise.race([failure, run]);
     summary.console = consoleMessages;
     summary.ok = true;

@@ -131,6 +131,7 @@
     ingested: 0,
     lastSeq: 0,
     rows: [], // every row, seq order
+    heartbeats: 0, // heartbeat messages seen (hidden unless the role filter asks)
     visible: [], // rows passing the filters, seq order
     seqToRow: new Map(),
     exchanges: new Map(), // exchange id -> row
@@ -158,7 +159,7 @@
     countsDirty: true,
   };
 
-  const F = { text: '', conn: null, dir: '', type: '', path: '', status: 0, errors: false };
+  const F = { text: '', conn: null, dir: '', type: '', role: '', path: '', status: 0, errors: false };
 
   // ------------------------------------------------------------------- rows
 
@@ -183,6 +184,7 @@
     };
     if (fields) Object.assign(row, fields);
     S.rows.push(row);
+    if (kind === 'ws' && ev.msg_role === 'heartbeat' && S.heartbeats++ === 0) S.filterActive = S.filterActive || !F.role;
     indexSeq(ev.seq, row);
     classify(row);
     if (passes(row)) S.visible.push(row);
@@ -197,7 +199,9 @@
       const st = httpStatus(row);
       row.err = !!row.herr || (typeof st === 'number' && st >= 400) || (!!row.hs && row.hs.accepted === false);
     } else if (row.kind === 'ws') {
-      row.err = isErrorType(row.ev.msg_type);
+      // The dialect's role says it; messages no dialect read fall back on
+      // their name.
+      row.err = row.ev.msg_role ? row.ev.msg_role === 'error' : isErrorType(row.ev.msg_type);
     } else if (row.ev.type === 'ws_close') {
       const c = row.ev.code;
       row.err = row.ev.clean === false || !!row.ev.error || (c !== undefined && c !== 1000 && c !== 1001 && c !== 1005);
@@ -365,6 +369,8 @@
       if ((row.ev.dir === 'client_to_upstream') !== (F.dir === 'sent')) return false;
     }
     if (F.type && (row.kind !== 'ws' || row.ev.msg_type !== F.type)) return false;
+    if (F.role && F.role !== 'all' && (row.kind !== 'ws' || row.ev.msg_role !== F.role)) return false;
+    if (!F.role && row.kind === 'ws' && row.ev.msg_role === 'heartbeat') return false;
     if (F.status) {
       if (row.kind !== 'http') return false;
       const st = httpStatus(row);
@@ -381,11 +387,14 @@
     F.conn = c === '' ? null : Number(c);
     F.dir = $('filter-dir').value;
     F.type = $('filter-type').value;
+    F.role = $('filter-role').value;
     F.path = $('filter-path').value.trim().toLowerCase();
     F.status = Number($('filter-status').value) || 0;
     F.errors = $('filter-errors').checked;
-    S.filterActive = !!(F.text || F.conn !== null || F.dir || F.type || F.path || F.status || F.errors);
-    for (const id of ['filter-text', 'filter-conn', 'filter-dir', 'filter-type', 'filter-path', 'filter-status']) {
+    // Heartbeats are hidden unless asked for, like the console's --heartbeats.
+    const hidingHeartbeats = !F.role && S.heartbeats > 0;
+    S.filterActive = !!(F.text || F.conn !== null || F.dir || F.type || (F.role && F.role !== 'all') || hidingHeartbeats || F.path || F.status || F.errors);
+    for (const id of ['filter-text', 'filter-conn', 'filter-dir', 'filter-type', 'filter-role', 'filter-path', 'filter-status']) {
       $(id).classList.toggle('active', $(id).value !== '');
     }
   }
@@ -412,6 +421,7 @@
     $('filter-conn').value = '';
     $('filter-dir').value = '';
     $('filter-type').value = '';
+    $('filter-role').value = '';
     $('filter-path').value = '';
     $('filter-status').value = '';
     $('filter-errors').checked = false;
@@ -528,7 +538,7 @@
         preview = ci.code === null ? '(no code)' : `${ci.code} ${ci.reason}`;
       } else if (e.base64 !== undefined) preview = hexBytes(b64Bytes(e.base64.slice(0, 64)), 32);
       else preview = oneLine(e.text || '');
-      const name = e.msg_type || (e.opcode === 'text' ? 'text' : e.opcode);
+      const name = (e.msg_type || (e.opcode === 'text' ? 'text' : e.opcode)) + (e.topic ? ` ${e.topic}` : '');
       let extra = e.opcode;
       if (e.forwarded === false) extra += ' · not forwarded';
       if (e.truncated) extra += ' · truncated';
@@ -978,6 +988,11 @@
       ['Seq', e.seq],
       ['Opcode', e.opcode],
       ['msg_type', e.msg_type],
+      ['Role', e.msg_role],
+      ['Topic', e.topic],
+      ['Correlation', e.correlation !== undefined ? correlated(row) : ''],
+      ['Note', e.note],
+      ['Transport', e.polling ? `Engine.IO long-polling (session ${e.polling})` : ''],
       ['Length', `${e.len} bytes${e.truncated ? ' (truncated)' : ''}`],
       ['Forwarded', e.forwarded === false ? 'no — not delivered' : ''],
     ];
@@ -986,7 +1001,42 @@
       pairs.push(['Close code', ci.code], ['Close reason', ci.reason]);
     }
     frag.append(kvTable(pairs));
-    frag.append(append(section('Payload', true, fmtSize(e.len)), renderPayload(e)));
+    if (e.opcode === 'text' || e.opcode === 'binary') {
+      // The application payload without the protocol's envelope, as the
+      // server's dialect reads it; the frame itself follows.
+      const app = append(section('Application payload', true), el('span', 'muted', 'reading…'));
+      app.id = 'app-payload';
+      frag.append(app);
+      appPayload(e.seq).then((m) => {
+        app.lastChild.remove();
+        if (m.payload === null || m.payload === undefined) app.append(el('span', 'muted', m.dialect ? `(none: the ${m.dialect} message carries no payload)` : '(no dialect read this message)'));
+        else append(app, el('div', 'payload-tools muted', m.dialect ? `${m.dialect} payload` : 'payload'), jsonTree(m.payload));
+      }).catch((err) => {
+        app.lastChild.textContent = `could not read the payload: ${err.message}`;
+      });
+    }
+    frag.append(append(section(e.opcode === 'text' || e.opcode === 'binary' ? 'Frame' : 'Payload', true, fmtSize(e.len)), renderPayload(e)));
+  }
+
+  /// The message's correlation id, then a link to each other message of the
+  /// same connection (or Engine.IO session) with that id: its reply, or what
+  /// it answers.
+  function correlated(row) {
+    const e = row.ev;
+    const span = el('span', null, String(e.correlation));
+    const same = (o) => o !== row && o.kind === 'ws' && o.ev.correlation === e.correlation &&
+      (e.polling ? o.ev.polling === e.polling : o.conn === row.conn) && o.ev.dir !== e.dir;
+    for (const other of S.rows.filter(same).slice(0, 8)) {
+      const label = `${other.ev.dir === 'client_to_upstream' ? '→' : '←'} ${other.ev.msg_type || other.ev.opcode} (seq ${other.ev.seq})`;
+      span.append(' ', button(label, 'small link', () => select(other, true), 'Show the correlated message'));
+    }
+    return span;
+  }
+  function appPayload(seq) {
+    return fetch(api(`api/message/${encodeURIComponent(seq)}`), { cache: 'no-store' }).then((r) => {
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.json();
+    });
   }
 
   function detailOther(row, frag) {
@@ -1554,7 +1604,7 @@
       }
     });
     for (const id of ['filter-text', 'filter-path']) $(id).addEventListener('input', applyFilters);
-    for (const id of ['filter-conn', 'filter-dir', 'filter-type', 'filter-status', 'filter-errors']) $(id).addEventListener('change', applyFilters);
+    for (const id of ['filter-conn', 'filter-dir', 'filter-type', 'filter-role', 'filter-status', 'filter-errors']) $(id).addEventListener('change', applyFilters);
     $('filter-clear').addEventListener('click', clearFilters);
     $('pause').addEventListener('click', togglePause);
     $('follow').addEventListener('change', () => {
