@@ -14,7 +14,8 @@
 //! ratios much less), plus the proxy's CPU microseconds per round trip.
 //! `--quick` runs everything briefly: CI uses it as a smoke test that fails
 //! on errors, never on speed. `--only TEXT` runs the scenarios whose name
-//! contains TEXT (or only `idle`, `sustained` or `writer`), and
+//! contains TEXT (or only `idle`, `sustained` or `writer`), `--rounds N`
+//! sets the number of interleaved rounds, and
 //! `WSDIAG_BENCH_WRAP` runs the proxies under a profiler. See
 //! docs/performance.md.
 
@@ -62,6 +63,10 @@ impl Plan {
             .iter()
             .position(|a| a == "--only")
             .and_then(|i| args.get(i + 1).cloned());
+        let rounds = args
+            .iter()
+            .position(|a| a == "--rounds")
+            .and_then(|i| args.get(i + 1)?.parse().ok());
         if quick {
             Plan {
                 rounds: 1,
@@ -73,7 +78,7 @@ impl Plan {
             }
         } else {
             Plan {
-                rounds: if only.is_some() { 1 } else { 3 },
+                rounds: rounds.unwrap_or(if only.is_some() { 1 } else { 3 }),
                 seconds: 4.0,
                 only,
                 idle: vec![2_000, 6_000],
@@ -103,44 +108,68 @@ struct Scenario {
     ws: bool,
     size: usize,
     conns: usize,
+    /// The message protocol of the WebSocket scenarios.
+    dialect: Dialect,
 }
 
-const SCENARIOS: [Scenario; 6] = [
+/// What the WebSocket scenarios send: a Django Channels JSON envelope, or a
+/// Socket.IO event on a `/socket.io/` URL (read by wsdiag's Socket.IO
+/// dialect).
+#[derive(Clone, Copy, PartialEq)]
+enum Dialect {
+    Json,
+    SocketIo,
+}
+
+const SCENARIOS: [Scenario; 7] = [
     Scenario {
         name: "WS 100 B, 1 conn",
         ws: true,
         size: 100,
         conns: 1,
+        dialect: Dialect::Json,
     },
     Scenario {
         name: "WS 100 B, 50 conns",
         ws: true,
         size: 100,
         conns: 50,
+        dialect: Dialect::Json,
+    },
+    Scenario {
+        name: "WS Socket.IO 100 B, 50 conns",
+        ws: true,
+        size: 100,
+        conns: 50,
+        dialect: Dialect::SocketIo,
     },
     Scenario {
         name: "WS 16 KiB, 1 conn",
         ws: true,
         size: 16 * 1024,
         conns: 1,
+        dialect: Dialect::Json,
     },
     Scenario {
         name: "WS 16 KiB, 50 conns",
         ws: true,
         size: 16 * 1024,
         conns: 50,
+        dialect: Dialect::Json,
     },
     Scenario {
         name: "REST 100 B, 1 conn",
         ws: false,
         size: 100,
         conns: 1,
+        dialect: Dialect::Json,
     },
     Scenario {
         name: "REST 100 B, 50 conns",
         ws: false,
         size: 100,
         conns: 50,
+        dialect: Dialect::Json,
     },
 ];
 
@@ -363,6 +392,13 @@ fn chat_message(size: usize) -> String {
     format!("{head}{}\"}}", "x".repeat(fill))
 }
 
+/// A Socket.IO event with an ack id, `size` bytes: `421["chat message",{"text":"xx…"}]`.
+fn socketio_event(size: usize) -> String {
+    let head = r#"421["chat message",{"text":""#;
+    let fill = size.saturating_sub(head.len() + 3);
+    format!("{head}{}\"}}]", "x".repeat(fill))
+}
+
 async fn load(target: &Target, s: Scenario, seconds: f64) -> Run {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let errors = Arc::new(AtomicU64::new(0));
@@ -374,7 +410,7 @@ async fn load(target: &Target, s: Scenario, seconds: f64) -> Run {
         tasks.push(tokio::spawn(async move {
             let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
             let result = if s.ws {
-                ws_loop(addr, s.size, deadline, &mut h).await
+                ws_loop(addr, s.size, s.dialect, deadline, &mut h).await
             } else {
                 rest_loop(addr, s.size, deadline, &mut h).await
             };
@@ -408,13 +444,20 @@ async fn load(target: &Target, s: Scenario, seconds: f64) -> Run {
 async fn ws_loop(
     addr: SocketAddr,
     size: usize,
+    dialect: Dialect,
     deadline: Instant,
     h: &mut Histogram<u64>,
 ) -> Result<(), String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+    let (path, message) = match dialect {
+        Dialect::Json => ("/ws", chat_message(size)),
+        Dialect::SocketIo => (
+            "/socket.io/?EIO=4&transport=websocket",
+            socketio_event(size),
+        ),
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
         .await
         .map_err(|e| e.to_string())?;
-    let message = chat_message(size);
     while Instant::now() < deadline {
         let t = Instant::now();
         ws.send(Message::Text(message.clone().into()))
@@ -500,7 +543,7 @@ async fn sustained(target: &Target, short: u64, long: u64) -> (u64, u64, u64) {
         let (addr, rts) = (target.addr, rts.clone());
         tasks.push(tokio::spawn(async move {
             let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-            let _ = ws_loop(addr, 16 * 1024, deadline, &mut h).await;
+            let _ = ws_loop(addr, 16 * 1024, Dialect::Json, deadline, &mut h).await;
             rts.fetch_add(h.len(), Ordering::Relaxed);
         }));
     }

@@ -77,6 +77,8 @@ pub fn render(header_: &Header, events: &[Event]) -> Value {
                 );
                 entries.push((req_event.seq, entry));
             }
+            // A long-polling message is in its HTTP entry's body already.
+            EventKind::WsMessage(m) if m.polling.is_some() => {}
             EventKind::WsMessage(m) => {
                 let Some(&i) = event.conn.and_then(|c| ws_entry_of_conn.get(&c)) else {
                     continue;

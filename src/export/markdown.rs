@@ -121,6 +121,10 @@ fn timeline(out: &mut String, h: &Header, events: &[Event]) {
                 let (m, u) = requests.get(&x.exchange).cloned().unwrap_or_default();
                 format!("`{m} {}` → **failed**: {}", cell(&u), cell(&x.message))
             }
+            // The protocol's keepalive says nothing about the bug.
+            EventKind::WsMessage(m) if m.msg_role == Some(crate::event::Role::Heartbeat) => {
+                continue
+            }
             EventKind::WsMessage(m) => {
                 let label = m
                     .msg_type
