@@ -303,3 +303,76 @@ fn document_fixtures_are_read_as_their_protocols_say() {
         "only {checked} expectations: are the document fixtures there?"
     );
 }
+
+/// The send attempts `wsdiag diagnose` finds in fixture `name`: each as
+/// (msg_type, result, reason).
+fn attempts(name: &str) -> Vec<(String, String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = capture_of(name, dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+        .arg("diagnose")
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["path"] == "ws")
+        .map(|a| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                text(&a["msg_type"]),
+                text(&a["outcome"]["result"]),
+                text(&a["outcome"]["reason"]),
+            )
+        })
+        .collect()
+}
+
+/// A send's correlated answer decides its outcome: the reply with its id
+/// delivers it, an error with its id fails it, in every dialect that has
+/// ids (a Phoenix `ref`, a JSON-RPC `id`, a STOMP `receipt`, a SignalR
+/// `invocationId`).
+#[test]
+fn correlated_answers_decide_each_send() {
+    let phoenix = attempts("phoenix-v2.jsonl");
+    assert!(
+        phoenix.contains(&("new_msg".into(), "succeeded".into(), String::new())),
+        "{phoenix:?}"
+    );
+    assert!(
+        phoenix
+            .iter()
+            .any(|(t, r, why)| t == "new_msg" && r == "failed" && why.contains("empty body")),
+        "{phoenix:?}"
+    );
+    let rpc = attempts("jsonrpc.jsonl");
+    assert!(
+        rpc.iter()
+            .any(|(t, r, _)| t == "chat.send" && r == "succeeded"),
+        "{rpc:?}"
+    );
+    assert!(
+        rpc.iter().any(|(t, r, why)| t == "chat.nope"
+            && r == "failed"
+            && why.contains("Method not found")),
+        "{rpc:?}"
+    );
+    let stomp = attempts("stomp.jsonl");
+    assert!(
+        stomp.iter().any(|(t, r, _)| t == "SEND" && r == "failed"),
+        "the SEND the broker refused: {stomp:?}"
+    );
+    let signalr = attempts("signalr.jsonl");
+    assert!(
+        signalr.iter().any(|(_, r, _)| r == "failed"),
+        "the invocation completed with an error: {signalr:?}"
+    );
+    assert!(
+        signalr.iter().any(|(_, r, _)| r == "succeeded"),
+        "{signalr:?}"
+    );
+}

@@ -360,9 +360,11 @@ fn ws_outcome(
                 let answers =
                     same_conn && correlation.is_some() && m.correlation.as_deref() == correlation;
                 let payload = reading.payloads[j].as_ref();
+                // An error answers it when it carries its id, or carries no
+                // id at all and nothing has answered it yet.
                 if same_conn
                     && m.msg_role == Some(Role::Error)
-                    && (answers || m.correlation.is_none())
+                    && (answers || (m.correlation.is_none() && answered.is_none()))
                 {
                     let reason = payload.map_or_else(|| "(no details)".to_owned(), error_text);
                     return Outcome::Failed {

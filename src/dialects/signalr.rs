@@ -6,8 +6,9 @@
 //! `{"error":…}`); then `type` 1 Invocation (`target`, `invocationId`,
 //! `arguments`), 2 StreamItem, 3 Completion (`result` or `error`), 4
 //! StreamInvocation, 5 CancelInvocation, 6 Ping, 7 Close, 8 Ack, 9
-//! Sequence. A message may hold several records; the first that is not a
-//! ping names it.
+//! Sequence. A message may hold several records; the one that says most
+//! names it (an error, else a completion, else the first that is not a
+//! ping).
 
 use std::collections::HashMap;
 
@@ -99,10 +100,18 @@ impl Dialect for Signalr {
             .flatten()
             .map(|r| self.record(r, &frame))
             .collect();
+        // The record that says most names the message: an error, then a
+        // completion (what the diagnosis pairs with its invocation), then
+        // any other record but a ping.
+        let rank = |m: &AppMessage| match m.role {
+            Some(Role::Error) => 0,
+            Some(Role::Reply) => 1,
+            Some(Role::Heartbeat) => 3,
+            _ => 2,
+        };
         let mut m = read
             .iter()
-            .find(|m| m.role != Some(Role::Heartbeat))
-            .or(read.first())
+            .min_by_key(|m| rank(m))
             .cloned()
             .unwrap_or_default();
         if !frame.truncated {
@@ -180,5 +189,14 @@ mod tests {
             Some("ReceiveMessage")
         );
         assert!(d.classify(text(down, "{\"type\":6}")).note.is_some());
+        let call = "{\"type\":1,\"invocationId\":\"5\",\"target\":\"Send\",\"arguments\":[]}\u{1e}";
+        d.classify(text(up, call));
+        let push_and_done = "{\"type\":1,\"target\":\"ReceiveMessage\",\"arguments\":[\"cc\"]}\u{1e}{\"type\":3,\"invocationId\":\"5\",\"result\":1}\u{1e}";
+        let m = d.classify(text(down, push_and_done));
+        assert_eq!(
+            (m.role, m.correlation.as_deref()),
+            (Some(Role::Reply), Some("5")),
+            "the completion names a frame it shares with a push"
+        );
     }
 }
