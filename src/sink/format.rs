@@ -283,7 +283,15 @@ impl Formatter {
             (Opcode::Text, None) => shorten(&visible(&compact(&m.payload)), PAYLOAD_WIDTH),
             (Opcode::Close, _) => describe_close(&m.payload),
             _ if m.payload.len == 0 => String::new(),
-            _ => format!("{} B {}", m.payload.len, hex_preview(&m.payload)),
+            // Binary messages often carry text (an MQTT payload, a JSON
+            // document): shown as text when they are, else as hex.
+            _ => match std::str::from_utf8(&m.payload.bytes) {
+                Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n') => {
+                    let text = shorten(&visible(text), PAYLOAD_WIDTH);
+                    format!("{} B {text}", m.payload.len)
+                }
+                _ => format!("{} B {}", m.payload.len, hex_preview(&m.payload)),
+            },
         };
         let content = if heartbeat {
             self.palette.paint(Style::new().dimmed(), &content)
