@@ -192,6 +192,9 @@ fn rest_attempt(end: &Event, requests: &HashMap<u64, (&Event, &HttpRequest)>) ->
     }
     let context = RequestContext::of(request);
     let fields = body_fields(request, context.content_type.as_deref())?;
+    if is_credential_exchange(&request.uri, &fields) {
+        return None;
+    }
     let outcome = match (&end.kind, status) {
         (EventKind::HttpResponse(r), Some(s)) if s < 400 => Outcome::Succeeded {
             evidence,
@@ -234,6 +237,45 @@ fn rest_attempt(end: &Event, requests: &HashMap<u64, (&Event, &HttpRequest)>) ->
         outcome,
         context,
     })
+}
+
+/// Body keys that carry credentials: a request with one is a login, a
+/// token refresh or a sign-up, never a send attempt, and their values are
+/// never content.
+const CREDENTIAL_KEYS: [&str; 14] = [
+    "password",
+    "password1",
+    "password2",
+    "passwd",
+    "pwd",
+    "pass",
+    "passcode",
+    "otp",
+    "pin",
+    "refresh",
+    "refresh_token",
+    "client_secret",
+    "grant_type",
+    "id_token",
+];
+
+/// Path segments of credential endpoints.
+const CREDENTIAL_PATHS: [&str; 11] = [
+    "login", "logout", "signin", "sign-in", "signup", "sign-up", "token", "auth", "session",
+    "register", "oauth",
+];
+
+/// True for a login, token, sign-up or other credential request: by a body
+/// key that carries a credential, or a path segment that names one
+/// (`/api/login`, `/api/token/refresh/`, `/auth/jwt/create`).
+fn is_credential_exchange(uri: &str, fields: &Map<String, Value>) -> bool {
+    let credential_key = fields
+        .keys()
+        .any(|k| CREDENTIAL_KEYS.contains(&k.to_ascii_lowercase().as_str()));
+    let credential_path = without_query(uri)
+        .split('/')
+        .any(|s| CREDENTIAL_PATHS.contains(&s.to_ascii_lowercase().as_str()));
+    credential_key || credential_path
 }
 
 /// The fields of a JSON object or form body.
@@ -465,6 +507,7 @@ fn main_text(fields: &Map<String, Value>) -> Option<String> {
     fields
         .iter()
         .filter(|(k, _)| !CONVERSATION_KEYS.contains(&k.as_str()))
+        .filter(|(k, _)| !CREDENTIAL_KEYS.contains(&k.to_ascii_lowercase().as_str()))
         .filter_map(|(_, v)| text(v))
         .max_by_key(|s| s.len())
 }
@@ -546,6 +589,37 @@ mod tests {
         assert_eq!(
             conversation_of("/socket.io/", &room).as_deref(),
             Some("lobby")
+        );
+    }
+
+    #[test]
+    fn credential_requests_are_not_sends() {
+        let body = |s: &str| json_object(s).unwrap();
+        assert!(is_credential_exchange(
+            "/api/login",
+            &body(r#"{"username":"alice","password":"hunter2-long-secret"}"#)
+        ));
+        assert!(is_credential_exchange(
+            "/api/token/refresh/",
+            &body(r#"{"refresh":"eyJ"}"#)
+        ));
+        assert!(is_credential_exchange(
+            "/api/users/",
+            &body(r#"{"email":"a@b.c","password1":"x"}"#)
+        ));
+        assert!(!is_credential_exchange(
+            "/api/rooms/3/messages",
+            &body(r#"{"text":"cc"}"#)
+        ));
+        assert!(!is_credential_exchange(
+            "/api/tokenizer/3/messages",
+            &body(r#"{"text":"cc"}"#)
+        ));
+        let fields = body(r#"{"username":"al","pass":"a very long password"}"#);
+        assert_eq!(
+            main_text(&fields).as_deref(),
+            Some("al"),
+            "a password is never content"
         );
     }
 

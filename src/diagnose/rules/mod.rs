@@ -154,12 +154,27 @@ fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> 
         comparison: ws.map(|w| compare(attempt, Some(w), saved, facts.introspection)),
         action,
     };
-    csrf_failed(&case)
+    let mut finding = csrf_failed(&case)
         .or_else(|| credentials_missing(&case))
         .or_else(|| unknown_field(&case, facts.introspection))
         .or_else(|| validation_failed(&case))
         .or_else(|| missing_server_field(&case, facts.introspection))
         .or_else(|| error_after_save(&case, facts))
         .or_else(|| server_error(&case, facts.introspection))
-        .unwrap_or_else(|| rest_failed(&case))
+        .unwrap_or_else(|| rest_failed(&case));
+    // A later list or broadcast that shows the content only in what the
+    // WebSocket saved proves the failed write saved nothing.
+    if let (true, rest::Saved::Nothing(seq)) = (
+        finding.code != Code::RestErrorAfterSave,
+        rest::saved_by(facts, attempt),
+    ) {
+        finding.explanation.push(format!(
+            "Nothing was saved by the REST request: event {seq} shows {:?} only in the message the WebSocket saved, so a retry would not save it twice.",
+            attempt.content.as_deref().unwrap_or_default()
+        ));
+        finding.evidence.push(seq);
+        finding.evidence.sort_unstable();
+        finding.evidence.dedup();
+    }
+    finding
 }

@@ -10,7 +10,8 @@ use crate::diagnose::compare::UnknownField;
 use crate::diagnose::drf::{DrfError, Introspection};
 use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::finding::{Code, Finding};
-use crate::event::{Direction, EventKind};
+use crate::dialects::Dialects;
+use crate::event::{Direction, Event, EventKind};
 
 /// `csrf-failed`: Django's CSRF page or DRF's `CSRF Failed`.
 pub(super) fn csrf_failed(case: &RestCase<'_>) -> Option<Finding> {
@@ -279,42 +280,84 @@ pub(super) fn missing_server_field(
     Some(f)
 }
 
-/// The first object saved by the REST attempt: one carrying its content
-/// that appears after it (broadcast or listed) and that the WebSocket path
-/// did not save.
-fn saved_after(facts: &Facts<'_>, attempt: &Attempt) -> Option<u64> {
-    let content = attempt.content.as_deref()?;
-    let ws_ids: Vec<&Value> = facts
+/// What the events after a failed REST write show about whether it saved
+/// anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Saved {
+    /// A new object with the REST content appeared (event `seq`): an id no
+    /// event before the request showed and no WebSocket send produced.
+    New(u64),
+    /// A later broadcast or list (event `seq`) shows the content only in
+    /// objects known already (the WebSocket's message): nothing was saved.
+    Nothing(u64),
+    /// Nothing after the request says either way.
+    Unknown,
+}
+
+/// The ids of the objects in `value`, at any depth, that hold `content` in
+/// one of their own fields.
+fn ids_carrying(value: &Value, content: &str, out: &mut Vec<Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| ids_carrying(v, content, out)),
+        Value::Object(o) => {
+            let own = o.values().any(|v| v.is_string() && carries(v, content));
+            if let (true, Some(id)) = (own, o.get("id").or_else(|| o.get("pk"))) {
+                out.push(id.clone());
+            }
+            o.values().for_each(|v| ids_carrying(v, content, out));
+        }
+        _ => {}
+    }
+}
+
+/// The JSON an event shows the client: an upstream message's application
+/// payload, or a successful response's body.
+fn shown(event: &Event, dialects: &Dialects) -> Option<Value> {
+    match &event.kind {
+        EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => {
+            dialects.payload(event.conn, m)
+        }
+        EventKind::HttpResponse(r) if r.status < 400 => serde_json::from_str(r.body.text()?).ok(),
+        _ => None,
+    }
+}
+
+/// Whether the REST attempt saved its content, by the proof the events give
+/// (see [`Saved`]).
+pub(super) fn saved_by(facts: &Facts<'_>, attempt: &Attempt) -> Saved {
+    let Some(content) = attempt.content.as_deref() else {
+        return Saved::Unknown;
+    };
+    let dialects = Dialects::of(facts.events);
+    let mut known: Vec<Value> = facts
         .attempts
         .iter()
+        .filter(|a| a.path == SendPath::Ws)
         .filter_map(|a| match &a.outcome {
-            Outcome::Succeeded { saved: Some(s), .. } if a.path == SendPath::Ws => s.get("id"),
+            Outcome::Succeeded { saved: Some(s), .. } => s.get("id").cloned(),
             _ => None,
         })
         .collect();
-    let new_object = |v: &Value| -> bool {
-        let objects: Vec<&Value> = match v {
-            Value::Array(items) => items.iter().collect(),
-            Value::Object(o) => vec![o.get("data").unwrap_or(v)],
-            _ => vec![],
+    for event in facts.events.iter().filter(|e| e.seq < attempt.seq) {
+        if let Some(value) = shown(event, &dialects) {
+            ids_carrying(&value, content, &mut known);
+        }
+    }
+    let mut only_known = None;
+    for event in facts.events.iter().filter(|e| e.seq > attempt.seq) {
+        let Some(value) = shown(event, &dialects) else {
+            continue;
         };
-        objects
-            .into_iter()
-            .any(|o| carries(o, content) && o.get("id").is_some_and(|id| !ws_ids.contains(&id)))
-    };
-    facts
-        .events
-        .iter()
-        .filter(|e| e.seq > attempt.seq)
-        .find_map(|e| {
-            let text = match &e.kind {
-                EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => m.payload.text(),
-                EventKind::HttpResponse(r) if r.status < 400 => r.body.text(),
-                _ => None,
-            }?;
-            let value: Value = serde_json::from_str(text).ok()?;
-            new_object(&value).then_some(e.seq)
-        })
+        let mut ids = Vec::new();
+        ids_carrying(&value, content, &mut ids);
+        if ids.iter().any(|id| !known.contains(id)) {
+            return Saved::New(event.seq);
+        }
+        if !ids.is_empty() {
+            only_known.get_or_insert(event.seq);
+        }
+    }
+    only_known.map_or(Saved::Unknown, Saved::Nothing)
 }
 
 /// `rest-error-after-save`: a 5xx although the object was saved.
@@ -322,7 +365,9 @@ pub(super) fn error_after_save(case: &RestCase<'_>, facts: &Facts<'_>) -> Option
     if !case.is_server_error() {
         return None;
     }
-    let seen = saved_after(facts, case.attempt)?;
+    let Saved::New(seen) = saved_by(facts, case.attempt) else {
+        return None;
+    };
     let where_ = case
         .error
         .and_then(|e| match e {
