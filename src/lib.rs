@@ -12,6 +12,8 @@
 //! - [`dialects`]: the message protocols spoken on WebSockets (Socket.IO,
 //!   STOMP, GraphQL over WebSocket, …) and the classifier that reads each
 //!   message once.
+//! - [`stacks`]: what each backend framework's error pages say (FastAPI,
+//!   Express, generic formats, database errors) and its words of advice.
 //! - [`sink`]: consumers of the live event stream (hub, console); all
 //!   terminal output.
 //! - [`capture`]: the capture file format: writer and reader.
@@ -35,6 +37,7 @@ pub mod probe;
 pub mod proxy;
 pub mod replay;
 pub mod sink;
+pub mod stacks;
 pub mod ui;
 
 pub use commands::{run, Outcome};

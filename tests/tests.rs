@@ -13,6 +13,7 @@ mod diagnose;
 mod dialects;
 mod django;
 mod export;
+mod fastapi;
 mod fuzz_regressions;
 mod nothing_lost;
 mod protocols;

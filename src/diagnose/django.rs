@@ -25,27 +25,12 @@ pub struct DjangoError {
     pub app_frame: Option<Frame>,
 }
 
-/// One traceback frame.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Frame {
-    /// The source file.
-    pub file: String,
-    /// The line number.
-    pub line: u32,
-    /// The function.
-    pub function: String,
-    /// The source line, trimmed.
-    pub source: String,
-}
+pub use crate::stacks::Frame;
 
-impl Frame {
-    /// True for the application's own code: not an installed package, not
-    /// the Python standard library.
-    pub fn is_application(&self) -> bool {
-        !(self.file.contains("site-packages")
-            || self.file.contains("dist-packages")
-            || self.file.contains("/lib/python"))
-    }
+/// True for the application's own code: not an installed package, not
+/// the Python standard library.
+pub fn is_application(frame: &Frame) -> bool {
+    crate::stacks::python_traceback::is_application(&frame.file)
 }
 
 /// Parses a Django technical 500 report (HTML or text); `None` for anything
@@ -84,10 +69,7 @@ fn parse_html(body: &str) -> Option<DjangoError> {
         exception_value: unescape(value.trim()),
         path: unescape(path.trim()),
         django_version,
-        app_frame: html_frames(body)
-            .into_iter()
-            .rev()
-            .find(Frame::is_application),
+        app_frame: html_frames(body).into_iter().rev().find(is_application),
     })
 }
 
@@ -134,10 +116,7 @@ fn parse_text(body: &str) -> Option<DjangoError> {
         exception_value: lines.next().unwrap_or_default().trim().to_owned(),
         path: format!("/{}", path.trim()),
         django_version,
-        app_frame: text_frames(body)
-            .into_iter()
-            .rev()
-            .find(Frame::is_application),
+        app_frame: text_frames(body).into_iter().rev().find(is_application),
     })
 }
 

@@ -17,6 +17,9 @@ pub enum ErrorBody {
     CsrfPage(Option<String>),
     /// A DRF JSON error.
     Drf(DrfError),
+    /// Another framework's error, or a generic format, read by its stack
+    /// module (`crate::stacks`).
+    Report(crate::stacks::ErrorReport),
     /// Anything else: the start of the body, on one line.
     Other(String),
 }
@@ -34,8 +37,12 @@ impl ErrorBody {
             ErrorBody::Generic500
         } else if let Some(reason) = django::parse_csrf_failure(text) {
             ErrorBody::CsrfPage(reason)
+        } else if let Some(r) = crate::stacks::parse_framework(status, text) {
+            ErrorBody::Report(r)
         } else if let Some(e) = DrfError::parse(text) {
             ErrorBody::Drf(e)
+        } else if let Some(r) = crate::stacks::generic::parse(text) {
+            ErrorBody::Report(r)
         } else {
             let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
             ErrorBody::Other(crate::sink::format::shorten(&line, 160))
@@ -58,7 +65,51 @@ impl ErrorBody {
                 .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
                 .collect::<Vec<_>>()
                 .join("; "),
+            ErrorBody::Report(r) => r.summary(),
             ErrorBody::Other(text) => text.clone(),
+        }
+    }
+
+    /// The framework that wrote it: Django for its pages and DRF's errors,
+    /// the stack module's for the others, generic when none is known.
+    pub fn stack(&self) -> crate::stacks::StackId {
+        use crate::stacks::StackId;
+        match self {
+            ErrorBody::Django(_)
+            | ErrorBody::Generic500
+            | ErrorBody::CsrfPage(_)
+            | ErrorBody::Drf(_) => StackId::Django,
+            ErrorBody::Report(r) => r.stack,
+            ErrorBody::Other(_) => StackId::Generic,
+        }
+    }
+
+    /// The innermost frame in the application's own code, when the page
+    /// shows one.
+    pub fn location(&self) -> Option<&crate::stacks::Frame> {
+        match self {
+            ErrorBody::Django(e) => e.app_frame.as_ref(),
+            ErrorBody::Report(r) => r.location.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The exception's message (Django's value, a report's message).
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            ErrorBody::Django(e) => Some(&e.exception_value),
+            ErrorBody::Report(r) => Some(&r.message),
+            _ => None,
+        }
+    }
+
+    /// True for a page that gives no details: only the server's log has
+    /// them.
+    pub fn details_in_log(&self) -> bool {
+        match self {
+            ErrorBody::Generic500 => true,
+            ErrorBody::Report(r) => r.details_in_log,
+            _ => false,
         }
     }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::attempt::SendPath;
 use super::compare::Comparison;
-use super::django::Frame;
+use crate::stacks::Frame;
 
 /// The stable code of a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -23,6 +23,15 @@ pub enum Code {
     RestUnknownField,
     /// REST 400 for another validation error.
     RestValidationFailed,
+    /// REST refused for its content type: JSON sent as `text/plain` (415,
+    /// or a validator that found no object).
+    RestContentType,
+    /// REST 5xx because the route found no parsed body (no JSON body
+    /// parser mounted on it).
+    RestBodyNotParsed,
+    /// REST 5xx because the route read the authenticated user and found
+    /// none (no authentication on that route).
+    RestUserMissing,
     /// REST refused by the CSRF check.
     CsrfFailed,
     /// Credentials travel on one path only.
@@ -47,6 +56,9 @@ impl Code {
             Code::RestErrorAfterSave => "rest-error-after-save",
             Code::RestUnknownField => "rest-unknown-field",
             Code::RestValidationFailed => "rest-validation-failed",
+            Code::RestContentType => "rest-content-type",
+            Code::RestBodyNotParsed => "rest-body-not-parsed",
+            Code::RestUserMissing => "rest-user-missing",
             Code::CsrfFailed => "csrf-failed",
             Code::CredentialsMissing => "credentials-missing",
             Code::RestServerError => "rest-server-error",

@@ -238,6 +238,7 @@ fn exchange(capture: &Capture, id: u64) -> Value {
             ErrorBody::Generic500 => ("generic_500", None),
             ErrorBody::CsrfPage(_) => ("csrf", None),
             ErrorBody::Drf(_) => ("drf", None),
+            ErrorBody::Report(_) => ("report", None),
             ErrorBody::Other(_) => ("other", None),
         };
         json!({
@@ -245,7 +246,7 @@ fn exchange(capture: &Capture, id: u64) -> Value {
             "kind": kind,
             "exception_type": django.map(|d| &d.exception_type),
             "exception_value": django.map(|d| &d.exception_value),
-            "frame": django.and_then(|d| d.app_frame.as_ref()),
+            "frame": body.location(),
         })
     });
     json!({ "exchange": id, "error": error })

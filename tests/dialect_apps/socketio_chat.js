@@ -13,20 +13,28 @@
 //                           undefined -> TypeError -> 500 (finalhandler HTML page with stack)
 // CHAT_SENDER=NAME        : every Socket.IO message is saved with this sender (answers that changed)
 // CHAT_BUG=no-sender      : POST reads req.user.name (req.user undefined) -> TypeError -> 500
+// CHAT_BUG=error-after-save : POST saves + broadcasts, then reads msg.author.name while building
+//                           the response (msg.author undefined) -> TypeError -> 500 although saved
+// CHAT_BUG=wrong-field    : POST validates req.body.content (the frontend sends `text`)
+//                           -> 400 {"error":"content is required"}
+// NODE_ENV=production     : Express runs in production mode: finalhandler answers the bare
+//                           `Internal Server Error` page without the stack (default: development)
 const http = require('http');
 const express = require('express');
 const { Server } = require('socket.io');
 const { listen } = require('./common');
 
+const BUGS = ['no-body-parser', 'no-sender', 'error-after-save', 'wrong-field'];
 const BUG = process.env.CHAT_BUG || '';
-if (BUG && BUG !== 'no-body-parser' && BUG !== 'no-sender') {
-  process.stderr.write(`socketio_chat.js: unknown CHAT_BUG=${BUG} (expected no-body-parser | no-sender)\n`);
+if (BUG && !BUGS.includes(BUG)) {
+  process.stderr.write(`socketio_chat.js: unknown CHAT_BUG=${BUG} (expected ${BUGS.join(' | ')})\n`);
   process.exit(2);
 }
 
 const app = express();
-// Development mode: the default finalhandler error page includes the stack trace.
-app.set('env', 'development');
+// Development mode (default): the finalhandler error page includes the stack trace.
+// NODE_ENV=production: the page only says `Internal Server Error` (the stack goes to stderr).
+app.set('env', process.env.NODE_ENV === 'production' ? 'production' : 'development');
 const server = http.createServer(app);
 const io = new Server(server, { cors: { origin: true } });
 
@@ -64,10 +72,21 @@ app.get('/api/rooms/:room/messages', (req, res) => {
 const postHandlers = [];
 if (BUG !== 'no-body-parser') postHandlers.push(express.json());
 postHandlers.push((req, res) => {
+  if (BUG === 'wrong-field') {
+    // Validates a field the frontend never sends (it sends `text`).
+    const content = req.body.content;
+    if (typeof content !== 'string' || !content) return res.status(400).json({ error: 'content is required' });
+    return res.status(201).json(save(req.params.room, content, req.get('X-User') || 'anonymous'));
+  }
   const text = req.body.text; // TypeError when no body parser is mounted
   const sender = BUG === 'no-sender' ? req.user.name : req.get('X-User'); // TypeError for no-sender
   if (typeof text !== 'string' || !text) return res.status(400).json({ error: 'text required' });
-  res.status(201).json(save(req.params.room, text, sender || 'anonymous'));
+  const msg = save(req.params.room, text, sender || 'anonymous');
+  if (BUG === 'error-after-save') {
+    // Saved and broadcast already; building the response fails (msg.author is undefined).
+    return res.status(201).json({ ...msg, author: msg.author.name });
+  }
+  res.status(201).json(msg);
 });
 app.post('/api/rooms/:room/messages', ...postHandlers);
 

@@ -16,8 +16,9 @@ use super::error_body::ErrorBody;
 use super::finding::{Code, Finding};
 use crate::event::Event;
 use rest::{
-    credentials_missing, csrf_failed, error_after_save, missing_server_field, rest_failed,
-    server_error, unknown_field, validation_failed,
+    body_not_parsed, content_type, credentials_missing, csrf_failed, error_after_save,
+    missing_server_field, rest_failed, server_error, unknown_field, user_missing,
+    validation_failed,
 };
 
 /// Everything the rules look at.
@@ -59,10 +60,7 @@ impl RestCase<'_> {
                 .error
                 .map(ErrorBody::summary)
                 .or_else(|| self.status.map(|s| format!("HTTP {s}"))),
-            location: match self.error {
-                Some(ErrorBody::Django(e)) => e.app_frame.clone(),
-                _ => None,
-            },
+            location: self.error.and_then(ErrorBody::location).cloned(),
             next_step,
             suggestion: None,
             evidence,
@@ -156,9 +154,12 @@ fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> 
     };
     let mut finding = csrf_failed(&case)
         .or_else(|| credentials_missing(&case))
+        .or_else(|| content_type(&case))
+        .or_else(|| body_not_parsed(&case))
         .or_else(|| unknown_field(&case, facts.introspection))
         .or_else(|| validation_failed(&case))
         .or_else(|| missing_server_field(&case, facts.introspection))
+        .or_else(|| user_missing(&case))
         .or_else(|| error_after_save(&case, facts))
         .or_else(|| server_error(&case, facts.introspection))
         .unwrap_or_else(|| rest_failed(&case));

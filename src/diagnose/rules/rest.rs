@@ -12,6 +12,8 @@ use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::finding::{Code, Finding};
 use crate::dialects::Dialects;
 use crate::event::{Direction, Event, EventKind};
+use crate::stacks::{Advice, DbErrorKind, FieldPlace, Situation, StackId};
+use std::collections::BTreeMap;
 
 /// `csrf-failed`: Django's CSRF page or DRF's `CSRF Failed`.
 pub(super) fn csrf_failed(case: &RestCase<'_>) -> Option<Finding> {
@@ -89,14 +91,86 @@ pub(super) fn credentials_missing(case: &RestCase<'_>) -> Option<Finding> {
     Some(f)
 }
 
-/// The serializer fields DRF says are missing or invalid.
-fn field_errors<'a>(
-    case: &'a RestCase<'_>,
-) -> Option<&'a std::collections::BTreeMap<String, Vec<String>>> {
+/// The body fields a validator says are missing or invalid: DRF's
+/// serializer errors, or a stack's (pydantic's `loc`, NestJS's messages,
+/// `errors: {field: […]}`).
+fn field_errors(case: &RestCase<'_>) -> Option<BTreeMap<String, Vec<String>>> {
     match (case.status, case.error) {
-        (Some(400), Some(ErrorBody::Drf(DrfError::Fields(fields)))) => Some(fields),
+        (Some(400), Some(ErrorBody::Drf(DrfError::Fields(fields)))) => Some(fields.clone()),
+        (Some(400 | 422), Some(ErrorBody::Report(r))) => {
+            let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for f in r
+                .fields
+                .iter()
+                .filter(|f| f.place == FieldPlace::Body && !f.field.is_empty())
+            {
+                out.entry(f.field.clone())
+                    .or_default()
+                    .push(f.message.clone());
+            }
+            (!out.is_empty()).then_some(out)
+        }
         _ => None,
     }
+}
+
+/// The case's advice in its stack's words, when the stack has them (not
+/// Django, whose rules keep their own).
+fn stack_advice(case: &RestCase<'_>, situation: Situation<'_>) -> Option<Advice> {
+    let stack = case.error.map_or(StackId::Generic, ErrorBody::stack);
+    crate::stacks::advice(stack, situation)
+}
+
+/// The finding with the stack's words for `situation` as its next step and
+/// suggestion, or `django` (next step, suggestion) for Django.
+fn finding_with_advice(
+    case: &RestCase<'_>,
+    code: Code,
+    title: String,
+    situation: Situation<'_>,
+    django: (String, Option<String>),
+) -> Finding {
+    match stack_advice(case, situation) {
+        Some(advice) => {
+            let mut f = case.finding(code, title, advice.next_step);
+            f.suggestion = advice.suggestion;
+            f
+        }
+        None => {
+            let mut f = case.finding(code, title, django.0);
+            f.suggestion = django.1;
+            f
+        }
+    }
+}
+
+/// `rest-content-type`: JSON sent with a content type the framework does
+/// not parse (`fetch` with a string body sends `text/plain;charset=UTF-8`):
+/// a 415, or a validator that found no object in the body.
+pub(super) fn content_type(case: &RestCase<'_>) -> Option<Finding> {
+    let sent = case.attempt.context.content_type.as_deref();
+    let json_body = !case.attempt.fields.is_empty();
+    let not_json = !sent.is_some_and(|t| t == "application/json" || t.ends_with("+json"));
+    let refused_whole_body = match case.error {
+        Some(ErrorBody::Report(r)) => r
+            .fields
+            .iter()
+            .any(|f| f.place == FieldPlace::Body && f.field.is_empty()),
+        _ => false,
+    };
+    if !(json_body && not_json && (case.status == Some(415) || refused_whole_body)) {
+        return None;
+    }
+    let sent = sent.unwrap_or("no Content-Type");
+    let mut f = case.finding(
+        Code::RestContentType,
+        format!("The REST request sends JSON as `{sent}`, which the server does not parse as JSON"),
+        "send the header `Content-Type: application/json` with the JSON body (fetch: headers: {'Content-Type': 'application/json'}; a string body alone is sent as text/plain)".to_owned(),
+    );
+    f.explanation.push(
+        "The WebSocket path has no content type to get wrong, which is why it works.".to_owned(),
+    );
+    Some(f)
 }
 
 /// `rest-unknown-field`: 400 for a required field while the body sends a
@@ -110,20 +184,22 @@ pub(super) fn unknown_field(
     let unknown = comparison
         .map(|c| c.unknown_in_rest.clone())
         .unwrap_or_default();
-    let unknown = if unknown.is_empty() {
-        // Without the other path, the serializer's own field list decides.
-        let known = &introspection?.fields;
-        case.attempt
+    // Without the other path's names, the serializer's own field list
+    // decides (DRF's OPTIONS), else the one field the validator did not
+    // ask for.
+    let unknown = match (unknown.is_empty(), introspection) {
+        (false, _) => unknown,
+        (true, Some(introspection)) => case
+            .attempt
             .fields
             .keys()
-            .filter(|k| !known.contains_key(*k))
+            .filter(|k| !introspection.fields.contains_key(*k))
             .map(|k| UnknownField {
                 name: k.clone(),
                 probably: None,
             })
-            .collect()
-    } else {
-        unknown
+            .collect(),
+        (true, None) => sent_instead(case, &errors).into_iter().collect(),
     };
     let first = unknown.first()?;
     let expected = first.probably.clone().or_else(|| {
@@ -132,28 +208,74 @@ pub(super) fn unknown_field(
             .find(|k| !case.attempt.fields.contains_key(*k))
             .cloned()
     })?;
-    let mut f = case.finding(
+    let situation = Situation::BodyFieldName {
+        sent: &first.name,
+        expected: &expected,
+    };
+    let django = (
+        format!("rename `{}` to `{expected}` in the frontend's REST call", first.name),
+        Some(format!(
+            "or accept both names in the serializer: {} = serializers.CharField(source=\"{expected}\", write_only=True, required=False)",
+            first.name
+        )),
+    );
+    let mut f = finding_with_advice(
+        case,
         Code::RestUnknownField,
         format!(
-            "The REST body sends `{}`, a field the serializer does not know; it expects `{expected}`",
+            "The REST body sends `{}`, a field the validator does not know; it expects `{expected}`",
             first.name
         ),
-        format!("rename `{}` to `{expected}` in the frontend's REST call", first.name),
+        situation,
+        django,
     );
     if let Some(messages) = errors.get(&expected) {
-        f.explanation
-            .push(format!("DRF: {expected}: {}", messages.join(" ")));
+        f.explanation.push(format!(
+            "{}: {expected}: {}",
+            validator(case),
+            messages.join(" ")
+        ));
     }
     if case.ws.is_some_and(|w| w.fields.contains_key(&expected)) {
         f.explanation.push(format!(
             "The WebSocket path sends `{expected}`, which is why it works."
         ));
     }
-    f.suggestion = Some(format!(
-        "or accept both names in the serializer: {} = serializers.CharField(source=\"{expected}\", write_only=True, required=False)",
-        first.name
-    ));
     Some(f)
+}
+
+/// The validator's name for people: DRF, or the stack's.
+fn validator(case: &RestCase<'_>) -> &'static str {
+    match case.error.map(ErrorBody::stack) {
+        Some(StackId::Fastapi) => "pydantic",
+        Some(StackId::Django) => "DRF",
+        _ => "the validator",
+    }
+}
+
+/// Without the other path's field names: the one body field the validator
+/// did not ask for, when it asks for a field the body lacks (the body sends
+/// `text`, the model wants `content`). The field carrying the content wins
+/// when the body has several.
+fn sent_instead(
+    case: &RestCase<'_>,
+    errors: &BTreeMap<String, Vec<String>>,
+) -> Option<UnknownField> {
+    let fields = &case.attempt.fields;
+    errors.keys().find(|k| !fields.contains_key(*k))?;
+    let extra: Vec<&String> = fields.keys().filter(|k| !errors.contains_key(*k)).collect();
+    let content = case.attempt.content.as_deref();
+    let pick = match extra.as_slice() {
+        [one] => Some(*one),
+        many => many
+            .iter()
+            .copied()
+            .find(|k| fields.get(*k).and_then(Value::as_str).map(str::trim) == content),
+    }?;
+    Some(UnknownField {
+        name: pick.clone(),
+        probably: None,
+    })
 }
 
 /// `rest-validation-failed`: any other 400 with field errors.
@@ -163,31 +285,24 @@ pub(super) fn validation_failed(case: &RestCase<'_>) -> Option<Finding> {
     let mut f = case.finding(
         Code::RestValidationFailed,
         format!("The REST body fails validation on {}", fields.join(", ")),
-        "send the fields as the serializer expects them (see the messages), or compare with the WebSocket payload".to_owned(),
+        "send the fields as the validator expects them (see the messages), or compare with the WebSocket payload".to_owned(),
     );
-    for (field, messages) in errors {
-        f.explanation
-            .push(format!("DRF: {field}: {}", messages.join(" ")));
+    for (field, messages) in &errors {
+        f.explanation.push(format!(
+            "{}: {field}: {}",
+            validator(case),
+            messages.join(" ")
+        ));
     }
     Some(f)
 }
 
-/// The column a NOT NULL violation names, for SQLite, PostgreSQL and MySQL.
+/// The column a NOT NULL violation names, for SQLite, PostgreSQL and
+/// MySQL (read by `stacks::db`).
 fn not_null_column(message: &str) -> Option<String> {
-    let column = if let Some(rest) = message.split("NOT NULL constraint failed: ").nth(1) {
-        rest.split_whitespace()
-            .next()?
-            .rsplit('.')
-            .next()?
-            .to_owned()
-    } else if let Some(rest) = message.split("null value in column \"").nth(1) {
-        rest.split('"').next()?.to_owned()
-    } else if let Some(rest) = message.split("Column '").nth(1) {
-        rest.split_once("' cannot be null")?.0.to_owned()
-    } else {
-        return None;
-    };
-    Some(column)
+    crate::stacks::db::parse(message)
+        .filter(|e| e.kind == DbErrorKind::NotNull)
+        .and_then(|e| e.column)
 }
 
 /// The Django field behind a column: `expediteur_id` is the foreign key
@@ -204,17 +319,19 @@ fn is_user(value: Option<&Value>) -> bool {
 }
 
 /// What the server would set `field` to, as Python.
+/// Field names that hold the user who wrote something.
+const USER_FIELDS: [&str; 7] = [
+    "user",
+    "author",
+    "owner",
+    "sender",
+    "created_by",
+    "expediteur",
+    "auteur",
+];
+
 fn server_value(case: &RestCase<'_>, field: &str) -> String {
-    let user_named = [
-        "user",
-        "author",
-        "owner",
-        "sender",
-        "created_by",
-        "expediteur",
-        "auteur",
-    ];
-    if is_user(case.saved_value(field)) || user_named.contains(&field) {
+    if is_user(case.saved_value(field)) || USER_FIELDS.contains(&field) {
         "self.request.user".to_owned()
     } else {
         format!("<the {field} the server knows>")
@@ -240,16 +357,26 @@ pub(super) fn missing_server_field(
     case: &RestCase<'_>,
     introspection: Option<&Introspection>,
 ) -> Option<Finding> {
-    let Some(ErrorBody::Django(e)) = case.error else {
-        return None;
-    };
-    let column = not_null_column(&e.exception_value)?;
-    let field = field_of(&column).to_owned();
+    let error = case.error?;
+    let column = not_null_column(error.message()?)?;
+    let django = error.stack() == StackId::Django;
+    let field = if django {
+        field_of(&column)
+    } else {
+        column.as_str()
+    }
+    .to_owned();
     let value = server_value(case, &field);
-    let mut f = case.finding(
+    let user = is_user(case.saved_value(&field)) || value == "self.request.user";
+    let mut f = finding_with_advice(
+        case,
         Code::RestMissingServerField,
         format!("The REST path never sets `{field}`, so the database refuses to save the message"),
-        format!("set `{field}` on the server in the view's perform_create: serializer.save({field}={value})"),
+        Situation::ServerFieldNotSet { field: &field, user },
+        (
+            format!("set `{field}` on the server in the view's perform_create: serializer.save({field}={value})"),
+            None,
+        ),
     );
     if let Some(saved) = case.saved_value(&field) {
         f.explanation.push(format!(
@@ -258,9 +385,13 @@ pub(super) fn missing_server_field(
     }
     if !case.attempt.fields.contains_key(&field) {
         f.explanation.push(format!(
-            "The REST body {} does not carry `{field}`, and the view does not set it.",
-            Value::Object(case.attempt.fields.clone())
+            "The REST body {} does not carry `{field}`, and the {} does not set it.",
+            Value::Object(case.attempt.fields.clone()),
+            if django { "view" } else { "route" }
         ));
+    }
+    if !django {
+        return Some(f);
     }
     match introspection.and_then(|i| i.fields.get(&field)) {
         Some(info) if info.read_only => f.explanation.push(format!(
@@ -370,24 +501,121 @@ pub(super) fn error_after_save(case: &RestCase<'_>, facts: &Facts<'_>) -> Option
     };
     let where_ = case
         .error
-        .and_then(|e| match e {
-            ErrorBody::Django(d) => d
-                .app_frame
-                .as_ref()
-                .map(|l| format!(" in {} ({}:{})", l.function, l.file, l.line)),
-            _ => None,
-        })
+        .and_then(ErrorBody::location)
+        .map(|l| format!(" in {} ({}:{})", l.function, l.file, l.line))
         .unwrap_or_default();
-    let mut f = case.finding(
+    let response_field = match case.error {
+        Some(ErrorBody::Report(r)) => r
+            .fields
+            .iter()
+            .find(|f| f.place == FieldPlace::Response)
+            .map(|f| f.field.as_str()),
+        _ => None,
+    };
+    let mut f = finding_with_advice(
+        case,
         Code::RestErrorAfterSave,
         format!("The REST path saved the message, then failed while building its response{where_}"),
-        "fix the response serializer at the line above; until then, do not retry a POST that got a 500 without checking the list first".to_owned(),
+        Situation::ErrorAfterSave {
+            field: response_field,
+        },
+        (
+            "fix the response serializer at the line above; until then, do not retry a POST that got a 500 without checking the list first".to_owned(),
+            None,
+        ),
     );
+    if let Some(field) = response_field {
+        f.explanation.push(format!(
+            "The response schema requires `{field}`, which the saved object lacks: the error is raised after the handler returned."
+        ));
+    }
     f.evidence.push(seen);
     f.evidence.sort_unstable();
     f.explanation.push(format!(
         "The saved message appears after the request (event {seen}), so the write succeeded: the client sees a 500, and a retry would save it twice."
     ));
+    Some(f)
+}
+
+/// The property an error says was read on nothing: `reading 'name'` of a
+/// JavaScript `TypeError` on undefined, or a Python `'NoneType' object has
+/// no attribute 'name'`.
+fn read_on_nothing(message: &str) -> Option<&str> {
+    fn quoted(s: &str) -> Option<&str> {
+        s.split(['\'', '"']).nth(1)
+    }
+    if message.contains("of undefined") || message.contains("of null") {
+        return message
+            .split("(reading ")
+            .nth(1)
+            .and_then(quoted)
+            .or_else(|| {
+                message
+                    .split("Cannot read property ")
+                    .nth(1)
+                    .and_then(quoted)
+            });
+    }
+    message
+        .split("'NoneType' object has no attribute ")
+        .nth(1)
+        .and_then(quoted)
+}
+
+/// `rest-body-not-parsed`: a 5xx reading a body field on nothing: the
+/// route has no parsed body (Express without `express.json()`).
+pub(super) fn body_not_parsed(case: &RestCase<'_>) -> Option<Finding> {
+    let property = read_on_nothing(case.error?.message()?)?;
+    if !case.is_server_error() || !case.attempt.fields.contains_key(property) {
+        return None;
+    }
+    let mut f = finding_with_advice(
+        case,
+        Code::RestBodyNotParsed,
+        format!("The REST route reads `{property}` from a body it never parsed"),
+        Situation::BodyNotParsed,
+        ("parse the request body before reading it".to_owned(), None),
+    );
+    f.explanation.push(format!(
+        "The request sent {} as {}, but the route's body is empty: no body parser handles it.",
+        Value::Object(case.attempt.fields.clone()),
+        case.attempt
+            .context
+            .content_type
+            .as_deref()
+            .unwrap_or("a body without Content-Type")
+    ));
+    Some(f)
+}
+
+/// `rest-user-missing`: a 5xx reading a property of the user on nothing,
+/// while the WebSocket path knows the user (its handshake authenticates).
+pub(super) fn user_missing(case: &RestCase<'_>) -> Option<Finding> {
+    let property = read_on_nothing(case.error?.message()?)?;
+    if !case.is_server_error() || case.attempt.fields.contains_key(property) {
+        return None;
+    }
+    let field = case
+        .comparison
+        .as_ref()
+        .and_then(|c| {
+            c.missing_in_rest
+                .iter()
+                .find(|k| is_user(case.saved_value(k)) || USER_FIELDS.contains(&k.as_str()))
+        })
+        .cloned()?;
+    let mut f = finding_with_advice(
+        case,
+        Code::RestUserMissing,
+        format!("The REST route has no authenticated user, so it cannot set `{field}` (it read `{property}` on nothing)"),
+        Situation::UserMissing { field: &field },
+        (format!("require authentication on this view so that `request.user` is set, then save `{field}` from it"), None),
+    );
+    if let Some(saved) = case.saved_value(&field) {
+        f.explanation.push(format!(
+            "The WebSocket path authenticates in its handshake and saved `{field}` as {saved}."
+        ));
+    }
     Some(f)
 }
 
@@ -408,6 +636,7 @@ pub(super) fn server_error(
                 .iter()
                 .filter(|k| {
                     is_user(case.saved_value(k))
+                        || USER_FIELDS.contains(&k.as_str())
                         || introspection
                             .and_then(|i| i.fields.get(*k))
                             .is_some_and(|f| f.required && !f.read_only)
@@ -416,12 +645,17 @@ pub(super) fn server_error(
                 .collect()
         })
         .unwrap_or_default();
-    let generic = matches!(case.error, Some(ErrorBody::Generic500));
+    let generic = case.error.is_some_and(ErrorBody::details_in_log);
     let title = match suspects.first() {
         Some(field) => format!("The REST path fails with a server error; likely cause: it never sets `{field}`, which the WebSocket path fills from the connection"),
         None => "The REST path fails with a server error".to_owned(),
     };
-    let next = if generic {
+    let in_log = generic
+        .then(|| stack_advice(case, Situation::DetailsInLog))
+        .flatten();
+    let next = if let Some(advice) = in_log {
+        advice.next_step
+    } else if generic {
         "the traceback is only in the server's log (DEBUG=False): find this request there, or reproduce with DEBUG=True; `wsdiag probe` sends the same message both ways".to_owned()
     } else {
         "read the exception and the line above; compare the REST body with the WebSocket payload below".to_owned()
@@ -429,9 +663,20 @@ pub(super) fn server_error(
     let mut f = case.finding(Code::RestServerError, title, next);
     for field in &suspects {
         let value = server_value(case, field);
+        let saved = case
+            .saved_value(field)
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let situation = Situation::ServerFieldNotSet {
+            field,
+            user: value == "self.request.user",
+        };
+        let fix = match stack_advice(case, situation) {
+            Some(advice) => format!("To try: {}.", advice.next_step),
+            None => format!("Try serializer.save({field}={value}) in perform_create."),
+        };
         f.explanation.push(format!(
-            "The saved object has `{field}` ({}), which the REST body never supplies; if the view does not set it, saving fails. Try serializer.save({field}={value}) in perform_create.",
-            case.saved_value(field).map(Value::to_string).unwrap_or_default()
+            "The saved object has `{field}` ({saved}), which the REST body never supplies; if the server does not set it, saving fails. {fix}"
         ));
     }
     Some(f)

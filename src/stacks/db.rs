@@ -1,0 +1,138 @@
+//! Database constraint violations in the words of SQLite, PostgreSQL and
+//! MySQL, however an ORM wraps them.
+//!
+//! SQLite: `NOT NULL constraint failed: messages.sender`, `UNIQUE
+//! constraint failed: users.email`, `FOREIGN KEY constraint failed`
+//! (sqlite.org/rescode.html, SQLITE_CONSTRAINT_*). PostgreSQL: `null value
+//! in column "sender" of relation "messages" violates not-null
+//! constraint`, `duplicate key value violates unique constraint "…"` with
+//! `Key (email)=(…)`, `insert or update on table "messages" violates
+//! foreign key constraint "…"` (errcodes 23502, 23505, 23503). MySQL:
+//! `Column 'sender' cannot be null` (1048), `Field 'sender' doesn't have a
+//! default value` (1364), `Duplicate entry '…' for key 'users.email'`
+//! (1062), `Cannot add or update a child row: a foreign key constraint
+//! fails (… FOREIGN KEY (`room_id`) …)` (1452). Sequelize: `notNull
+//! Violation: Message.sender cannot be null`.
+
+use super::api::{DbError, DbErrorKind};
+
+/// The text between `start` and `end` after the first `start` in `text`.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+/// `table.column` split; a bare name is a column.
+fn dotted(name: &str) -> (Option<String>, Option<String>) {
+    let name = name.trim_matches(|c: char| c == '`' || c == '"' || c == '\'');
+    match name.rsplit_once('.') {
+        Some((table, column)) => (Some(table.to_owned()), Some(column.to_owned())),
+        None => (None, Some(name.to_owned())),
+    }
+}
+
+fn error(kind: DbErrorKind, (table, column): (Option<String>, Option<String>)) -> DbError {
+    DbError {
+        kind,
+        table,
+        column,
+    }
+}
+
+/// The constraint violation `text` reports, if it reports one.
+pub fn parse(text: &str) -> Option<DbError> {
+    use DbErrorKind::{ForeignKey, NotNull, Unique};
+    let word = |s: &str| s.split_whitespace().next().unwrap_or("").to_owned();
+    if let Some(rest) = text.split("NOT NULL constraint failed: ").nth(1) {
+        return Some(error(NotNull, dotted(&word(rest))));
+    }
+    if let Some(column) = between(text, "null value in column \"", "\"") {
+        let table = between(text, "of relation \"", "\"").map(str::to_owned);
+        return Some(error(NotNull, (table, Some(column.to_owned()))));
+    }
+    if let Some(column) = between(text, "Column '", "' cannot be null")
+        .or_else(|| between(text, "Field '", "' doesn't have a default value"))
+    {
+        return Some(error(NotNull, (None, Some(column.to_owned()))));
+    }
+    if let Some(name) = between(text, "notNull Violation: ", " cannot be null") {
+        return Some(error(NotNull, dotted(name)));
+    }
+    if let Some(rest) = text.split("UNIQUE constraint failed: ").nth(1) {
+        return Some(error(
+            Unique,
+            dotted(rest.split([',', '\n']).next().unwrap_or("")),
+        ));
+    }
+    if text.contains("violates unique constraint") {
+        let column = between(text, "Key (", ")=").map(str::to_owned);
+        return Some(error(Unique, (None, column)));
+    }
+    if let Some(key) =
+        between(text, "Duplicate entry '", "'").and_then(|_| between(text, "for key '", "'"))
+    {
+        return Some(error(Unique, dotted(key)));
+    }
+    if text.contains("FOREIGN KEY constraint failed") {
+        return Some(error(ForeignKey, (None, None)));
+    }
+    if text.contains("violates foreign key constraint") {
+        let table = between(text, "on table \"", "\"").map(str::to_owned);
+        let column = between(text, "Key (", ")=").map(str::to_owned);
+        return Some(error(ForeignKey, (table, column)));
+    }
+    if text.contains("a foreign key constraint fails") {
+        let column = between(text, "FOREIGN KEY (`", "`)").map(str::to_owned);
+        return Some(error(ForeignKey, (None, column)));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (DbErrorKind, Option<String>, Option<String>) {
+        let e = parse(text).unwrap_or_else(|| panic!("not read: {text}"));
+        (e.kind, e.table, e.column)
+    }
+
+    #[test]
+    fn three_databases_three_constraints() {
+        use DbErrorKind::*;
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            read("(sqlite3.IntegrityError) NOT NULL constraint failed: messages.sender\n[SQL: …]"),
+            (NotNull, s("messages"), s("sender"))
+        );
+        assert_eq!(read("null value in column \"sender\" of relation \"messages\" violates not-null constraint"), (NotNull, s("messages"), s("sender")));
+        assert_eq!(
+            read("(1048, \"Column 'sender' cannot be null\")"),
+            (NotNull, None, s("sender"))
+        );
+        assert_eq!(
+            read("Field 'sender' doesn't have a default value"),
+            (NotNull, None, s("sender"))
+        );
+        assert_eq!(
+            read("notNull Violation: Message.sender cannot be null"),
+            (NotNull, s("Message"), s("sender"))
+        );
+        assert_eq!(
+            read("UNIQUE constraint failed: users.email"),
+            (Unique, s("users"), s("email"))
+        );
+        assert_eq!(read("duplicate key value violates unique constraint \"users_email_key\"\nDETAIL:  Key (email)=(a@b.c) already exists."), (Unique, None, s("email")));
+        assert_eq!(
+            read("Duplicate entry 'a@b.c' for key 'users.email'"),
+            (Unique, s("users"), s("email"))
+        );
+        assert_eq!(
+            read("FOREIGN KEY constraint failed"),
+            (ForeignKey, None, None)
+        );
+        assert_eq!(read("insert or update on table \"messages\" violates foreign key constraint \"m_room_fk\"\nDETAIL:  Key (room_id)=(9) is not present"), (ForeignKey, s("messages"), s("room_id")));
+        assert_eq!(read("Cannot add or update a child row: a foreign key constraint fails (`chat`.`messages`, CONSTRAINT `fk` FOREIGN KEY (`room_id`) REFERENCES `rooms` (`id`))"), (ForeignKey, None, s("room_id")));
+        assert_eq!(parse("TypeError: x is undefined"), None);
+    }
+}

@@ -1,0 +1,137 @@
+//! Stacks: what each backend framework's error responses say, and the
+//! words of its advice.
+//!
+//! The diagnosis decides what went wrong from generic facts (a send that
+//! failed, the field the database refused, the field a validator wanted);
+//! a stack module reads its framework's error pages into an
+//! [`ErrorReport`] and puts a [`Situation`] into its framework's words.
+//! Django's pages are still read by `diagnose::django` and `diagnose::drf`
+//! and its advice written by the rules; the other stacks live here.
+//!
+//! Adding a framework: one file with `parse` (and `advice`), one line in
+//! [`parse`] and [`advice`].
+
+pub mod api;
+pub mod db;
+pub mod express;
+pub mod fastapi;
+pub mod generic;
+pub mod python_traceback;
+
+pub use api::{
+    Advice, DbError, DbErrorKind, ErrorReport, FieldError, FieldPlace, Frame, Situation, StackId,
+};
+
+/// Reads an error response (status 400 or more) with the first stack that
+/// recognises it, then the generic formats; `None` when none does.
+pub fn parse(status: u16, body: &str) -> Option<ErrorReport> {
+    parse_framework(status, body).or_else(|| generic::parse(body))
+}
+
+/// Reads an error response with the framework modules only (no generic
+/// format), for callers that try framework formats of their own (DRF's)
+/// before the generic ones.
+pub fn parse_framework(status: u16, body: &str) -> Option<ErrorReport> {
+    fastapi::parse(status, body).or_else(|| express::parse(body))
+}
+
+/// The advice for `situation` in `stack`'s words; neutral words when the
+/// stack is not recognised. `None` for Django, whose rules give their own.
+pub fn advice(stack: StackId, situation: Situation<'_>) -> Option<Advice> {
+    let words = match stack {
+        StackId::Django => return None,
+        StackId::Fastapi => fastapi_advice(situation),
+        StackId::Express => express_advice(situation),
+        StackId::Generic => neutral_advice(situation),
+    };
+    Some(words)
+}
+
+fn advice_of(next_step: String, suggestion: Option<String>) -> Advice {
+    Advice {
+        next_step,
+        suggestion,
+    }
+}
+
+/// FastAPI's words: dependencies, models, `response_model`.
+fn fastapi_advice(situation: Situation<'_>) -> Advice {
+    match situation {
+        Situation::ServerFieldNotSet { field, user: true } | Situation::UserMissing { field } => advice_of(
+            format!("set `{field}` in the route from the authenticated user: declare the dependency `user: User = Depends(get_current_user)` on this route as the WebSocket endpoint does, and pass `{field}=user.name`"),
+            Some(format!("async def create_message(..., user: User = Depends(get_current_user)):\n    message = Message(..., {field}=user.name)")),
+        ),
+        Situation::ServerFieldNotSet { field, user: false } => advice_of(
+            format!("set `{field}` in the route handler before `db.commit()`; the WebSocket endpoint sets it, the REST route does not"),
+            None,
+        ),
+        Situation::ErrorAfterSave { field } => advice_of(
+            format!("make the route's `response_model` match what the handler returns{}: the message is saved before the response fails, so a retry saves it twice", field.map(|f| format!(" (it requires `{f}`, which the saved object lacks)")).unwrap_or_default()),
+            field.map(|f| format!("rename `{f}` in the response model to the attribute the object has, or declare it `{f}: str | None = None`")),
+        ),
+        Situation::BodyFieldName { sent, expected } => advice_of(
+            format!("send `{expected}` instead of `{sent}` in the frontend's REST call, or let the body model accept both names"),
+            Some(format!("{expected}: str = Field(validation_alias=AliasChoices(\"{expected}\", \"{sent}\"))")),
+        ),
+        Situation::BodyNotParsed => advice_of(
+            "send the body as JSON with `Content-Type: application/json`: FastAPI parses a body model only from JSON".to_owned(),
+            None,
+        ),
+        Situation::DetailsInLog => advice_of(
+            "the traceback is only in the server's log (uvicorn's output): find this request there, or run with `FastAPI(debug=True)` while debugging".to_owned(),
+            None,
+        ),
+    }
+}
+
+/// Express's words: middleware, `req.body`, `req.user`.
+fn express_advice(situation: Situation<'_>) -> Advice {
+    match situation {
+        Situation::ServerFieldNotSet { field, .. } | Situation::UserMissing { field } => advice_of(
+            format!("set `{field}` in the route handler from the authenticated user, and mount the authentication middleware on this route (the Socket.IO connection authenticates in its handshake; the REST route has no `req.user`)"),
+            Some(format!("router.post('/api/...', requireAuth, (req, res) => save({{ ...req.body, {field}: req.user.name }}))")),
+        ),
+        Situation::BodyNotParsed => advice_of(
+            "mount the JSON body parser for this route (`app.use(express.json())` before the router): without it `req.body` is undefined".to_owned(),
+            Some("app.use(express.json());".to_owned()),
+        ),
+        Situation::ErrorAfterSave { .. } => advice_of(
+            "fix the code that builds the response after saving (the line above): the message is saved, so a retry saves it twice".to_owned(),
+            None,
+        ),
+        Situation::BodyFieldName { sent, expected } => advice_of(
+            format!("send `{expected}` instead of `{sent}` in the frontend's REST call, or read both in the route"),
+            None,
+        ),
+        Situation::DetailsInLog => advice_of(
+            "the stack trace is only in the server's log (NODE_ENV=production hides it): find this request there, or run without NODE_ENV=production while debugging".to_owned(),
+            None,
+        ),
+    }
+}
+
+/// Words for a stack wsdiag does not recognise.
+fn neutral_advice(situation: Situation<'_>) -> Advice {
+    match situation {
+        Situation::ServerFieldNotSet { field, .. } | Situation::UserMissing { field } => advice_of(
+            format!("set `{field}` on the server from the authenticated user before saving, as the WebSocket path does"),
+            None,
+        ),
+        Situation::ErrorAfterSave { .. } => advice_of(
+            "fix the code that builds the response after saving: the message is saved, so a retry saves it twice".to_owned(),
+            None,
+        ),
+        Situation::BodyFieldName { sent, expected } => advice_of(
+            format!("send `{expected}` instead of `{sent}` in the frontend's REST call"),
+            None,
+        ),
+        Situation::BodyNotParsed => advice_of(
+            "make sure the server parses this route's body (a JSON body parser, `Content-Type: application/json`)".to_owned(),
+            None,
+        ),
+        Situation::DetailsInLog => advice_of(
+            "the details are only in the server's log: find this request there".to_owned(),
+            None,
+        ),
+    }
+}

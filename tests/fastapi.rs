@@ -1,0 +1,174 @@
+//! End to end against a real FastAPI chat (`tests/fastapi_chat`: FastAPI,
+//! Starlette, SQLAlchemy on SQLite, under uvicorn, on 127.0.0.1 port 0),
+//! the real `wsdiag proxy` binary in front, its Python client logging in,
+//! sending "cc" over the WebSocket and over REST, then `wsdiag diagnose`.
+//! One test per bug: the finding's code, the field, the application's
+//! source line and the fix in FastAPI's words.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::django::python;
+use crate::socketio::wsdiag;
+use crate::support::{address_in, root, Running};
+
+/// Runs the backend with `bug` and `debug`, the proxy, the client with
+/// `args`; returns the diagnosis (JSON) and its text report.
+fn scenario(bug: &str, debug: &str, args: &[&str]) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(python());
+    command
+        .arg(root().join("tests/fastapi_chat/run_backend.py"))
+        .env("CHAT_BUG", bug)
+        .env("CHAT_DEBUG", debug)
+        .env("CHAT_DB", dir.path().join("chat.sqlite3"))
+        .stderr(Stdio::null());
+    let mut backend = Running::spawn(command);
+    let url = format!("http://{}", address_in(&backend.line_with("listening on")));
+    let (proxy, addr) = Running::proxy(&url, "capture.jsonl", &["--quiet"], dir.path());
+    let client = Command::new(python())
+        .arg(root().join("tests/fastapi_chat/client.py"))
+        .arg(format!("http://{addr}"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        client.status.success(),
+        "client: {}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    let _ = proxy.stop("INT");
+    let _ = backend.child.kill();
+    let (json, code) = wsdiag(
+        &["diagnose", "capture.jsonl", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "a failing REST path exits 1: {json}");
+    let (text, _) = wsdiag(&["diagnose", "capture.jsonl"], dir.path());
+    (serde_json::from_str(&json).unwrap(), text)
+}
+
+/// The one finding, and the attempts: no login among them.
+fn finding(diagnosis: &Value) -> &Value {
+    let attempts = diagnosis["attempts"].as_array().unwrap();
+    assert!(
+        attempts.iter().all(|a| a["endpoint"] != "/api/login"),
+        "a login is not a send: {diagnosis}"
+    );
+    assert!(
+        !diagnosis.to_string().contains("alice-pass"),
+        "no password in the diagnosis"
+    );
+    let findings = diagnosis["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{diagnosis:#}");
+    &findings[0]
+}
+
+#[test]
+fn fastapi_sender_never_set_names_the_column_the_line_and_the_dependency() {
+    for accept in ["json", "html"] {
+        let (d, text) = scenario("no-sender", "1", &["--accept", accept]);
+        let f = finding(&d);
+        assert_eq!(f["code"], "rest-missing-server-field", "{accept}: {text}");
+        assert!(f["title"].as_str().unwrap().contains("`sender`"), "{text}");
+        assert_eq!(
+            f["location"]["function"], "create_message",
+            "{accept}: {text}"
+        );
+        assert!(f["location"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("fastapi_chat/app.py"));
+        assert!(
+            f["next_step"]
+                .as_str()
+                .unwrap()
+                .contains("Depends(get_current_user)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Nothing was saved by the REST request"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("perform_create"),
+            "no Django words for FastAPI: {text}"
+        );
+    }
+}
+
+#[test]
+fn fastapi_response_model_error_after_the_save() {
+    let (d, text) = scenario("error-after-save", "1", &[]);
+    let f = finding(&d);
+    assert_eq!(f["code"], "rest-error-after-save", "{text}");
+    assert!(
+        f["next_step"].as_str().unwrap().contains("response_model"),
+        "{text}"
+    );
+    assert!(text.contains("requires `author`"), "{text}");
+    assert!(text.contains("a retry would save it twice"), "{text}");
+}
+
+#[test]
+fn fastapi_body_field_mismatch_names_both_fields() {
+    let (d, text) = scenario("wrong-field", "1", &[]);
+    let f = finding(&d);
+    assert_eq!(f["code"], "rest-unknown-field", "{text}");
+    assert!(
+        f["title"].as_str().unwrap().contains("sends `text`"),
+        "{text}"
+    );
+    assert!(
+        f["title"].as_str().unwrap().contains("expects `content`"),
+        "{text}"
+    );
+    assert!(
+        f["suggestion"].as_str().unwrap().contains("AliasChoices"),
+        "{text}"
+    );
+}
+
+#[test]
+fn fastapi_route_without_the_user_dependency() {
+    let (d, text) = scenario("no-user", "1", &[]);
+    let f = finding(&d);
+    assert_eq!(f["code"], "rest-user-missing", "{text}");
+    assert!(f["title"].as_str().unwrap().contains("`sender`"), "{text}");
+    assert!(
+        f["location"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("sender=user.name"),
+        "{text}"
+    );
+}
+
+#[test]
+fn fastapi_json_sent_as_text_plain() {
+    let (d, text) = scenario("none", "1", &["--content-type", "text"]);
+    let f = finding(&d);
+    assert_eq!(f["code"], "rest-content-type", "{text}");
+    assert!(
+        f["title"].as_str().unwrap().contains("text/plain"),
+        "{text}"
+    );
+    assert!(f["next_step"]
+        .as_str()
+        .unwrap()
+        .contains("Content-Type: application/json"));
+    assert!(!text.contains("fails validation"), "no field blame: {text}");
+}
+
+#[test]
+fn fastapi_without_debug_points_at_the_log_and_the_likely_field() {
+    let (d, text) = scenario("no-sender", "0", &[]);
+    let f = finding(&d);
+    assert_eq!(f["code"], "rest-server-error", "{text}");
+    assert!(f["title"].as_str().unwrap().contains("`sender`"), "{text}");
+    assert!(
+        f["next_step"].as_str().unwrap().contains("server's log"),
+        "{text}"
+    );
+}
