@@ -327,3 +327,62 @@ fn socketio_sessions_replay_against_a_fresh_server() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("mallory"), "the difference is named: {out}");
 }
+
+/// The Express chat's REST bugs, each diagnosed from Express's own error
+/// page through the proxy: the finding, the field, the route's line in
+/// `socketio_chat.js`, and the fix in Express's words.
+#[test]
+fn express_rest_bugs_are_diagnosed_in_express_words() {
+    let cases = [
+        ("no-body-parser", "rest-body-not-parsed", "express.json()"),
+        ("no-sender", "rest-user-missing", "middleware"),
+        (
+            "error-after-save",
+            "rest-error-after-save",
+            "retry saves it twice",
+        ),
+        (
+            "wrong-field",
+            "rest-unknown-field",
+            "send `content` instead of `text`",
+        ),
+    ];
+    for (bug, code, fix) in cases {
+        let (dir, summary, _) = session(Some(bug), &["--transport", "websocket", "--rest"]);
+        assert!(
+            summary["rest_status"].as_u64() >= Some(400),
+            "{bug}: {summary}"
+        );
+        let (json, exit) = wsdiag(
+            &["diagnose", "capture.jsonl", "--format", "json"],
+            dir.path(),
+        );
+        assert_eq!(exit, 1, "{bug}: {json}");
+        let report: Value = serde_json::from_str(&json).unwrap();
+        let findings: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["path"] == "rest")
+            .collect();
+        assert_eq!(findings.len(), 1, "{bug}: {json}");
+        let f = findings[0];
+        assert_eq!(f["code"], code, "{bug}: {json}");
+        assert!(
+            f["next_step"].as_str().unwrap().contains(fix),
+            "{bug}: {}",
+            f["next_step"]
+        );
+        assert!(
+            !json.contains("perform_create"),
+            "{bug}: no Django words for Express"
+        );
+        if bug != "wrong-field" {
+            let file = f["location"]["file"].as_str().unwrap_or_default();
+            assert!(
+                file.ends_with("socketio_chat.js"),
+                "{bug}: the route's line: {json}"
+            );
+        }
+    }
+}

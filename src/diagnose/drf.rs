@@ -27,6 +27,12 @@ impl DrfError {
         if let Some(Value::String(detail)) = object.get("detail") {
             return Some(DrfError::Detail(detail.clone()));
         }
+        // DRF's field errors are lists (or, for nested serializers,
+        // objects) under each field; a top-level string (`{"error": "…"}`)
+        // is some other framework's envelope.
+        if object.values().any(Value::is_string) {
+            return None;
+        }
         let mut fields = BTreeMap::new();
         collect(&value, "", &mut fields)?;
         (!fields.is_empty()).then_some(DrfError::Fields(fields))

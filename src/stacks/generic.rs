@@ -42,8 +42,37 @@ pub fn parse(body: &str) -> Option<ErrorReport> {
         .or_else(|| o.get("errors").map(|_| "validation failed".to_owned()))?;
     let mut report = ErrorReport::new(StackId::Generic, message);
     report.fields = field_errors(&o);
+    if report.fields.is_empty() {
+        report.fields.extend(required_in_words(&report.message));
+    }
     report.database = super::db::parse(&report.message);
     Some(report)
+}
+
+/// A message that names one required field: `content is required`,
+/// `content is missing`, `content can't be blank`.
+fn required_in_words(message: &str) -> Option<FieldError> {
+    let (field, rest) = message.trim().split_once(' ')?;
+    let field = field.trim_matches(|c: char| c == '`' || c == '\'' || c == '"');
+    let required = [
+        "is required",
+        "is missing",
+        "can't be blank",
+        "must not be empty",
+        "should not be empty",
+    ]
+    .iter()
+    .any(|p| rest.starts_with(p));
+    let plain = !field.is_empty()
+        && field
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    (required && plain).then(|| FieldError {
+        field: field.to_owned(),
+        place: FieldPlace::Body,
+        missing: true,
+        message: message.to_owned(),
+    })
 }
 
 /// `errors: {"field": ["msg"]}` or a NestJS-style `message: ["field must …"]`.
@@ -97,10 +126,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(nest.fields[0].field, "content");
+        let words = parse(r#"{"error":"content is required"}"#).unwrap();
+        assert_eq!(words.message, "content is required");
         assert_eq!(
-            parse(r#"{"error":"content is required"}"#).unwrap().message,
-            "content is required"
+            (words.fields[0].field.as_str(), words.fields[0].missing),
+            ("content", true)
         );
+        let vague = parse(r#"{"error":"Something went wrong"}"#).unwrap();
+        assert!(vague.fields.is_empty());
         assert!(parse("Internal Server Error").unwrap().details_in_log);
         assert!(
             parse("<pre>Internal Server Error</pre>")

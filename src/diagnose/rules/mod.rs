@@ -159,8 +159,9 @@ fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> 
         .or_else(|| unknown_field(&case, facts.introspection))
         .or_else(|| validation_failed(&case))
         .or_else(|| missing_server_field(&case, facts.introspection))
-        .or_else(|| user_missing(&case))
+        // A proven save outranks a user missing: the write went through.
         .or_else(|| error_after_save(&case, facts))
+        .or_else(|| user_missing(&case))
         .or_else(|| server_error(&case, facts.introspection))
         .unwrap_or_else(|| rest_failed(&case));
     // A later list or broadcast that shows the content only in what the
