@@ -125,13 +125,11 @@ fn finding_text(f: &Finding) -> String {
         field("Error:", std::slice::from_ref(error));
     }
     if let Some(l) = &f.location {
-        field(
-            "Raised at:",
-            &[
-                format!("{}:{}, in {}", l.file, l.line, l.function),
-                format!("    {}", l.source),
-            ],
-        );
+        let mut lines = vec![format!("{}:{}, in {}", l.file, l.line, l.function)];
+        if !l.source.is_empty() {
+            lines.push(format!("    {}", l.source));
+        }
+        field("Raised at:", &lines);
     }
     field("Why:", &f.explanation);
     field("Next step:", std::slice::from_ref(&f.next_step));
@@ -236,19 +234,30 @@ fn markdown(d: &Diagnosis) -> String {
         if let Some(e) = &f.error {
             let _ = writeln!(out, "- **Error:** `{}`", e.replace('`', "'"));
         }
+        // Code fences name the language of the application's file.
+        let language = f.location.as_ref().map_or("", |l| l.language());
         if let Some(l) = &f.location {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "- **Raised at:** `{}:{}` in `{}`:\n\n  ```python\n  {}\n  ```\n",
-                l.file, l.line, l.function, l.source
+                "- **Raised at:** `{}:{}` in `{}`",
+                l.file, l.line, l.function
             );
+            if l.source.is_empty() {
+                let _ = writeln!(out);
+            } else {
+                let _ = writeln!(out, ":\n\n  ```{language}\n  {}\n  ```\n", l.source);
+            }
         }
         for line in &f.explanation {
             let _ = writeln!(out, "- {}", md_escape(line));
         }
         let _ = writeln!(out, "- **Next step:** {}", md_escape(&f.next_step));
         if let Some(s) = &f.suggestion {
-            let _ = writeln!(out, "\n  ```python\n  {}\n  ```", s.replace('\n', "\n  "));
+            let _ = writeln!(
+                out,
+                "\n  ```{language}\n  {}\n  ```",
+                s.replace('\n', "\n  ")
+            );
         }
         let evidence: Vec<String> = f.evidence.iter().map(u64::to_string).collect();
         let _ = writeln!(

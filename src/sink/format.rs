@@ -191,11 +191,10 @@ impl Formatter {
         );
         let mut out = head;
         if let Some(l) = &f.location {
-            let _ = write!(
-                out,
-                "\n      at {}:{} in {}: {}",
-                l.file, l.line, l.function, l.source
-            );
+            let _ = write!(out, "\n      at {}:{} in {}", l.file, l.line, l.function);
+            if !l.source.is_empty() {
+                let _ = write!(out, ": {}", l.source);
+            }
         }
         for line in &f.explanation {
             let _ = write!(out, "\n      {line}");
