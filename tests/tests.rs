@@ -21,4 +21,5 @@ mod proxy;
 mod replay;
 mod security;
 mod socketio;
+mod stacks;
 mod ui;

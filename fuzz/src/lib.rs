@@ -30,6 +30,9 @@ pub fn error_pages(data: &[u8]) {
     let _ = drf::DrfError::parse(&text).map(|e| e.is_csrf());
     let _ = drf::Introspection::parse(&text);
     let status = 350 + u16::from(data.first().copied().unwrap_or(0));
+    let _ = wsdiag::stacks::parse(status, &text).map(|r| r.summary());
+    let _ = wsdiag::stacks::db::parse(&text);
+    let _ = wsdiag::stacks::python_traceback::parse(&text).map(|t| t.app_frame().cloned());
     let cut = usize::from(data.get(1).copied().unwrap_or(0) % 8);
     let payload = Payload::capture(
         &Bytes::copy_from_slice(data),

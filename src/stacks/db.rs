@@ -12,7 +12,13 @@
 //! default value` (1364), `Duplicate entry '…' for key 'users.email'`
 //! (1062), `Cannot add or update a child row: a foreign key constraint
 //! fails (… FOREIGN KEY (`room_id`) …)` (1452). Sequelize: `notNull
-//! Violation: Message.sender cannot be null`.
+//! Violation: Message.sender cannot be null`, `… must be unique`. Prisma:
+//! `Null constraint violation on the fields: (`sender`)`, `Unique
+//! constraint failed on the fields: (`client_id`)`, `Foreign key constraint
+//! failed on the field: `messages_room_id_fkey (index)``. Where only a
+//! constraint or index name is given, the column is read from the default
+//! naming conventions: PostgreSQL's `{table}_{column}_key` and `_fkey`,
+//! Rails' `index_{table}_on_{column}`.
 
 use super::api::{DbError, DbErrorKind};
 
@@ -20,6 +26,37 @@ use super::api::{DbError, DbErrorKind};
 fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let rest = &text[text.find(start)? + start.len()..];
     Some(&rest[..rest.find(end)?])
+}
+
+/// The identifier at the start of `text`: `messages.sender` of
+/// `messages.sender (19)` or `messages.sender)`.
+fn identifier(text: &str) -> &str {
+    let text = text.trim_start();
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '`' | '"' | '\'')))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The column a constraint or index name stands for, by the default naming
+/// conventions: `messages_client_id_key` (PostgreSQL, with `table` known or
+/// not), `messages_room_id_fkey`, `index_messages_on_client_id` (Rails).
+fn column_of_constraint(name: &str, table: Option<&str>) -> Option<String> {
+    let name = name.trim_matches(|c: char| c == '`' || c == '"');
+    if let Some((_, column)) = name
+        .strip_prefix("index_")
+        .and_then(|n| n.split_once("_on_"))
+    {
+        return Some(column.to_owned());
+    }
+    let stem = ["_fkey", "_key", "_pkey"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))?;
+    let column = match table {
+        Some(t) => stem.strip_prefix(&format!("{t}_"))?,
+        None => stem.split_once('_')?.1,
+    };
+    Some(column.to_owned())
 }
 
 /// `table.column` split; a bare name is a column.
@@ -42,9 +79,18 @@ fn error(kind: DbErrorKind, (table, column): (Option<String>, Option<String>)) -
 /// The constraint violation `text` reports, if it reports one.
 pub fn parse(text: &str) -> Option<DbError> {
     use DbErrorKind::{ForeignKey, NotNull, Unique};
-    let word = |s: &str| s.split_whitespace().next().unwrap_or("").to_owned();
     if let Some(rest) = text.split("NOT NULL constraint failed: ").nth(1) {
-        return Some(error(NotNull, dotted(&word(rest))));
+        return Some(error(NotNull, dotted(identifier(rest))));
+    }
+    if let Some(fields) = between(text, "Null constraint violation on the fields: (", ")") {
+        return Some(error(NotNull, dotted(fields)));
+    }
+    if let Some(fields) = between(text, "Unique constraint failed on the fields: (", ")") {
+        return Some(error(Unique, dotted(fields)));
+    }
+    if let Some(name) = between(text, "Foreign key constraint failed on the field: `", "`") {
+        let column = column_of_constraint(identifier(name), None);
+        return Some(error(ForeignKey, (None, column)));
     }
     if let Some(column) = between(text, "null value in column \"", "\"") {
         let table = between(text, "of relation \"", "\"").map(str::to_owned);
@@ -59,26 +105,39 @@ pub fn parse(text: &str) -> Option<DbError> {
         return Some(error(NotNull, dotted(name)));
     }
     if let Some(rest) = text.split("UNIQUE constraint failed: ").nth(1) {
-        return Some(error(
-            Unique,
-            dotted(rest.split([',', '\n']).next().unwrap_or("")),
-        ));
+        return Some(error(Unique, dotted(identifier(rest))));
     }
     if text.contains("violates unique constraint") {
-        let column = between(text, "Key (", ")=").map(str::to_owned);
+        let column = between(text, "Key (", ")=").map(str::to_owned).or_else(|| {
+            let name = between(text, "unique constraint \"", "\"")?;
+            column_of_constraint(name, None)
+        });
         return Some(error(Unique, (None, column)));
     }
     if let Some(key) =
         between(text, "Duplicate entry '", "'").and_then(|_| between(text, "for key '", "'"))
     {
-        return Some(error(Unique, dotted(key)));
+        let (table, column) = dotted(key);
+        let column = column.map(|c| column_of_constraint(&c, None).unwrap_or(c));
+        return Some(error(Unique, (table, column)));
+    }
+    if text.contains("UniqueConstraintError") || text.contains(" must be unique") {
+        let column = text
+            .rsplit(": ")
+            .next()
+            .and_then(|m| m.strip_suffix(" must be unique"))
+            .map(|c| identifier(c).to_owned());
+        return Some(error(Unique, (None, column)));
     }
     if text.contains("FOREIGN KEY constraint failed") {
         return Some(error(ForeignKey, (None, None)));
     }
     if text.contains("violates foreign key constraint") {
         let table = between(text, "on table \"", "\"").map(str::to_owned);
-        let column = between(text, "Key (", ")=").map(str::to_owned);
+        let column = between(text, "Key (", ")=").map(str::to_owned).or_else(|| {
+            let name = between(text, "foreign key constraint \"", "\"")?;
+            column_of_constraint(name, table.as_deref())
+        });
         return Some(error(ForeignKey, (table, column)));
     }
     if text.contains("a foreign key constraint fails") {

@@ -99,8 +99,16 @@ fn field_errors(o: &Map<String, Value>) -> Vec<FieldError> {
     }
     if let Some(Value::Array(messages)) = o.get("message") {
         for m in messages.iter().filter_map(Value::as_str) {
-            // class-validator: "content should not be empty", "text must be a string".
-            let field = m.split_whitespace().next().unwrap_or("").to_owned();
+            // class-validator: "content should not be empty", "text must be a
+            // string", and for a field the DTO does not declare (with
+            // forbidNonWhitelisted) "property text should not exist".
+            let mut words = m.split_whitespace();
+            let first = words.next().unwrap_or("");
+            let field = match (first, m.ends_with("should not exist")) {
+                ("property", true) => words.next().unwrap_or(""),
+                _ => first,
+            }
+            .to_owned();
             out.push(FieldError {
                 field,
                 place: FieldPlace::Body,

@@ -1,0 +1,142 @@
+//! Error responses of real frameworks (`tests/fixtures/stacks`: recorded
+//! from Express, NestJS, Flask, Rails, or written from the sources of
+//! Spring Boot, Laravel, ASP.NET Core and Phoenix, each citing what it
+//! follows) and database errors of SQLite, PostgreSQL and MySQL/MariaDB
+//! through drivers and ORMs, read by `wsdiag::stacks`.
+
+use std::path::Path;
+
+use serde_json::Value;
+use wsdiag::stacks::{self, DbErrorKind};
+
+use crate::support::root;
+
+fn dir() -> std::path::PathBuf {
+    root().join("tests/fixtures/stacks")
+}
+
+/// A `.http` fixture: status and body.
+fn response(path: &Path) -> (u16, String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .or_else(|| text.split_once("\n\n"))
+        .unwrap();
+    let status = head.split_whitespace().next().unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// Every database error text gives its constraint, and its table and
+/// column where the text names them.
+#[test]
+fn database_errors_of_three_databases_through_drivers_and_orms() {
+    let list: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("db-errors.json")).unwrap())
+            .unwrap();
+    let mut wrong = Vec::new();
+    for e in &list {
+        let text = e["text"].as_str().unwrap();
+        let want_kind = match e["kind"].as_str().unwrap() {
+            "not_null" => DbErrorKind::NotNull,
+            "unique" => DbErrorKind::Unique,
+            _ => DbErrorKind::ForeignKey,
+        };
+        match stacks::db::parse(text) {
+            None => wrong.push(format!("not read: {text}")),
+            Some(got) => {
+                if got.kind != want_kind {
+                    wrong.push(format!("{:?} for {text}", got.kind));
+                }
+                if let Some(column) = e["column"].as_str() {
+                    if got.column.as_deref() != Some(column) {
+                        wrong.push(format!("column {:?}, want {column}: {text}", got.column));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} wrong:\n{}",
+        wrong.len(),
+        list.len(),
+        wrong.join("\n")
+    );
+}
+
+/// The fixture's expectations (`<name>.json`).
+fn expected(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir().join(format!("{name}.json"))).unwrap())
+        .unwrap()
+}
+
+/// Express's own pages, development and production, for each bug of the
+/// chat of `tests/dialect_apps`: the error, the route's line, or that the
+/// details are only in the log.
+#[test]
+fn express_pages_give_the_error_and_the_route_line() {
+    let mut read = 0;
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("express-") || path.extension().is_none_or(|e| e != "http") {
+            continue;
+        }
+        let want = expected(&name);
+        let (status, body) = response(&path);
+        let got = stacks::parse(status, &body).unwrap_or_else(|| panic!("{name}: not read"));
+        assert_eq!(
+            got.details_in_log,
+            want["details_only_in_log"] == true,
+            "{name}"
+        );
+        if let Some(exception) = want["exception_type"].as_str() {
+            assert_eq!(got.exception.as_deref(), Some(exception), "{name}");
+        }
+        match want["app_frame"].as_object() {
+            Some(frame) => {
+                let at = got
+                    .location
+                    .unwrap_or_else(|| panic!("{name}: no app frame"));
+                assert_eq!(at.file, frame["file"].as_str().unwrap(), "{name}");
+                assert_eq!(
+                    u64::from(at.line),
+                    frame["line"].as_u64().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(at.language(), frame["language"].as_str().unwrap(), "{name}");
+            }
+            None => assert!(got.location.is_none(), "{name}"),
+        }
+        read += 1;
+    }
+    assert_eq!(read, 8, "four bugs, development and production");
+}
+
+/// Validation errors in the generic shapes other frameworks share (NestJS
+/// class-validator, ASP.NET Core ValidationProblemDetails, Laravel's 422,
+/// a Phoenix changeset): the fields they name.
+#[test]
+fn validation_errors_of_other_frameworks_name_their_fields() {
+    for name in [
+        "nestjs-validation",
+        "aspnet-validation-problem",
+        "laravel-422-validation",
+        "phoenix-changeset-422",
+    ] {
+        let (status, body) = response(&dir().join(format!("{name}.http")));
+        let got = stacks::parse(status, &body).unwrap_or_else(|| panic!("{name}: not read"));
+        let mut fields: Vec<String> = got.fields.iter().map(|f| f.field.clone()).collect();
+        let mut want: Vec<String> = expected(name)["field_errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap().to_owned())
+            .collect();
+        fields.sort();
+        fields.dedup();
+        want.sort();
+        want.dedup();
+        assert_eq!(fields, want, "{name}");
+    }
+}
