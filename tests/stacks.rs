@@ -140,3 +140,96 @@ fn validation_errors_of_other_frameworks_name_their_fields() {
         assert_eq!(fields, want, "{name}");
     }
 }
+
+/// What `stacks::parse` reads in fixture `name`, against its expectations:
+/// the mismatches, in words.
+fn mismatches(name: &str) -> Vec<String> {
+    let want = expected(name);
+    let (status, body) = response(&dir().join(format!("{name}.http")));
+    let Some(got) = stacks::parse(status, &body) else {
+        return vec![format!("{name}: not read")];
+    };
+    let mut out = Vec::new();
+    let mut differ = |what: &str, got: String, want: String| {
+        if got != want {
+            out.push(format!("{name} {what}: got {got:?}, want {want:?}"));
+        }
+    };
+    differ(
+        "details in log",
+        got.details_in_log.to_string(),
+        want["details_only_in_log"].to_string(),
+    );
+    if let Some(exception) = want["exception_type"].as_str() {
+        differ(
+            "exception",
+            got.exception.clone().unwrap_or_default(),
+            exception.to_owned(),
+        );
+    }
+    if let Some(frame) = want["app_frame"].as_object() {
+        let at = got.location.clone();
+        differ(
+            "file",
+            at.as_ref().map(|f| f.file.clone()).unwrap_or_default(),
+            frame["file"].as_str().unwrap().to_owned(),
+        );
+        differ(
+            "line",
+            at.as_ref().map(|f| f.line.to_string()).unwrap_or_default(),
+            frame["line"].to_string(),
+        );
+        if let Some(function) = frame["function"].as_str() {
+            differ(
+                "function",
+                at.map(|f| f.function).unwrap_or_default(),
+                function.to_owned(),
+            );
+        }
+    }
+    if let Some(column) = want["db_error"]["column"].as_str() {
+        differ(
+            "column",
+            got.database.and_then(|d| d.column).unwrap_or_default(),
+            column.to_owned(),
+        );
+    }
+    let mut fields: Vec<String> = got.fields.iter().map(|f| f.field.clone()).collect();
+    fields.sort();
+    fields.dedup();
+    let mut want_fields: Vec<String> = want["field_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
+    want_fields.sort();
+    want_fields.dedup();
+    differ("fields", fields.join(","), want_fields.join(","));
+    out
+}
+
+/// Flask (Werkzeug's debugger and error pages) and Rails (the development
+/// exception page in HTML and, for API apps, JSON): the exception, the
+/// application's line, the database column, the parameter Rails required,
+/// or that the details are only in the log.
+#[test]
+fn flask_and_rails_pages_give_the_error_and_the_application_line() {
+    let names = [
+        "flask-keyerror-debug",
+        "flask-integrity-debug",
+        "flask-abort-html",
+        "flask-keyerror-prod",
+        "rails-no-method-html",
+        "rails-not-null-html",
+        "rails-parameter-missing-html",
+        "rails-parameter-missing-accept-json",
+        "rails-api-no-method",
+        "rails-api-not-null",
+        "rails-api-parameter-missing",
+        "rails-no-method-accept-json",
+        "rails-no-method-prod-json",
+    ];
+    let wrong: Vec<String> = names.iter().flat_map(|n| mismatches(n)).collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -14,6 +14,10 @@ pub enum StackId {
     Fastapi,
     /// Express (finalhandler's error pages).
     Express,
+    /// Flask on Werkzeug.
+    Flask,
+    /// Ruby on Rails.
+    Rails,
     /// No framework recognised: a generic error format.
     Generic,
 }
@@ -25,6 +29,8 @@ impl StackId {
             StackId::Django => "Django",
             StackId::Fastapi => "FastAPI",
             StackId::Express => "Express",
+            StackId::Flask => "Flask",
+            StackId::Rails => "Rails",
             StackId::Generic => "unrecognised",
         }
     }

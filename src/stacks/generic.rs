@@ -41,6 +41,7 @@ pub fn parse(body: &str) -> Option<ErrorReport> {
         .next()
         .or_else(|| o.get("errors").map(|_| "validation failed".to_owned()))?;
     let mut report = ErrorReport::new(StackId::Generic, message);
+    report.details_in_log = report.message.eq_ignore_ascii_case("Internal Server Error");
     report.fields = field_errors(&o);
     if report.fields.is_empty() {
         report.fields.extend(required_in_words(&report.message));
@@ -51,7 +52,7 @@ pub fn parse(body: &str) -> Option<ErrorReport> {
 
 /// A message that names one required field: `content is required`,
 /// `content is missing`, `content can't be blank`.
-fn required_in_words(message: &str) -> Option<FieldError> {
+pub fn required_in_words(message: &str) -> Option<FieldError> {
     let (field, rest) = message.trim().split_once(' ')?;
     let field = field.trim_matches(|c: char| c == '`' || c == '\'' || c == '"');
     let required = [

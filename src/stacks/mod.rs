@@ -15,8 +15,10 @@ pub mod api;
 pub mod db;
 pub mod express;
 pub mod fastapi;
+pub mod flask;
 pub mod generic;
 pub mod python_traceback;
+pub mod rails;
 
 pub use api::{
     Advice, DbError, DbErrorKind, ErrorReport, FieldError, FieldPlace, Frame, Situation, StackId,
@@ -32,7 +34,10 @@ pub fn parse(status: u16, body: &str) -> Option<ErrorReport> {
 /// format), for callers that try framework formats of their own (DRF's)
 /// before the generic ones.
 pub fn parse_framework(status: u16, body: &str) -> Option<ErrorReport> {
-    fastapi::parse(status, body).or_else(|| express::parse(body))
+    fastapi::parse(status, body)
+        .or_else(|| express::parse(body))
+        .or_else(|| flask::parse(body))
+        .or_else(|| rails::parse(body))
 }
 
 /// The advice for `situation` in `stack`'s words; neutral words when the
@@ -42,6 +47,8 @@ pub fn advice(stack: StackId, situation: Situation<'_>) -> Option<Advice> {
         StackId::Django => return None,
         StackId::Fastapi => fastapi_advice(situation),
         StackId::Express => express_advice(situation),
+        StackId::Flask => flask_advice(situation),
+        StackId::Rails => rails_advice(situation),
         StackId::Generic => neutral_advice(situation),
     };
     Some(words)
@@ -107,6 +114,40 @@ fn express_advice(situation: Situation<'_>) -> Advice {
             "the stack trace is only in the server's log (NODE_ENV=production hides it): find this request there, or run without NODE_ENV=production while debugging".to_owned(),
             None,
         ),
+    }
+}
+
+/// Flask's words: `request.get_json()`, the login manager's `current_user`.
+fn flask_advice(situation: Situation<'_>) -> Advice {
+    match situation {
+        Situation::ServerFieldNotSet { field, .. } | Situation::UserMissing { field } => advice_of(
+            format!("set `{field}` in the view from the logged-in user (`current_user` with `@login_required` on the view, as the socket handler knows its user)"),
+            Some(format!("message = Message(..., {field}=current_user.name)")),
+        ),
+        Situation::BodyNotParsed => advice_of(
+            "send the body with `Content-Type: application/json`: `request.get_json()` returns None otherwise".to_owned(),
+            None,
+        ),
+        Situation::BodyFieldName { sent, expected } => advice_of(
+            format!("send `{expected}` instead of `{sent}` in the frontend's REST call, or read both in the view"),
+            Some(format!("data.get(\"{expected}\") or data.get(\"{sent}\")")),
+        ),
+        other => neutral_advice(other),
+    }
+}
+
+/// Rails' words: strong parameters, `current_user`, `before_action`.
+fn rails_advice(situation: Situation<'_>) -> Advice {
+    match situation {
+        Situation::ServerFieldNotSet { field, .. } | Situation::UserMissing { field } => advice_of(
+            format!("set `{field}` in the controller from the signed-in user (`before_action :authenticate_user!`, then `{field}: current_user`), as the ActionCable connection identifies `current_user`"),
+            Some(format!("@message = Message.create!(message_params.merge({field}: current_user))")),
+        ),
+        Situation::BodyFieldName { sent, expected } => advice_of(
+            format!("send the parameters Rails requires (`{expected}`) instead of `{sent}`: `params.require(:{expected})` refuses the request otherwise"),
+            None,
+        ),
+        other => neutral_advice(other),
     }
 }
 
