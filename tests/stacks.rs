@@ -209,6 +209,29 @@ fn mismatches(name: &str) -> Vec<String> {
     out
 }
 
+/// Spring Boot (its JSON with the trace, the Whitelabel page, binding
+/// errors), Laravel (debug JSON, production, 419), ASP.NET Core (the
+/// developer page's text, a bare ProblemDetails 500), Phoenix (Plug's
+/// Markdown page) and NestJS's 500, written from their sources or recorded.
+#[test]
+fn spring_laravel_aspnet_phoenix_and_nestjs_errors() {
+    let names = [
+        "spring-500-default",
+        "spring-500-message-trace",
+        "spring-400-binding-errors",
+        "spring-whitelabel-500-trace",
+        "laravel-500-debug",
+        "laravel-500-prod",
+        "laravel-419-csrf",
+        "aspnet-devpage-plain",
+        "aspnet-problem-500",
+        "phoenix-debug-markdown",
+        "nestjs-unhandled",
+    ];
+    let wrong: Vec<String> = names.iter().flat_map(|n| mismatches(n)).collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 /// Flask (Werkzeug's debugger and error pages) and Rails (the development
 /// exception page in HTML and, for API apps, JSON): the exception, the
 /// application's line, the database column, the parameter Rails required,

@@ -18,6 +18,14 @@ pub enum StackId {
     Flask,
     /// Ruby on Rails.
     Rails,
+    /// Spring Boot.
+    Spring,
+    /// Laravel.
+    Laravel,
+    /// ASP.NET Core.
+    Aspnet,
+    /// Phoenix (Plug.Debugger).
+    Phoenix,
     /// No framework recognised: a generic error format.
     Generic,
 }
@@ -31,6 +39,10 @@ impl StackId {
             StackId::Express => "Express",
             StackId::Flask => "Flask",
             StackId::Rails => "Rails",
+            StackId::Spring => "Spring Boot",
+            StackId::Laravel => "Laravel",
+            StackId::Aspnet => "ASP.NET Core",
+            StackId::Phoenix => "Phoenix",
             StackId::Generic => "unrecognised",
         }
     }

@@ -48,7 +48,9 @@ fn debugger(body: &str) -> Option<ErrorReport> {
     report.database = super::db::parse(&tb.message);
     report.location = tb.app_frame().cloned();
     let reads_body = report.location.as_ref().is_some_and(|f| {
-        ["request.json[", "get_json()[", "request.form["].iter().any(|r| f.source.contains(r))
+        ["request.json[", "get_json()[", "request.form["]
+            .iter()
+            .any(|r| f.source.contains(r))
     });
     if tb.exception == "KeyError" && reads_body {
         // `request.get_json()["content"]` on a body without it.

@@ -41,7 +41,19 @@ pub fn parse(body: &str) -> Option<ErrorReport> {
         .next()
         .or_else(|| o.get("errors").map(|_| "validation failed".to_owned()))?;
     let mut report = ErrorReport::new(StackId::Generic, message);
-    report.details_in_log = report.message.eq_ignore_ascii_case("Internal Server Error");
+    // "Internal Server Error", or a ProblemDetails with only its title: the
+    // details are in the server's log.
+    let bare_problem = o.contains_key("title")
+        && o.keys().all(|k| {
+            matches!(
+                k.as_str(),
+                "type" | "title" | "status" | "traceId" | "instance"
+            )
+        })
+        && o.get("status").and_then(Value::as_u64) == Some(500);
+    report.details_in_log = report.message.eq_ignore_ascii_case("Internal Server Error")
+        || report.message == "Server Error"
+        || bare_problem;
     report.fields = field_errors(&o);
     if report.fields.is_empty() {
         report.fields.extend(required_in_words(&report.message));

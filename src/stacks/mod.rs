@@ -12,13 +12,17 @@
 //! [`parse`] and [`advice`].
 
 pub mod api;
+pub mod aspnet;
 pub mod db;
 pub mod express;
 pub mod fastapi;
 pub mod flask;
 pub mod generic;
+pub mod laravel;
+pub mod phoenix;
 pub mod python_traceback;
 pub mod rails;
+pub mod spring;
 
 pub use api::{
     Advice, DbError, DbErrorKind, ErrorReport, FieldError, FieldPlace, Frame, Situation, StackId,
@@ -38,6 +42,10 @@ pub fn parse_framework(status: u16, body: &str) -> Option<ErrorReport> {
         .or_else(|| express::parse(body))
         .or_else(|| flask::parse(body))
         .or_else(|| rails::parse(body))
+        .or_else(|| spring::parse(body))
+        .or_else(|| laravel::parse(body))
+        .or_else(|| aspnet::parse(body))
+        .or_else(|| phoenix::parse(body))
 }
 
 /// The advice for `situation` in `stack`'s words; neutral words when the
@@ -49,6 +57,9 @@ pub fn advice(stack: StackId, situation: Situation<'_>) -> Option<Advice> {
         StackId::Express => express_advice(situation),
         StackId::Flask => flask_advice(situation),
         StackId::Rails => rails_advice(situation),
+        StackId::Spring | StackId::Laravel | StackId::Aspnet | StackId::Phoenix => {
+            neutral_advice(situation)
+        }
         StackId::Generic => neutral_advice(situation),
     };
     Some(words)
