@@ -20,8 +20,36 @@ pub enum ErrorBody {
     /// Another framework's error, or a generic format, read by its stack
     /// module (`crate::stacks`).
     Report(crate::stacks::ErrorReport),
-    /// Anything else: the start of the body, on one line.
+    /// Anything else, quoted briefly: an HTML page's title and heading,
+    /// else the start of the body, on one line.
     Other(String),
+}
+
+/// A page no parser knows, in a few words: an HTML page's title and
+/// heading (never its markup), else the text's first words.
+fn quote(text: &str) -> String {
+    let between = |start: &str, end: &str| {
+        let lower = text.to_ascii_lowercase();
+        let from = lower.find(start)? + start.len();
+        let to = from + lower[from..].find(end)?;
+        let inner = text.get(from..to)?;
+        let inner = inner.split_once('>').map_or(inner, |(_, rest)| rest);
+        let inner = html_escape::decode_html_entities(inner);
+        Some(inner.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    if text.trim_start().starts_with('<') {
+        let parts: Vec<String> = [("<title", "</title>"), ("<h1", "</h1>")]
+            .iter()
+            .filter_map(|(s, e)| between(s, e))
+            .filter(|p| !p.is_empty())
+            .collect();
+        if !parts.is_empty() {
+            let mut parts = parts;
+            parts.dedup();
+            return format!("HTML page: {}", parts.join(" — "));
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl ErrorBody {
@@ -44,8 +72,7 @@ impl ErrorBody {
         } else if let Some(r) = crate::stacks::generic::parse(text) {
             ErrorBody::Report(r)
         } else {
-            let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            ErrorBody::Other(crate::sink::format::shorten(&line, 160))
+            ErrorBody::Other(crate::sink::format::shorten(&quote(text), 160))
         };
         Some(parsed)
     }
@@ -119,6 +146,23 @@ impl ErrorBody {
             ErrorBody::CsrfPage(_) => true,
             ErrorBody::Drf(e) => e.is_csrf(),
             _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_pages_are_quoted_without_their_markup() {
+        let page = "<!DOCTYPE html><html><head><title>Oops &amp; sorry</title><style>body{}</style></head><body><h1 class=\"x\">Something broke</h1><p>...</p></body></html>";
+        assert_eq!(quote(page), "HTML page: Oops & sorry — Something broke");
+        assert_eq!(quote("plain\n  words  here"), "plain words here");
+        let body = Payload::capture(&bytes::Bytes::from(page), 1 << 20);
+        match ErrorBody::parse(503, &body) {
+            Some(ErrorBody::Other(q)) => assert!(!q.contains('<'), "{q}"),
+            other => panic!("{other:?}"),
         }
     }
 }

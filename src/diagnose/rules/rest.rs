@@ -661,6 +661,11 @@ pub(super) fn server_error(
         "read the exception and the line above; compare the REST body with the WebSocket payload below".to_owned()
     };
     let mut f = case.finding(Code::RestServerError, title, next);
+    if let Some(ErrorBody::Other(quoted)) = case.error {
+        f.explanation.push(format!(
+            "wsdiag does not recognise the framework of this error page; it begins: {quoted}"
+        ));
+    }
     for field in &suspects {
         let value = server_value(case, field);
         let saved = case
