@@ -256,3 +256,48 @@ fn flask_and_rails_pages_give_the_error_and_the_application_line() {
     let wrong: Vec<String> = names.iter().flat_map(|n| mismatches(n)).collect();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// `wsdiag diagnose --format json` on a capture of one REST write
+/// (`{"text":"cc"}`) answered with fixture `name`.
+fn diagnose_answer(name: &str) -> Value {
+    use serde_json::json;
+    let (status, body) = response(&dir().join(format!("{name}.http")));
+    let header = json!({"type":"header","format_version":2,"wsdiag_version":"0.1.0",
+        "started_at":"2026-11-29T10:00:00Z","listen":"127.0.0.1:9000",
+        "upstream":"http://127.0.0.1:8000","body_limit":262144});
+    let request = json!({"seq":1,"t_us":1000,"conn":1,"type":"http_request","exchange":1,
+        "method":"POST","uri":"/messages","version":"HTTP/1.1",
+        "headers":[["content-type","application/json"]],"body":{"len":13,"text":"{\"text\":\"cc\"}"}});
+    let answer = json!({"seq":2,"t_us":2000,"conn":1,"type":"http_response","exchange":1,
+        "status":status,"headers":[],"body":{"len":body.len(),"text":body},"duration_us":1000});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("capture.jsonl");
+    std::fs::write(&file, format!("{header}\n{request}\n{answer}\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+        .arg("diagnose")
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Rails' `InvalidAuthenticityToken` and Laravel's 419 are CSRF refusals,
+/// explained in each framework's words.
+#[test]
+fn rails_and_laravel_csrf_refusals_in_their_words() {
+    for (name, words) in [
+        ("rails-csrf-html", "X-CSRF-Token"),
+        ("rails-csrf-accept-json", "X-CSRF-Token"),
+        ("laravel-419-csrf", "X-XSRF-TOKEN"),
+    ] {
+        let d = diagnose_answer(name);
+        let f = &d["findings"][0];
+        assert_eq!(f["code"], "csrf-failed", "{name}: {d:#}");
+        assert!(
+            f["next_step"].as_str().unwrap().contains(words),
+            "{name}: {}",
+            f["next_step"]
+        );
+    }
+}

@@ -140,11 +140,19 @@ impl ErrorBody {
         }
     }
 
-    /// True when the upstream refused the request as a CSRF failure.
+    /// True when the upstream refused the request as a CSRF failure:
+    /// Django's page or DRF's error, Rails' `InvalidAuthenticityToken`,
+    /// Laravel's `CSRF token mismatch` (its 419).
     pub fn is_csrf(&self) -> bool {
         match self {
             ErrorBody::CsrfPage(_) => true,
             ErrorBody::Drf(e) => e.is_csrf(),
+            ErrorBody::Report(r) => {
+                r.exception
+                    .as_deref()
+                    .is_some_and(|e| e.ends_with("InvalidAuthenticityToken"))
+                    || r.message.contains("CSRF token mismatch")
+            }
             _ => false,
         }
     }

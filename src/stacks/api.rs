@@ -208,6 +208,8 @@ pub enum Situation<'a> {
     /// The REST route found no parsed body (no body parser mounted, or a
     /// content type the framework does not parse).
     BodyNotParsed,
+    /// The framework refused the write for its CSRF check.
+    Csrf,
     /// The page gives no details: they are in the server's log.
     DetailsInLog,
 }

@@ -57,9 +57,8 @@ pub fn advice(stack: StackId, situation: Situation<'_>) -> Option<Advice> {
         StackId::Express => express_advice(situation),
         StackId::Flask => flask_advice(situation),
         StackId::Rails => rails_advice(situation),
-        StackId::Spring | StackId::Laravel | StackId::Aspnet | StackId::Phoenix => {
-            neutral_advice(situation)
-        }
+        StackId::Laravel => laravel_advice(situation),
+        StackId::Spring | StackId::Aspnet | StackId::Phoenix => neutral_advice(situation),
         StackId::Generic => neutral_advice(situation),
     };
     Some(words)
@@ -98,7 +97,7 @@ fn fastapi_advice(situation: Situation<'_>) -> Advice {
         Situation::DetailsInLog => advice_of(
             "the traceback is only in the server's log (uvicorn's output): find this request there, or run with `FastAPI(debug=True)` while debugging".to_owned(),
             None,
-        ),
+        ),        Situation::Csrf => neutral_advice(situation),
     }
 }
 
@@ -124,7 +123,7 @@ fn express_advice(situation: Situation<'_>) -> Advice {
         Situation::DetailsInLog => advice_of(
             "the stack trace is only in the server's log (NODE_ENV=production hides it): find this request there, or run without NODE_ENV=production while debugging".to_owned(),
             None,
-        ),
+        ),        Situation::Csrf => neutral_advice(situation),
     }
 }
 
@@ -158,6 +157,10 @@ fn rails_advice(situation: Situation<'_>) -> Advice {
             format!("send the parameters Rails requires (`{expected}`) instead of `{sent}`: `params.require(:{expected})` refuses the request otherwise"),
             None,
         ),
+        Situation::Csrf => advice_of(
+            "send the token of the page's `csrf-token` meta tag as the X-CSRF-Token header (Rails UJS and @rails/request.js do), or for a token-authenticated API controller use `protect_from_forgery with: :null_session`".to_owned(),
+            None,
+        ),
         other => neutral_advice(other),
     }
 }
@@ -185,5 +188,20 @@ fn neutral_advice(situation: Situation<'_>) -> Advice {
             "the details are only in the server's log: find this request there".to_owned(),
             None,
         ),
+        Situation::Csrf => advice_of(
+            "send the CSRF token the server issued with the write (its cookie's value in the header it expects), or exempt this API route from the CSRF check if it is authenticated by a token".to_owned(),
+            None,
+        ),
+    }
+}
+
+/// Laravel's words for what it knows best here: its 419.
+fn laravel_advice(situation: Situation<'_>) -> Advice {
+    match situation {
+        Situation::Csrf => advice_of(
+            "send the XSRF-TOKEN cookie's value as the X-XSRF-TOKEN header (axios does it with `withCredentials: true`), or use Sanctum's `/sanctum/csrf-cookie` first; routes in routes/api.php are not CSRF-checked".to_owned(),
+            None,
+        ),
+        other => neutral_advice(other),
     }
 }

@@ -20,6 +20,16 @@ pub(super) fn csrf_failed(case: &RestCase<'_>) -> Option<Finding> {
     if !case.error.is_some_and(ErrorBody::is_csrf) {
         return None;
     }
+    if let Some(advice) = stack_advice(case, Situation::Csrf) {
+        let mut f = case.finding(
+            Code::CsrfFailed,
+            "The REST path is refused by the CSRF check".to_owned(),
+            advice.next_step,
+        );
+        f.suggestion = advice.suggestion;
+        f.explanation.push("The WebSocket handshake is not CSRF-checked, which is why that path works with the same session.".to_owned());
+        return Some(f);
+    }
     let ctx = &case.attempt.context;
     let origin_host = ctx
         .origin
