@@ -172,3 +172,56 @@ fn fastapi_without_debug_points_at_the_log_and_the_likely_field() {
         "{text}"
     );
 }
+
+/// A browser's CORS preflight (as Chromium sends it before a JSON POST from
+/// another origin) against the FastAPI chat, which has no CORS middleware:
+/// refused with 405, so the browser would never send the message.
+#[test]
+fn a_refused_cors_preflight_is_explained_in_fastapi_words() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(python());
+    command
+        .arg(root().join("tests/fastapi_chat/run_backend.py"))
+        .env("CHAT_BUG", "none")
+        .env("CHAT_DEBUG", "1")
+        .env("CHAT_DB", dir.path().join("chat.sqlite3"))
+        .stderr(Stdio::null());
+    let mut backend = Running::spawn(command);
+    let url = format!("http://{}", address_in(&backend.line_with("listening on")));
+    let (proxy, addr) = Running::proxy(&url, "capture.jsonl", &["--quiet"], dir.path());
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "OPTIONS /api/rooms/general/messages HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://localhost:5173\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization,content-type\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    let _ = proxy.stop("INT");
+    let _ = backend.child.kill();
+    let (json, code) = wsdiag(
+        &["diagnose", "capture.jsonl", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{json}");
+    let d: Value = serde_json::from_str(&json).unwrap();
+    let f = &d["findings"][0];
+    assert_eq!(f["code"], "rest-cors-refused", "{json}");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("http://localhost:5173"),
+        "{json}"
+    );
+    assert!(
+        f["next_step"].as_str().unwrap().contains("CORSMiddleware"),
+        "{json}"
+    );
+    assert!(
+        f["explanation"].to_string().contains("not subject to CORS"),
+        "{json}"
+    );
+}

@@ -34,6 +34,9 @@ pub enum Code {
     RestUserMissing,
     /// REST refused by the CSRF check.
     CsrfFailed,
+    /// The browser's CORS preflight is refused, so the REST write is never
+    /// sent.
+    RestCorsRefused,
     /// Credentials travel on one path only.
     CredentialsMissing,
     /// REST 5xx without a more specific explanation.
@@ -60,6 +63,7 @@ impl Code {
             Code::RestBodyNotParsed => "rest-body-not-parsed",
             Code::RestUserMissing => "rest-user-missing",
             Code::CsrfFailed => "csrf-failed",
+            Code::RestCorsRefused => "rest-cors-refused",
             Code::CredentialsMissing => "credentials-missing",
             Code::RestServerError => "rest-server-error",
             Code::RestFailed => "rest-failed",

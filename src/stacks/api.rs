@@ -210,6 +210,11 @@ pub enum Situation<'a> {
     BodyNotParsed,
     /// The framework refused the write for its CSRF check.
     Csrf,
+    /// The upstream refuses the browser's CORS preflight from `origin`.
+    CorsRefused {
+        /// The frontend's origin.
+        origin: &'a str,
+    },
     /// The page gives no details: they are in the server's log.
     DetailsInLog,
 }

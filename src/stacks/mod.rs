@@ -48,6 +48,36 @@ pub fn parse_framework(status: u16, body: &str) -> Option<ErrorReport> {
         .or_else(|| phoenix::parse(body))
 }
 
+/// The framework a response's headers name: `Server: uvicorn` (Starlette,
+/// FastAPI), `X-Powered-By: Express`, `Server: daphne` or `WSGIServer`
+/// (Django's servers), `Server: Werkzeug` (Flask), `X-Runtime` (Rails),
+/// `Server: Kestrel` (ASP.NET Core); generic when none does.
+pub fn detect(headers: &[(String, String)]) -> StackId {
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+    let server = get("server").unwrap_or_default();
+    let powered = get("x-powered-by").unwrap_or_default();
+    if powered.contains("express") {
+        StackId::Express
+    } else if server.contains("uvicorn") || server.contains("hypercorn") {
+        StackId::Fastapi
+    } else if server.contains("daphne") || server.contains("wsgiserver") {
+        StackId::Django
+    } else if server.contains("werkzeug") {
+        StackId::Flask
+    } else if get("x-runtime").is_some() {
+        StackId::Rails
+    } else if server.contains("kestrel") {
+        StackId::Aspnet
+    } else {
+        StackId::Generic
+    }
+}
+
 /// The advice for `situation` in `stack`'s words; neutral words when the
 /// stack is not recognised. `None` for Django, whose rules give their own.
 pub fn advice(stack: StackId, situation: Situation<'_>) -> Option<Advice> {
@@ -98,6 +128,10 @@ fn fastapi_advice(situation: Situation<'_>) -> Advice {
             "the traceback is only in the server's log (uvicorn's output): find this request there, or run with `FastAPI(debug=True)` while debugging".to_owned(),
             None,
         ),        Situation::Csrf => neutral_advice(situation),
+        Situation::CorsRefused { origin } => advice_of(
+            format!("add the CORS middleware with the frontend's origin: `app.add_middleware(CORSMiddleware, allow_origins=[\"{origin}\"], allow_methods=[\"*\"], allow_headers=[\"*\"], allow_credentials=True)`"),
+            Some("from fastapi.middleware.cors import CORSMiddleware".to_owned()),
+        ),
     }
 }
 
@@ -124,6 +158,10 @@ fn express_advice(situation: Situation<'_>) -> Advice {
             "the stack trace is only in the server's log (NODE_ENV=production hides it): find this request there, or run without NODE_ENV=production while debugging".to_owned(),
             None,
         ),        Situation::Csrf => neutral_advice(situation),
+        Situation::CorsRefused { origin } => advice_of(
+            format!("mount the cors middleware before the routes, with the frontend's origin: `app.use(cors({{ origin: '{origin}', credentials: true }}))` (npm: cors)"),
+            None,
+        ),
     }
 }
 
@@ -190,6 +228,10 @@ fn neutral_advice(situation: Situation<'_>) -> Advice {
         ),
         Situation::Csrf => advice_of(
             "send the CSRF token the server issued with the write (its cookie's value in the header it expects), or exempt this API route from the CSRF check if it is authenticated by a token".to_owned(),
+            None,
+        ),
+        Situation::CorsRefused { origin } => advice_of(
+            format!("answer the preflight for this route with `Access-Control-Allow-Origin: {origin}` (and the methods and headers it asks for), or serve the frontend from the same origin through a dev-server proxy"),
             None,
         ),
     }

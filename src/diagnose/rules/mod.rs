@@ -1,8 +1,10 @@
-//! The rules: one function per kind of finding ([`rest`], [`ws`]). A failing REST attempt is
+//! The rules: one function per kind of finding ([`rest`], [`ws`],
+//! [`cors`]). A failing REST attempt is
 //! tried against the REST rules in order (the most specific first) and gets
 //! the first finding that applies; failing WebSocket attempts and refused
 //! handshakes get theirs directly.
 
+mod cors;
 mod rest;
 mod ws;
 
@@ -105,6 +107,7 @@ impl RestCase<'_> {
 /// Every finding in the facts.
 pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
     let mut out = ws::refused_handshakes(facts.events);
+    out.extend(cors::refused_preflights(facts.events));
     for (index, attempt) in facts.attempts.iter().enumerate() {
         let action = facts
             .actions
