@@ -16,7 +16,8 @@ use super::compare::{compare, Comparison};
 use super::drf::Introspection;
 use super::error_body::ErrorBody;
 use super::finding::{Code, Finding};
-use crate::event::Event;
+use crate::event::{Event, EventKind};
+use crate::stacks::StackId;
 use rest::{
     body_not_parsed, content_type, credentials_missing, csrf_failed, error_after_save,
     missing_server_field, rest_failed, server_error, unknown_field, user_missing,
@@ -41,6 +42,9 @@ pub(super) struct RestCase<'a> {
     saved: Option<&'a Map<String, Value>>,
     comparison: Option<Comparison>,
     action: Option<usize>,
+    /// The framework that answered: the error page's, else the one the
+    /// response's headers name.
+    stack: StackId,
 }
 
 impl RestCase<'_> {
@@ -123,6 +127,22 @@ pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
     out
 }
 
+/// The framework behind a failed exchange: the one its error page shows,
+/// else the one its response's headers name (`Server: uvicorn`).
+fn stack_of(events: &[Event], error: Option<&ErrorBody>, evidence: &[u64]) -> StackId {
+    match error.map(ErrorBody::stack) {
+        Some(stack) if stack != StackId::Generic => stack,
+        _ => events
+            .iter()
+            .filter(|e| evidence.contains(&e.seq))
+            .find_map(|e| match &e.kind {
+                EventKind::HttpResponse(r) => Some(crate::stacks::detect(&r.headers)),
+                _ => None,
+            })
+            .unwrap_or(StackId::Generic),
+    }
+}
+
 fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> Finding {
     let Outcome::Failed {
         evidence,
@@ -154,6 +174,7 @@ fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> 
         saved,
         comparison: ws.map(|w| compare(attempt, Some(w), saved, facts.introspection)),
         action,
+        stack: stack_of(facts.events, error.as_ref(), evidence),
     };
     let mut finding = csrf_failed(&case)
         .or_else(|| credentials_missing(&case))

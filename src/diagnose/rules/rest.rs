@@ -127,8 +127,7 @@ fn field_errors(case: &RestCase<'_>) -> Option<BTreeMap<String, Vec<String>>> {
 /// The case's advice in its stack's words, when the stack has them (not
 /// Django, whose rules keep their own).
 fn stack_advice(case: &RestCase<'_>, situation: Situation<'_>) -> Option<Advice> {
-    let stack = case.error.map_or(StackId::Generic, ErrorBody::stack);
-    crate::stacks::advice(stack, situation)
+    crate::stacks::advice(case.stack, situation)
 }
 
 /// The finding with the stack's words for `situation` as its next step and
