@@ -389,7 +389,8 @@ pub(super) fn missing_server_field(
     );
     if let Some(saved) = case.saved_value(&field) {
         f.explanation.push(format!(
-            "The WebSocket consumer fills `{field}` from the connection (saved as {saved}): that is why that path works."
+            "The WebSocket {} fills `{field}` from the connection (saved as {saved}): that is why that path works.",
+            if django { "consumer" } else { "handler" }
         ));
     }
     if !case.attempt.fields.contains_key(&field) {
