@@ -269,9 +269,12 @@ const CREDENTIAL_PATHS: [&str; 11] = [
 /// key that carries a credential, or a path segment that names one
 /// (`/api/login`, `/api/token/refresh/`, `/auth/jwt/create`).
 fn is_credential_exchange(uri: &str, fields: &Map<String, Value>) -> bool {
-    let credential_key = fields
-        .keys()
-        .any(|k| CREDENTIAL_KEYS.contains(&k.to_ascii_lowercase().as_str()));
+    // A credential is a non-empty string: `{"text":"cc","pin":true}` pins a
+    // message, it does not log in.
+    let credential_key = fields.iter().any(|(k, v)| {
+        CREDENTIAL_KEYS.contains(&k.to_ascii_lowercase().as_str())
+            && v.as_str().is_some_and(|s| !s.is_empty())
+    });
     let credential_path = without_query(uri)
         .split('/')
         .any(|s| CREDENTIAL_PATHS.contains(&s.to_ascii_lowercase().as_str()));
@@ -332,7 +335,8 @@ impl Reading {
             };
             let (payload, session) = match &event.kind {
                 EventKind::WsHandshake(h) => {
-                    if let (Some(conn), Some(sid)) = (event.conn, query_value(&h.uri, "sid")) {
+                    let sid = crate::dialects::socketio::upgrade_sid(&h.uri);
+                    if let (Some(conn), Some(sid)) = (event.conn, sid) {
                         by_conn.insert(conn, Session::EngineIo(sid.to_owned()));
                     }
                     (None, None)
@@ -359,14 +363,6 @@ impl Reading {
         }
         Reading { payloads, sessions }
     }
-}
-
-/// The value of query parameter `name` in `uri`.
-fn query_value<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
-    uri.split_once('?')?.1.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then_some(v)
-    })
 }
 
 /// What followed a WebSocket message (`events[i]`) within the window.
@@ -614,6 +610,10 @@ mod tests {
         assert!(!is_credential_exchange(
             "/api/tokenizer/3/messages",
             &body(r#"{"text":"cc"}"#)
+        ));
+        assert!(!is_credential_exchange(
+            "/api/rooms/3/messages",
+            &body(r#"{"text":"cc","pin":true}"#)
         ));
         let fields = body(r#"{"username":"al","pass":"a very long password"}"#);
         assert_eq!(

@@ -72,7 +72,7 @@ impl ErrorBody {
         } else if let Some(r) = crate::stacks::generic::parse(text) {
             ErrorBody::Report(r)
         } else {
-            ErrorBody::Other(crate::sink::format::shorten(&quote(text), 160))
+            ErrorBody::Other(crate::event::text::shorten(&quote(text), 160))
         };
         Some(parsed)
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::attempt::{Attempt, Outcome, SendPath};
 use super::compare::Comparison;
 use super::{Diagnosis, Finding};
-use crate::sink::format::shorten;
+use crate::event::text::{shorten, visible};
 
 /// How wide a value is shown in a table.
 const CELL: usize = 48;
@@ -109,16 +109,17 @@ fn text(d: &Diagnosis) -> String {
 }
 
 fn finding_text(f: &Finding) -> String {
+    // What the traffic said reaches the terminal only made visible.
     let mut out = format!(
         "✗ {} ({})\n  {}\n",
         f.code.as_str(),
         f.path.label(),
-        f.title
+        visible(&f.title)
     );
     let mut field = |label: &str, lines: &[String]| {
         for (k, line) in lines.iter().enumerate() {
             let label = if k == 0 { label } else { "" };
-            let _ = writeln!(out, "  {label:<11}{line}");
+            let _ = writeln!(out, "  {label:<11}{}", visible(line));
         }
     };
     if let Some(error) = &f.error {

@@ -112,6 +112,16 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// The value of query parameter `name` in `uri` (`""` for a bare `name`),
+/// as sent (not percent-decoded).
+pub fn query_param<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
+    let query = uri.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
 /// What the upgrade request and answer say, for choosing a dialect.
 #[derive(Debug, Clone, Copy)]
 pub struct Handshake<'a> {
@@ -131,11 +141,7 @@ impl Handshake<'_> {
 
     /// The value of query parameter `name`.
     pub fn query(&self, name: &str) -> Option<&str> {
-        let query = self.uri.split_once('?')?.1;
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then_some(v)
-        })
+        query_param(self.uri, name)
     }
 
     /// True when the upstream chose `name`, or chose none and the client

@@ -85,13 +85,19 @@ impl Dialect for GraphqlWs {
                     _ => kind.to_owned(),
                 };
                 if let Some(id) = &id {
-                    self.operations.insert(id.clone(), name.clone());
+                    super::remember(&mut self.operations, id.clone(), name.clone());
                 }
                 (name, Role::Send)
             }
             "next" | "data" => (operation(), Role::Push),
             "error" | "connection_error" => (operation(), Role::Error),
-            "complete" | "stop" => (operation(), Role::Control),
+            "complete" | "stop" => {
+                let name = operation();
+                if let Some(id) = &id {
+                    self.operations.remove(id);
+                }
+                (name, Role::Control)
+            }
             "ping" | "pong" | "ka" => (kind.to_owned(), Role::Heartbeat),
             "connection_ack" => (kind.to_owned(), Role::Reply),
             _ => (kind.to_owned(), Role::Control),

@@ -13,10 +13,11 @@ use serde_json::{Map, Value};
 use super::api::{AppMessage, Dialect, DialectId, Frame, Role};
 use super::json::scalar_text;
 
-/// The JSON-RPC dialect: methods by request id.
+/// The JSON-RPC dialect: methods by the direction the request went and its
+/// id (each side numbers its own requests), until answered.
 #[derive(Debug, Default)]
 pub struct Jsonrpc {
-    methods: HashMap<String, String>,
+    methods: HashMap<(bool, String), String>,
 }
 
 /// True when `o` declares JSON-RPC 2.0.
@@ -49,17 +50,17 @@ impl Dialect for Jsonrpc {
             return AppMessage::broken("not a JSON-RPC message: not a JSON object or batch");
         };
         let id = o.get("id").filter(|v| !v.is_null()).and_then(scalar_text);
+        let upstream = frame.dir == crate::event::Direction::UpstreamToClient;
         let mut m = if let Some(method) = o.get("method").and_then(Value::as_str) {
             if let Some(id) = &id {
-                self.methods.insert(id.clone(), method.to_owned());
+                super::remember(&mut self.methods, (upstream, id.clone()), method.to_owned());
             }
             // A request (or notification) from the upstream is a push.
             AppMessage::named(method, frame.app_role())
         } else {
             let name = id
                 .as_ref()
-                .and_then(|id| self.methods.get(id))
-                .cloned()
+                .and_then(|id| self.methods.remove(&(!upstream, id.clone())))
                 .unwrap_or_else(|| "response".to_owned());
             let role = if o.contains_key("error") {
                 Role::Error

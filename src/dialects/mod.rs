@@ -167,6 +167,20 @@ fn sniff_array(items: &[Value]) -> Option<DialectId> {
     }
 }
 
+/// How many unanswered requests a dialect remembers per WebSocket (ack
+/// ids, operation ids, invocation ids); past that the oldest are dropped
+/// all at once, so a peer that never answers cannot grow the hub's memory.
+pub const MAX_PENDING: usize = 4096;
+
+/// Remembers `value` under `key`, forgetting everything first when
+/// [`MAX_PENDING`] entries are waiting already.
+pub fn remember<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= MAX_PENDING {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
 /// How many messages may pass without showing a dialect before the
 /// classifier stops looking (plain-text chats show none).
 const SNIFF_LIMIT: u32 = 8;
@@ -218,13 +232,16 @@ impl Classifier {
                 let Some(sid) = socketio::polling_request(&r.uri) else {
                     return Vec::new();
                 };
-                let eio3 = r.uri.contains("EIO=3");
+                let eio3 = socketio::is_eio3(&r.uri);
                 self.polling_requests
                     .insert(r.exchange, (sid.clone(), eio3));
                 if let (Some(sid), "POST") = (sid, r.method.as_str()) {
                     let body = r.body.clone();
                     return polling_messages(event, &body, Direction::ClientToUpstream, sid, eio3);
                 }
+            }
+            EventKind::HttpError(e) => {
+                self.polling_requests.remove(&e.exchange);
             }
             EventKind::HttpResponse(r) => {
                 let Some((sid, eio3)) = self.polling_requests.remove(&r.exchange) else {
@@ -239,8 +256,12 @@ impl Classifier {
             }
             EventKind::WsMessage(m) if m.polling.is_some() => {
                 let sid = m.polling.clone().unwrap_or_default();
-                let session = self.polling_sessions.entry(sid).or_default();
+                let session = self.polling_sessions.entry(sid.clone()).or_default();
                 apply(m, session.classify(frame_of(m)));
+                // An Engine.IO close or upgrade ends the polling session.
+                if matches!(m.msg_type.as_deref(), Some("close" | "upgrade")) {
+                    self.polling_sessions.remove(&sid);
+                }
             }
             EventKind::WsHandshake(h) if h.accepted => {
                 let chosen = self.forced.or_else(|| {
@@ -260,8 +281,9 @@ impl Classifier {
                 );
             }
             EventKind::WsMessage(m) if matches!(m.opcode, Opcode::Text | Opcode::Binary) => {
+                let forced = self.forced;
                 let session = self.sessions.entry(conn).or_insert_with(|| Session {
-                    dialect: None,
+                    dialect: forced.map(new),
                     unrecognised: 0,
                 });
                 session.classify(m);
@@ -285,7 +307,8 @@ impl Classifier {
                 EventKind::WsHandshake(h) => h.dialect = None,
                 _ => {}
             }
-            // Polling messages are in the capture already: nothing to add.
+            // A capture of version 2 holds its polling messages already; a
+            // version 1 capture or a HAR file gets none (see the docs).
             let _derived = classifier.observe(event);
         }
     }
@@ -417,6 +440,12 @@ impl Dialects {
         if let Some(id) = chosen {
             self.by_conn.insert(conn, id);
         }
+    }
+
+    /// Forgets connection `conn` (a reader of a live stream calls it when
+    /// the connection closes, so its memory does not grow).
+    pub fn forget(&mut self, conn: u64) {
+        self.by_conn.remove(&conn);
     }
 
     /// The dialect of connection `conn`'s WebSocket.

@@ -169,20 +169,13 @@ impl Mqtt {
     /// The first packet of a message read on its own (a cut message).
     fn first_packet(&mut self, data: &[u8], frame: &Frame<'_>) -> Option<AppMessage> {
         let (kind, flags, body, _) = fixed_header(data)?;
-        Some(
-            self.read(kind, flags, body)
-                .unwrap_or_else(|| {
-                    AppMessage::named(TYPES[usize::from(kind & 0x0f)], Role::Control)
-                })
-                .topic(None::<String>)
-                .correlation(None::<String>),
-        )
-        .map(|mut m| {
-            if kind == 3 {
-                m.role = Some(frame.app_role());
-            }
-            m
-        })
+        let mut m = self
+            .read(kind, flags, body)
+            .unwrap_or_else(|| AppMessage::named(TYPES[usize::from(kind & 0x0f)], Role::Control));
+        if kind == 3 {
+            m.role = Some(frame.app_role());
+        }
+        Some(m)
     }
 
     fn read(&mut self, kind: u8, flags: u8, body: &[u8]) -> Option<AppMessage> {

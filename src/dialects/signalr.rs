@@ -49,7 +49,7 @@ impl Signalr {
             Some(1 | 4) => {
                 let target = r.get("target").and_then(Value::as_str).unwrap_or("?");
                 if let Some(id) = &id {
-                    self.targets.insert(id.clone(), target.to_owned());
+                    super::remember(&mut self.targets, id.clone(), target.to_owned());
                 }
                 named(target, frame.app_role())
             }
@@ -61,6 +61,9 @@ impl Signalr {
                     Role::Reply
                 };
                 let name = self.target_of(&id, "Completion");
+                if let Some(id) = &id {
+                    self.targets.remove(id);
+                }
                 named(&name, role)
             }
             Some(5) => named("CancelInvocation", Role::Control),

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use super::api::{AppMessage, Dialect, DialectId, Frame, Role};
+use super::api::{query_param, AppMessage, Dialect, DialectId, Frame, Role};
 
 /// The Socket.IO dialect, with the attachments still owed by a binary
 /// event and the events still waiting for their acks.
@@ -37,8 +37,7 @@ impl Dialect for SocketIo {
         let upstream = frame.dir == crate::event::Direction::UpstreamToClient;
         let m = &mut packet.message;
         if let (Some(id), Some(name)) = (&m.correlation, &m.name) {
-            self.awaiting_ack
-                .insert((upstream, id.clone()), name.clone());
+            super::remember(&mut self.awaiting_ack, (upstream, id.clone()), name.clone());
         } else if let (Some(id), Some(Role::Reply)) = (&m.correlation, m.role) {
             // An ack is named after the event it answers.
             m.name = self.awaiting_ack.remove(&(!upstream, id.clone()));
@@ -140,18 +139,27 @@ pub fn engine_packet(text: &str, frame: Frame<'_>) -> Packet {
 /// `Some(None)` for a polling request without a `sid` yet (the opening
 /// GET), `Some(Some(sid))` with one, `None` when it is not long-polling.
 pub fn polling_request(uri: &str) -> Option<Option<String>> {
-    let (path, query) = uri.split_once('?')?;
-    let param = |name: &str| {
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then_some(v)
-        })
-    };
+    let path = uri.split('?').next().unwrap_or(uri);
+    let param = |name: &str| query_param(uri, name);
     let engine_io = path.contains("/socket.io/") || param("EIO").is_some();
     if !engine_io || param("transport") != Some("polling") {
         return None;
     }
     Some(param("sid").map(str::to_owned))
+}
+
+/// True for Engine.IO protocol version 3 (`EIO=3`), whose polling bodies
+/// are length-prefixed.
+pub fn is_eio3(uri: &str) -> bool {
+    query_param(uri, "EIO") == Some("3")
+}
+
+/// The Engine.IO session a WebSocket upgrade continues: the `sid` of an
+/// Engine.IO URL (`/socket.io/…` or `EIO=`).
+pub fn upgrade_sid(uri: &str) -> Option<&str> {
+    let path = uri.split('?').next().unwrap_or(uri);
+    let engine_io = path.contains("/socket.io/") || query_param(uri, "EIO").is_some();
+    engine_io.then(|| query_param(uri, "sid")).flatten()
 }
 
 /// The session id an Engine.IO open packet (`0{"sid":…}`) gives.

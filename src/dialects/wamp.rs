@@ -94,13 +94,13 @@ impl Dialect for Wamp {
         };
         if let (Some(request), Some(uri)) = (&request, &uri) {
             if code != 8 {
-                self.requests.insert(request.clone(), uri.clone());
+                super::remember(&mut self.requests, request.clone(), uri.clone());
             }
         }
         let asked = request.as_ref().and_then(|r| self.requests.get(r)).cloned();
         if code == 33 {
             if let (Some(sub), Some(topic)) = (at(2), asked.clone()) {
-                self.subscriptions.insert(sub, topic);
+                super::remember(&mut self.subscriptions, sub, topic);
             }
         }
         let topic = match code {

@@ -8,6 +8,7 @@
 
 mod app;
 mod payload;
+pub mod text;
 
 use serde::{Deserialize, Serialize};
 

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use crate::capture::Header;
 use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::{self, report, Diagnosis};
+use crate::event::text::shorten;
 use crate::event::{Event, EventKind, Headers, HttpRequest, Payload};
-use crate::sink::format::shorten;
 
 /// What the report says about where it came from.
 pub struct Context<'a> {

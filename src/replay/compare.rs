@@ -216,7 +216,7 @@ pub fn diff(expected: &Value, actual: &Value) -> Vec<Difference> {
 
 fn show(v: Option<&Value>) -> String {
     v.map_or("(absent)".to_owned(), |v| {
-        crate::sink::format::shorten(&v.to_string(), 120)
+        crate::event::text::shorten(&v.to_string(), 120)
     })
 }
 
@@ -296,8 +296,8 @@ pub fn diff_payloads(expected: &Comparable, actual: &Comparable) -> Vec<Differen
 
 fn describe(c: &Comparable) -> String {
     match c {
-        Comparable::Json(v) => crate::sink::format::shorten(&v.to_string(), 120),
-        Comparable::Text(t) => format!("{:?}", crate::sink::format::shorten(t, 120)),
+        Comparable::Json(v) => crate::event::text::shorten(&v.to_string(), 120),
+        Comparable::Text(t) => format!("{:?}", crate::event::text::shorten(t, 120)),
     }
 }
 

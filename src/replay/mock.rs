@@ -305,7 +305,7 @@ async fn handle(
             let expected = m.expected_requests();
             (m.notes)(format!(
                 "mock: no recorded exchange matches {method} {uri} (body {}); recorded: {expected}",
-                crate::sink::format::shorten(&text, 80)
+                crate::event::text::shorten(&text, 80)
             ));
             let body = serde_json::json!({"error": format!("wsdiag mock: no recorded exchange for {method} {uri}"), "recorded": expected});
             let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
@@ -446,7 +446,7 @@ fn on_message(mock: &Arc<Mutex<Mock>>, conn: u64, opcode: Opcode, payload: &Payl
             };
             (m.notes)(format!(
                 "mock: no recorded message on connection #{conn} matches {}; expected {expected}",
-                crate::sink::format::shorten(&got, 160),
+                crate::event::text::shorten(&got, 160),
             ));
         }
     }

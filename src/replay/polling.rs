@@ -52,7 +52,7 @@ pub fn is_polling(request: &HttpRequest) -> bool {
 
 /// The packets of a polling body, as messages, heartbeats aside.
 pub fn packets(uri: &str, body: &Payload) -> Vec<(Opcode, Payload)> {
-    let eio3 = uri.contains("EIO=3");
+    let eio3 = crate::dialects::socketio::is_eio3(uri);
     polling_packets(body.text().unwrap_or(""), eio3)
         .into_iter()
         .map(|(binary, bytes)| {

@@ -831,7 +831,7 @@ pub fn compare_messages(
                 None => format!("binary, {} bytes", p.len),
             },
         };
-        crate::sink::format::shorten(&shown, 160)
+        crate::event::text::shorten(&shown, 160)
     };
     let missing: Vec<String> = matching
         .missing
@@ -840,16 +840,24 @@ pub fn compare_messages(
         .collect();
     let extra: Vec<String> = matching.extra.iter().map(|&i| text(&got[i])).collect();
     let extra_at = matching.extra.clone();
-    // Pair each missing message with an extra one of the same name, to
-    // show which fields differ.
+    // Pair each missing message with an extra one of the same name (read
+    // by the socket's dialect, once each), to show which fields differ.
+    let name_of = |(opcode, payload): &(Opcode, Payload)| {
+        let frame =
+            crate::dialects::Frame::of(crate::event::Direction::UpstreamToClient, *opcode, payload);
+        let id = dialect.or_else(|| crate::dialects::sniff(frame))?;
+        crate::dialects::new(id).classify(frame).name
+    };
+    let extra_names: Vec<(usize, Option<String>)> = matching
+        .extra
+        .iter()
+        .map(|&j| (j, name_of(&got[j])))
+        .collect();
     let mut differences = Vec::new();
     for &i in &matching.missing {
-        let name = |(opcode, payload): &(Opcode, Payload)| {
-            crate::dialects::name_of(crate::event::Direction::UpstreamToClient, *opcode, payload)
-        };
-        let t = name(&recorded[i]);
-        if let Some(&j) = matching.extra.iter().find(|&&j| name(&got[j]) == t) {
-            differences.extend(diff_payloads(&expected[i], &actual[j]));
+        let t = name_of(&recorded[i]);
+        if let Some((j, _)) = extra_names.iter().find(|(_, n)| *n == t) {
+            differences.extend(diff_payloads(&expected[i], &actual[*j]));
         }
     }
     ActionResult {

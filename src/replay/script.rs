@@ -258,16 +258,7 @@ impl Script {
 /// The Engine.IO session a WebSocket upgrade continues (`?sid=` of an
 /// upgrade from long-polling).
 pub fn session_of(uri: &str) -> Option<String> {
-    let query = uri.split_once('?')?.1;
-    let engine_io = uri.contains("/socket.io/") || query.contains("EIO=");
-    engine_io
-        .then(|| {
-            query.split('&').find_map(|pair| {
-                let (k, v) = pair.split_once('=')?;
-                (k == "sid").then(|| v.to_owned())
-            })
-        })
-        .flatten()
+    crate::dialects::socketio::upgrade_sid(uri).map(str::to_owned)
 }
 
 /// True for the messages a replay sends and expects: text and binary ones,

@@ -20,6 +20,7 @@ use chrono::{DateTime, Local, Utc};
 use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::Finding;
 use crate::dialects::{DialectId, Dialects};
+pub use crate::event::text::{shorten, visible};
 use crate::event::{
     Direction, Event, EventKind, HttpError, HttpResponse, Opcode, Payload, Role, WsClose, WsMessage,
 };
@@ -56,6 +57,7 @@ impl Context {
             EventKind::ConnClose(_) => {
                 if let Some(conn) = event.conn {
                     self.ws_paths.remove(&conn);
+                    self.dialects.forget(conn);
                 }
             }
             _ => {}
@@ -183,24 +185,26 @@ impl Formatter {
     }
 
     /// A finding under the line that completed it: code and title, the
-    /// other path, the next step.
+    /// other path, the next step. Everything quoted from the traffic
+    /// (titles, files, explanations) is made visible first.
     pub fn finding(&self, f: &Finding) -> String {
         let head = self.palette.paint(
             Palette::fg(AnsiColor::Red).bold(),
-            &format!("    ✗ {}: {}", f.code.as_str(), f.title),
+            &format!("    ✗ {}: {}", f.code.as_str(), visible(&f.title)),
         );
         let mut out = head;
         if let Some(l) = &f.location {
-            let _ = write!(out, "\n      at {}:{} in {}", l.file, l.line, l.function);
+            let at = format!("{}:{} in {}", l.file, l.line, l.function);
+            let _ = write!(out, "\n      at {}", visible(&at));
             if !l.source.is_empty() {
-                let _ = write!(out, ": {}", l.source);
+                let _ = write!(out, ": {}", visible(&l.source));
             }
         }
         for line in &f.explanation {
-            let _ = write!(out, "\n      {line}");
+            let _ = write!(out, "\n      {}", visible(line));
         }
         let next = self.palette.paint(Style::new().bold(), "Next step:");
-        let _ = write!(out, "\n      {next} {}", f.next_step);
+        let _ = write!(out, "\n      {next} {}", visible(&f.next_step));
         out
     }
 
@@ -278,7 +282,9 @@ impl Formatter {
             Some(id) => crate::dialects::new(id).payload(crate::dialects::frame_of(m)),
         };
         let content = match (m.opcode, unwrapped) {
-            (Opcode::Text | Opcode::Binary, Some(app)) => shorten(&app.to_string(), PAYLOAD_WIDTH),
+            (Opcode::Text | Opcode::Binary, Some(app)) => {
+                shorten(&visible(&app.to_string()), PAYLOAD_WIDTH)
+            }
             (Opcode::Text, None) => shorten(&visible(&compact(&m.payload)), PAYLOAD_WIDTH),
             (Opcode::Close, _) => describe_close(&m.payload),
             _ if m.payload.len == 0 => String::new(),
@@ -348,7 +354,7 @@ impl Formatter {
 fn explain_error_body(r: &HttpResponse) -> Option<String> {
     match ErrorBody::parse(r.status, &r.body)? {
         ErrorBody::Other(_) => None,
-        known => Some(shorten(&known.summary(), PAYLOAD_WIDTH)),
+        known => Some(shorten(&visible(&known.summary()), PAYLOAD_WIDTH)),
     }
 }
 
@@ -378,36 +384,6 @@ fn compact(payload: &Payload) -> String {
         let _ = write!(s, " … ({} B in all)", payload.len);
     }
     s
-}
-
-/// `s` with every control character made visible (`\n`, `\e`,
-/// `\u{7}`), so that bytes from the network never drive the terminal.
-pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{1b}' => out.push_str("\\e"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// At most `width` characters, with `…` where it was cut.
-pub fn shorten(s: &str, width: usize) -> String {
-    match s.char_indices().nth(width) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s.to_owned(),
-    }
 }
 
 fn hex_preview(payload: &Payload) -> String {

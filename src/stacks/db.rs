@@ -21,12 +21,7 @@
 //! Rails' `index_{table}_on_{column}`.
 
 use super::api::{DbError, DbErrorKind};
-
-/// The text between `start` and `end` after the first `start` in `text`.
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &text[text.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
-}
+use super::page::between;
 
 /// The identifier at the start of `text`: `messages.sender` of
 /// `messages.sender (19)` or `messages.sender)`.

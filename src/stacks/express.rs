@@ -10,6 +10,7 @@
 //! FILE:LINE:COL` lines, innermost first.
 
 use super::api::{ErrorReport, Frame, StackId};
+use super::page::{between, decode_html};
 
 /// Reads finalhandler's page, if `body` is one.
 pub fn parse(body: &str) -> Option<ErrorReport> {
@@ -17,7 +18,7 @@ pub fn parse(body: &str) -> Option<ErrorReport> {
         return None;
     }
     let pre = between(body, "<pre>", "</pre>")?;
-    let text = html_escape::decode_html_entities(&pre.replace("<br>", "\n")).into_owned();
+    let text = decode_html(&pre.replace("<br>", "\n"));
     let mut lines = text.lines().map(str::trim);
     let first = lines.next()?.to_owned();
     let frames: Vec<Frame> = lines.filter_map(v8_frame).collect();
@@ -64,11 +65,6 @@ fn v8_frame(line: &str) -> Option<Frame> {
         function,
         source: String::new(),
     })
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &text[text.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 use serde_json::Value;
 
 use super::api::{ErrorReport, FieldError, FieldPlace, Frame, StackId};
+use super::page::{between, decode_html, first_line};
 use super::python_traceback::{self, is_application};
 
 /// Reads a FastAPI or Starlette error response, if `body` is one.
@@ -134,7 +135,7 @@ fn after_the_handler(report: &mut ErrorReport, message: &str) {
 
 /// Starlette's HTML debugger page.
 fn debugger_html(body: &str) -> Option<ErrorReport> {
-    let decode = |s: &str| html_escape::decode_html_entities(&s.replace("&nbsp", " ")).into_owned();
+    let decode = decode_html;
     let heading = between(body, "<h2>", "</h2>").map(decode)?;
     let (exception, message) = heading.split_once(": ").unwrap_or(("", heading.as_str()));
     let mut report = ErrorReport::new(StackId::Fastapi, first_line(message));
@@ -170,15 +171,6 @@ fn debugger_html(body: &str) -> Option<ErrorReport> {
         after_the_handler(&mut report, &heading);
     }
     Some(report)
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &text[text.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim().to_owned()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! (`Internal Server Error` for a 500: the details are in the log).
 
 use super::api::{ErrorReport, FieldError, FieldPlace, StackId};
+use super::page::{between, decode_html, first_line};
 use super::python_traceback;
 
 /// Reads a Werkzeug page, if `body` is one.
@@ -25,7 +26,9 @@ pub fn parse(body: &str) -> Option<ErrorReport> {
     if h1 != name {
         return None;
     }
-    let description = between(body, "<p>", "</p>").map(decode).unwrap_or_default();
+    let description = between(body, "<p>", "</p>")
+        .map(decode_html)
+        .unwrap_or_default();
     if code == "500" {
         let mut report = ErrorReport::new(StackId::Flask, name);
         report.details_in_log = true;
@@ -41,7 +44,7 @@ pub fn parse(body: &str) -> Option<ErrorReport> {
 /// The debugger page's traceback, from its `<textarea>`.
 fn debugger(body: &str) -> Option<ErrorReport> {
     let area = between(body, "<textarea", "</textarea>")?;
-    let text = decode(area.split_once('>')?.1);
+    let text = decode_html(area.split_once('>')?.1);
     let tb = python_traceback::parse(&text)?;
     let mut report = ErrorReport::new(StackId::Flask, first_line(&tb.message));
     report.exception = Some(tb.exception.clone());
@@ -63,17 +66,4 @@ fn debugger(body: &str) -> Option<ErrorReport> {
         });
     }
     Some(report)
-}
-
-fn decode(s: &str) -> String {
-    html_escape::decode_html_entities(s).into_owned()
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim().to_owned()
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &text[text.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
 }

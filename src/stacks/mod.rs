@@ -19,6 +19,7 @@ pub mod fastapi;
 pub mod flask;
 pub mod generic;
 pub mod laravel;
+pub mod page;
 pub mod phoenix;
 pub mod python_traceback;
 pub mod rails;

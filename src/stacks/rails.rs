@@ -14,6 +14,7 @@
 use serde_json::Value;
 
 use super::api::{ErrorReport, FieldError, FieldPlace, Frame, StackId};
+use super::page::{between, decode_html, first_line};
 
 /// Reads a Rails development error, if `body` is one.
 pub fn parse(body: &str) -> Option<ErrorReport> {
@@ -34,12 +35,15 @@ pub fn parse(body: &str) -> Option<ErrorReport> {
 }
 
 fn html(body: &str) -> Option<ErrorReport> {
-    let heading = decode(between(body, "<h1>", "</h1>")?);
+    let heading = decode_html(between(body, "<h1>", "</h1>")?)
+        .trim()
+        .to_owned();
     let kind = heading.split_whitespace().next()?.to_owned();
-    let message = between(body, "<div class=\"message\">", "</div>").map(decode);
+    let message = between(body, "<div class=\"message\">", "</div>")
+        .map(|m| decode_html(m).trim().to_owned());
     let trace = between(body, "id=\"Application-Trace-0\"", "</div>")
         .and_then(|t| between(t, "href=\"#\">", "</a>"))
-        .map(decode);
+        .map(|t| decode_html(t).trim().to_owned());
     let message = message.unwrap_or_else(|| kind.clone());
     Some(report(&kind, first_line(&message), trace.as_deref()))
 }
@@ -82,19 +86,4 @@ fn ruby_frame(trace: &str) -> Option<Frame> {
         function,
         source: String::new(),
     })
-}
-
-fn decode(s: &str) -> String {
-    html_escape::decode_html_entities(s.trim())
-        .trim()
-        .to_owned()
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim().to_owned()
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &text[text.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
 }

@@ -11,11 +11,12 @@
 use serde_json::Value;
 
 use super::api::{ErrorReport, FieldError, FieldPlace, Frame, StackId};
+use super::page::{between, decode_html};
 
 /// Reads a Spring Boot error, if `body` is one.
 pub fn parse(body: &str) -> Option<ErrorReport> {
     if body.contains("<h1>Whitelabel Error Page</h1>") {
-        let trace = between(body, "white-space:pre-wrap;'>", "</div>").map(decode);
+        let trace = between(body, "white-space:pre-wrap;'>", "</div>").map(decode_html);
         return Some(match trace {
             Some(trace) => from_trace(&trace),
             None => in_log(),
@@ -114,13 +115,4 @@ fn java_frame(line: &str) -> Option<Frame> {
         function: function.to_owned(),
         source: String::new(),
     })
-}
-
-fn decode(s: &str) -> String {
-    html_escape::decode_html_entities(s).into_owned()
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &text[text.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
 }

@@ -190,9 +190,14 @@ fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> 
         .unwrap_or_else(|| rest_failed(&case));
     // A later list or broadcast that shows the content only in what the
     // WebSocket saved proves the failed write saved nothing.
-    if let (true, rest::Saved::Nothing(seq)) = (
-        finding.code != Code::RestErrorAfterSave,
-        rest::saved_by(facts, attempt),
+    let proven_save = finding.code == Code::RestErrorAfterSave;
+    if let (false, rest::Saved::Nothing(seq)) = (
+        proven_save,
+        if proven_save {
+            rest::Saved::Unknown
+        } else {
+            rest::saved_by(facts, attempt)
+        },
     ) {
         finding.explanation.push(format!(
             "Nothing was saved by the REST request: event {seq} shows {:?} only in the message the WebSocket saved, so a retry would not save it twice.",

@@ -158,7 +158,8 @@ fn finding_with_advice(
 /// a 415, or a validator that found no object in the body.
 pub(super) fn content_type(case: &RestCase<'_>) -> Option<Finding> {
     let sent = case.attempt.context.content_type.as_deref();
-    let json_body = !case.attempt.fields.is_empty();
+    let form = sent.is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let json_body = !case.attempt.fields.is_empty() && !form;
     let not_json = !sent.is_some_and(|t| t == "application/json" || t.ends_with("+json"));
     let refused_whole_body = match case.error {
         Some(ErrorBody::Report(r)) => r
@@ -327,7 +328,6 @@ fn is_user(value: Option<&Value>) -> bool {
         .is_some_and(|o| o.contains_key("username") || o.contains_key("email"))
 }
 
-/// What the server would set `field` to, as Python.
 /// Field names that hold the user who wrote something.
 const USER_FIELDS: [&str; 7] = [
     "user",
@@ -339,6 +339,7 @@ const USER_FIELDS: [&str; 7] = [
     "auteur",
 ];
 
+/// What the server would set `field` to, as Python.
 fn server_value(case: &RestCase<'_>, field: &str) -> String {
     if is_user(case.saved_value(field)) || USER_FIELDS.contains(&field) {
         "self.request.user".to_owned()

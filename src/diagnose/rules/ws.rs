@@ -63,7 +63,7 @@ pub(super) fn refused_handshakes(events: &[Event]) -> Vec<Finding> {
         });
         let body = response
             .and_then(|(_, r)| r.body.text())
-            .map(|t| crate::sink::format::shorten(t.trim(), 120));
+            .map(|t| crate::event::text::shorten(t.trim(), 120));
         let (why, next) = match h.status {
             403 => ("the origin validator (AllowedHostsOriginValidator) or the consumer refused it", "add the page's host to ALLOWED_HOSTS, or check the consumer's connect() permissions"),
             404 => ("no WebSocket route matches the path", "check websocket_urlpatterns (a missing trailing slash or prefix?) and that the ASGI application routes \"websocket\""),
