@@ -369,10 +369,11 @@ impl Reading {
 ///
 /// When the message carries a correlation id (a Socket.IO ack id, a
 /// Phoenix `ref`, a JSON-RPC `id`), the first answer with that id decides:
-/// an error fails it, anything else delivers it. Otherwise an error on the
-/// same connection fails it, and an upstream message carrying the same
-/// content delivers it. Either way the saved object is the first upstream
-/// payload carrying the content.
+/// an error fails it, anything else delivers it; an error with no id at
+/// all, on the same session (connection, or Engine.IO session) before any
+/// answer, fails it too. Otherwise an error on the same session fails it,
+/// and an upstream message carrying the same content delivers it. Either
+/// way the saved object is the first upstream payload carrying the content.
 fn ws_outcome(
     events: &[Event],
     reading: &Reading,

@@ -171,8 +171,10 @@ pub trait Dialect: Send {
     /// The application payload without the envelope: the Socket.IO
     /// event's arguments, the STOMP body, the Phoenix `payload`, the
     /// JSON-RPC `params`, the decoded MessagePack. `None` when the message
-    /// carries none or it is not JSON. Stateless: the same message always
-    /// gives the same payload.
+    /// carries none or it is not JSON. It depends on the message alone (and
+    /// on nothing earlier messages said, except MQTT's protocol level, which
+    /// a fresh dialect takes as 3.1.1), so any reader can call it on a new
+    /// dialect value.
     fn payload(&self, frame: Frame<'_>) -> Option<Value>;
 
     /// What a client answers to this upstream heartbeat, when the protocol

@@ -248,7 +248,7 @@ impl Classifier {
                     return Vec::new();
                 };
                 let text = r.body.text().unwrap_or("");
-                let sid = sid.or_else(|| text.split('\u{1e}').next().and_then(socketio::open_sid));
+                let sid = sid.or_else(|| socketio::open_sid_in_body(text, eio3));
                 if let (Some(sid), true) = (sid, r.status == 200 && text != "ok") {
                     let body = r.body.clone();
                     return polling_messages(event, &body, Direction::UpstreamToClient, sid, eio3);

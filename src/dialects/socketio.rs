@@ -195,20 +195,37 @@ pub fn polling_packets(body: &str, eio3: bool) -> Vec<(bool, bytes::Bytes)> {
 }
 
 /// Engine.IO v3's `<length>:<packet>` framing, lengths in characters.
+/// The lengths are JavaScript string lengths: UTF-16 code units, so a
+/// character outside the BMP (an emoji) counts two.
 fn length_prefixed(body: &str) -> Option<Vec<&str>> {
     let mut out = Vec::new();
     let mut rest = body;
     while !rest.is_empty() {
         let (len, after) = rest.split_once(':')?;
         let len: usize = len.parse().ok()?;
+        let mut units = 0;
         let end = after
             .char_indices()
-            .nth(len)
+            .find(|(_, c)| {
+                let past = units >= len;
+                units += c.len_utf16();
+                past
+            })
             .map_or(after.len(), |(i, _)| i);
         out.push(&after[..end]);
         rest = &after[end..];
     }
     Some(out)
+}
+
+/// The session id a polling body's open packet gives (its first packet,
+/// in either Engine.IO version's framing).
+pub fn open_sid_in_body(body: &str, eio3: bool) -> Option<String> {
+    let (binary, first) = polling_packets(body, eio3).into_iter().next()?;
+    if binary {
+        return None;
+    }
+    open_sid(std::str::from_utf8(&first).ok()?)
 }
 
 /// The parts of a Socket.IO packet's header.
@@ -393,6 +410,21 @@ mod tests {
             assert!(m.note.is_some() || m.name.is_none(), "{bad}: {m:?}");
         }
         assert!(d.classify(text(UP, "42[")).note.is_some());
+    }
+
+    #[test]
+    fn engine_io_3_bodies_count_javascript_lengths() {
+        let open = r#"0{"sid":"abc","upgrades":["websocket"],"pingInterval":25000}"#;
+        let body = format!("{}:{open}2:40", open.len());
+        let body = body.as_str();
+        let packets = polling_packets(body, true);
+        assert_eq!(packets.len(), 2, "{packets:?}");
+        assert_eq!(open_sid_in_body(body, true).as_deref(), Some("abc"));
+        // "😀" is two UTF-16 units.
+        let emoji = "5:4\"😀\"2:40";
+        let packets = polling_packets(emoji, true);
+        assert_eq!(packets[0].1.as_ref(), "4\"😀\"".as_bytes());
+        assert_eq!(packets[1].1.as_ref(), b"40");
     }
 
     #[test]

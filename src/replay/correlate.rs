@@ -67,8 +67,9 @@ impl Correlation {
         // Engine.IO issues its session id in its open packet, `0{"sid":…}`
         // (the first polling response): a cookie in all but name.
         let sid = |b: Option<&str>| {
-            b.and_then(|b| b.split('\u{1e}').next())
-                .and_then(crate::dialects::socketio::open_sid)
+            let b = b?;
+            let v4 = crate::dialects::socketio::open_sid_in_body(b, false);
+            v4.or_else(|| crate::dialects::socketio::open_sid_in_body(b, true))
         };
         if let (Some(recorded), Some(live)) = (sid(recorded_body), sid(live_body)) {
             self.learn_pair(&recorded, &live);

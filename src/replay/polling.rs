@@ -123,10 +123,10 @@ impl Polls {
     /// Adds what the opening `GET` of a session brought (its open packet):
     /// `recorded` is that `GET`'s recorded body, which names the session.
     pub fn opened(&mut self, uri: &str, recorded: &Payload, live: &Payload) {
+        let eio3 = crate::dialects::socketio::is_eio3(uri);
         let sid = recorded
             .text()
-            .and_then(|b| b.split('\u{1e}').next())
-            .and_then(crate::dialects::socketio::open_sid);
+            .and_then(|b| crate::dialects::socketio::open_sid_in_body(b, eio3));
         if let (Some(sid), Ok(mut all)) = (sid, self.received.lock()) {
             all.entry(sid).or_default().extend(packets(uri, live));
         }

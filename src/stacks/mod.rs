@@ -8,8 +8,10 @@
 //! Django's pages are still read by `diagnose::django` and `diagnose::drf`
 //! and its advice written by the rules; the other stacks live here.
 //!
-//! Adding a framework: one file with `parse` (and `advice`), one line in
-//! [`parse`] and [`advice`].
+//! Adding a framework: one file with its `parse`, one line in
+//! [`parse_framework`], one `StackId` and, where it has words of its own,
+//! an arm in [`advice`] (the words live beside the others in this file, so
+//! the stacks' advice can be read side by side).
 
 pub mod api;
 pub mod aspnet;

@@ -233,19 +233,20 @@ fn exchange(capture: &Capture, id: u64) -> Value {
         _ => None,
     });
     let error = parsed.map(|body| {
-        let (kind, django) = match &body {
-            ErrorBody::Django(d) => ("django", Some(d)),
+        let (kind, exception) = match &body {
+            ErrorBody::Django(d) => ("django", Some(d.exception_type.as_str())),
             ErrorBody::Generic500 => ("generic_500", None),
             ErrorBody::CsrfPage(_) => ("csrf", None),
             ErrorBody::Drf(_) => ("drf", None),
-            ErrorBody::Report(_) => ("report", None),
+            ErrorBody::Report(r) => ("report", r.exception.as_deref()),
             ErrorBody::Other(_) => ("other", None),
         };
         json!({
             "summary": body.summary(),
             "kind": kind,
-            "exception_type": django.map(|d| &d.exception_type),
-            "exception_value": django.map(|d| &d.exception_value),
+            "stack": body.stack(),
+            "exception_type": exception,
+            "exception_value": body.message(),
             "frame": body.location(),
         })
     });
