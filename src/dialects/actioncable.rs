@@ -45,20 +45,13 @@ fn data_of(object: &Map<String, Value>) -> Option<Map<String, Value>> {
     }
 }
 
-fn object_of(frame: &Frame<'_>) -> Option<Map<String, Value>> {
-    match serde_json::from_str(frame.text()?).ok()? {
-        Value::Object(object) => Some(object),
-        _ => None,
-    }
-}
-
 impl Dialect for Actioncable {
     fn id(&self) -> DialectId {
         DialectId::Actioncable
     }
 
     fn classify(&mut self, frame: Frame<'_>) -> AppMessage {
-        let Some(object) = object_of(&frame) else {
+        let Some(object) = frame.json_object() else {
             if frame.truncated {
                 return AppMessage::default();
             }
@@ -105,7 +98,7 @@ impl Dialect for Actioncable {
     }
 
     fn payload(&self, frame: Frame<'_>) -> Option<Value> {
-        let object = object_of(&frame)?;
+        let object = frame.json_object()?;
         if object.get("command").and_then(Value::as_str) == Some("message") {
             let mut data = data_of(&object)?;
             data.remove("action");
@@ -118,15 +111,10 @@ impl Dialect for Actioncable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Direction, Opcode};
+    use crate::event::Direction;
 
     fn text(dir: Direction, s: &str) -> Frame<'_> {
-        Frame {
-            dir,
-            opcode: Opcode::Text,
-            data: s.as_bytes(),
-            truncated: false,
-        }
+        Frame::text_message(dir, s)
     }
 
     #[test]

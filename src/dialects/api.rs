@@ -87,6 +87,30 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// A whole text message going `dir` (for tests and callers holding
+    /// plain text).
+    pub fn text_message(dir: Direction, text: &'a str) -> Frame<'a> {
+        Frame {
+            dir,
+            opcode: Opcode::Text,
+            data: text.as_bytes(),
+            truncated: false,
+        }
+    }
+
+    /// The message parsed as JSON, when it is text that parses.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(self.text()?).ok()
+    }
+
+    /// The message as a JSON object, when it is one.
+    pub fn json_object(&self) -> Option<serde_json::Map<String, Value>> {
+        match self.json()? {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
     /// The message as text, when it is a text message of valid UTF-8 (a
     /// truncated one may end inside a character: that character is dropped).
     pub fn text(&self) -> Option<&'a str> {

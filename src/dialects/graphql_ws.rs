@@ -49,20 +49,13 @@ pub fn operation_name(payload: &Map<String, Value>) -> String {
     }
 }
 
-fn object_of(frame: &Frame<'_>) -> Option<Map<String, Value>> {
-    match serde_json::from_str(frame.text()?).ok()? {
-        Value::Object(o) => Some(o),
-        _ => None,
-    }
-}
-
 impl Dialect for GraphqlWs {
     fn id(&self) -> DialectId {
         DialectId::GraphqlWs
     }
 
     fn classify(&mut self, frame: Frame<'_>) -> AppMessage {
-        let Some(o) = object_of(&frame) else {
+        let Some(o) = frame.json_object() else {
             if frame.truncated {
                 return AppMessage::default();
             }
@@ -110,7 +103,7 @@ impl Dialect for GraphqlWs {
     }
 
     fn payload(&self, frame: Frame<'_>) -> Option<Value> {
-        let o = object_of(&frame)?;
+        let o = frame.json_object()?;
         let payload = o.get("payload")?;
         match o.get("type").and_then(Value::as_str)? {
             "subscribe" | "start" => match payload.get("variables") {
@@ -126,7 +119,7 @@ impl Dialect for GraphqlWs {
     }
 
     fn heartbeat_answer(&self, frame: Frame<'_>) -> Option<Vec<u8>> {
-        let o = object_of(&frame)?;
+        let o = frame.json_object()?;
         let upstream = frame.dir == crate::event::Direction::UpstreamToClient;
         (upstream && o.get("type").and_then(Value::as_str) == Some("ping"))
             .then(|| br#"{"type":"pong"}"#.to_vec())
@@ -148,15 +141,10 @@ fn payload_errors(o: &Map<String, Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Direction, Opcode};
+    use crate::event::Direction;
 
     fn text(dir: Direction, s: &str) -> Frame<'_> {
-        Frame {
-            dir,
-            opcode: Opcode::Text,
-            data: s.as_bytes(),
-            truncated: false,
-        }
+        Frame::text_message(dir, s)
     }
 
     #[test]

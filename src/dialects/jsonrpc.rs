@@ -27,7 +27,7 @@ pub fn is_jsonrpc(o: &Map<String, Value>) -> bool {
 
 /// The first object of a message (the message, or a batch's first).
 fn first_object(frame: &Frame<'_>) -> Option<Map<String, Value>> {
-    match serde_json::from_str(frame.text()?).ok()? {
+    match frame.json()? {
         Value::Object(o) => Some(o),
         Value::Array(items) => match items.into_iter().next()? {
             Value::Object(o) => Some(o),
@@ -87,15 +87,10 @@ impl Dialect for Jsonrpc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Direction, Opcode};
+    use crate::event::Direction;
 
     fn text(dir: Direction, s: &str) -> Frame<'_> {
-        Frame {
-            dir,
-            opcode: Opcode::Text,
-            data: s.as_bytes(),
-            truncated: false,
-        }
+        Frame::text_message(dir, s)
     }
 
     #[test]

@@ -147,15 +147,10 @@ impl Dialect for Signalr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Direction, Opcode};
+    use crate::event::Direction;
 
     fn text(dir: Direction, s: &str) -> Frame<'_> {
-        Frame {
-            dir,
-            opcode: Opcode::Text,
-            data: s.as_bytes(),
-            truncated: false,
-        }
+        Frame::text_message(dir, s)
     }
 
     #[test]

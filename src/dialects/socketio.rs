@@ -336,12 +336,7 @@ mod tests {
     use crate::event::{Direction, Opcode};
 
     fn text(dir: Direction, s: &str) -> Frame<'_> {
-        Frame {
-            dir,
-            opcode: Opcode::Text,
-            data: s.as_bytes(),
-            truncated: false,
-        }
+        Frame::text_message(dir, s)
     }
     const UP: Direction = Direction::ClientToUpstream;
     const DOWN: Direction = Direction::UpstreamToClient;

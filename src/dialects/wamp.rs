@@ -54,7 +54,7 @@ fn code_name(code: u64) -> Option<&'static str> {
 }
 
 fn array_of(frame: &Frame<'_>) -> Option<Vec<Value>> {
-    match serde_json::from_str(frame.text()?).ok()? {
+    match frame.json()? {
         Value::Array(items) => Some(items),
         _ => None,
     }
@@ -136,15 +136,10 @@ impl Dialect for Wamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Direction, Opcode};
+    use crate::event::Direction;
 
     fn text(dir: Direction, s: &str) -> Frame<'_> {
-        Frame {
-            dir,
-            opcode: Opcode::Text,
-            data: s.as_bytes(),
-            truncated: false,
-        }
+        Frame::text_message(dir, s)
     }
 
     #[test]
