@@ -16,25 +16,14 @@ use crate::support::{address_in, root, Running};
 pub fn dialect_apps() -> PathBuf {
     static APPS: OnceLock<PathBuf> = OnceLock::new();
     APPS.get_or_init(|| {
-        let dir = root().join("tests/dialect_apps");
-        let installed = [
+        let modules = [
             "socket.io",
             "socket.io-client",
             "express",
             "graphql-ws",
             "aedes",
-        ]
-        .iter()
-        .all(|m| dir.join("node_modules").join(m).exists());
-        if !installed {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&dir)
-                .status()
-                .expect("npm is needed for the dialect apps");
-            assert!(status.success(), "npm ci in tests/dialect_apps failed");
-        }
-        dir
+        ];
+        crate::support::npm_ci("tests/dialect_apps", &modules)
     })
     .clone()
 }

@@ -128,17 +128,13 @@ fn text_frames(body: &str) -> Vec<Frame> {
         .iter()
         .enumerate()
         .filter_map(|(i, line)| {
-            let rest = line.trim_start().strip_prefix("File \"")?;
-            let (file, rest) = rest.split_once("\", line ")?;
-            let (number, function) = rest.split_once(", in ")?;
+            let frame = crate::stacks::python_traceback::frame_line(line)?;
             Some(Frame {
-                file: file.to_owned(),
-                line: number.trim().parse().ok()?,
-                function: function.trim().to_owned(),
                 source: lines
                     .get(i + 1)
                     .map(|s| s.trim().to_owned())
                     .unwrap_or_default(),
+                ..frame
             })
         })
         .collect()

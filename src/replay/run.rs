@@ -703,14 +703,7 @@ pub fn compare_response(
     expected: (u16, &Headers, &Payload),
     actual: (u16, &Headers, &Payload),
 ) -> Vec<Difference> {
-    let mut out = Vec::new();
-    if expected.0 != actual.0 {
-        out.push(Difference {
-            at: "status".into(),
-            expected: expected.0.to_string(),
-            actual: actual.0.to_string(),
-        });
-    }
+    let mut out = status_difference(expected.0, actual.0);
     let media = |h: &Headers| {
         header(h, "content-type").map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
     };
@@ -748,6 +741,18 @@ pub fn compare_response(
     out
 }
 
+/// The status as a difference, when it differs.
+fn status_difference(expected: u16, actual: u16) -> Vec<Difference> {
+    if expected == actual {
+        return Vec::new();
+    }
+    vec![Difference {
+        at: "status".into(),
+        expected: expected.to_string(),
+        actual: actual.to_string(),
+    }]
+}
+
 /// The differences between a recorded Engine.IO polling response and a live
 /// one: the status, and the packets read as Socket.IO (so a new `sid` is
 /// not a difference).
@@ -757,14 +762,7 @@ fn compare_polling(
     expected: (u16, &Payload),
     actual: (u16, &Payload),
 ) -> Vec<Difference> {
-    let mut out = Vec::new();
-    if expected.0 != actual.0 {
-        out.push(Difference {
-            at: "status".into(),
-            expected: expected.0.to_string(),
-            actual: actual.0.to_string(),
-        });
-    }
+    let mut out = status_difference(expected.0, actual.0);
     let socketio = Some(crate::dialects::DialectId::Socketio);
     let read = |body: &Payload| {
         let packets = polling::packets(uri, body);

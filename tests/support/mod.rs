@@ -301,22 +301,26 @@ pub fn root() -> &'static Path {
 pub fn node_tools() -> PathBuf {
     static TOOLS: OnceLock<PathBuf> = OnceLock::new();
     TOOLS
-        .get_or_init(|| {
-            let dir = root().join("tests/tools");
-            let installed = ["har-validator", "playwright-core"]
-                .iter()
-                .all(|m| dir.join("node_modules").join(m).exists());
-            if !installed {
-                let status = Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&dir)
-                    .status()
-                    .expect("npm is needed for the test tools");
-                assert!(status.success(), "npm ci in tests/tools failed");
-            }
-            dir
-        })
+        .get_or_init(|| npm_ci("tests/tools", &["har-validator", "playwright-core"]))
         .clone()
+}
+
+/// `dir` (relative to the root) with its `node_modules` installed from its
+/// lock file, unless `modules` are there already.
+pub fn npm_ci(dir: &str, modules: &[&str]) -> PathBuf {
+    let dir = root().join(dir);
+    let installed = modules
+        .iter()
+        .all(|m| dir.join("node_modules").join(m).exists());
+    if !installed {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm is needed for the test tools");
+        assert!(status.success(), "npm ci in {} failed", dir.display());
+    }
+    dir
 }
 
 /// Debian's Chromium at /usr/bin/chromium, installed once if missing.
