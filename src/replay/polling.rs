@@ -28,13 +28,27 @@ pub struct Polls {
     /// before it, as a client's do (an Engine.IO server closes a session
     /// that has two polls open at once).
     turns: BTreeMap<String, tokio::sync::oneshot::Receiver<()>>,
-    /// Sessions whose WebSocket upgrade the replay has completed: their
-    /// later polls are not sent (a client stops polling once upgraded, and
-    /// a poll that was still open at that point in the recording may only
-    /// come after it in the replay).
+    /// Sessions whose WebSocket upgrade the replay has completed (`5`):
+    /// their later polls are not sent.
     upgraded: Arc<Mutex<std::collections::BTreeSet<String>>>,
     /// Bumped whenever a poll brings packets.
     arrived: Arc<tokio::sync::watch::Sender<usize>>,
+    /// Polls that failed, by session: what they got instead.
+    failures: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
+    /// Sessions the client closed (a close packet `1` posted) or began to
+    /// upgrade (`2probe`): a poll refused after that is the close or the
+    /// upgrade at work, not a failure.
+    closed: Arc<Mutex<std::collections::BTreeSet<String>>>,
+}
+
+/// What a replay's long polls brought back, and which of them failed.
+#[derive(Debug, Default)]
+pub struct Polled {
+    /// Packets by recorded session id.
+    pub received: BTreeMap<String, Vec<(Opcode, Payload)>>,
+    /// Failed polls by recorded session id: the status and body, or the
+    /// error.
+    pub failures: BTreeMap<String, Vec<String>>,
 }
 
 /// The recorded session id of a long-poll request (`GET` with a `sid`).
@@ -79,6 +93,8 @@ impl Polls {
         let received = self.received.clone();
         let upgraded = self.upgraded.clone();
         let arrived = self.arrived.clone();
+        let failures = self.failures.clone();
+        let closed = self.closed.clone();
         let (done, next) = tokio::sync::oneshot::channel::<()>();
         let previous = self.turns.insert(sid.clone(), next);
         self.tasks.spawn(async move {
@@ -90,14 +106,28 @@ impl Polls {
             if upgraded.lock().is_ok_and(|u| u.contains(&sid)) {
                 return;
             }
-            // An error answer (400 "Session ID unknown") carries no packets.
-            if let Ok((200, body)) = poll.await {
-                let got = packets(&uri, &body);
-                if let Ok(mut all) = received.lock() {
-                    all.entry(sid).or_default().extend(got);
+            // An error answer (400 "Session ID unknown") carries no packets;
+            // it is kept, to be reported with the session.
+            let failed = |why: String| {
+                if closed.lock().is_ok_and(|c| !c.contains(&sid)) {
+                    let _ = failures
+                        .lock()
+                        .map(|mut f| f.entry(sid.clone()).or_default().push(why));
                 }
-                arrived.send_modify(|n| *n += 1);
+                Vec::new()
+            };
+            let got = match poll.await {
+                Ok((200, body)) => packets(&uri, &body),
+                Ok((status, body)) => failed(format!(
+                    "HTTP {status} {}",
+                    body.text().unwrap_or("").trim()
+                )),
+                Err(e) => failed(e),
+            };
+            if let Ok(mut all) = received.lock() {
+                all.entry(sid).or_default().extend(got);
             }
+            arrived.send_modify(|n| *n += 1);
         });
     }
 
@@ -113,7 +143,30 @@ impl Polls {
         self.arrived.subscribe()
     }
 
-    /// Notes that the replay sent session `sid`'s upgrade packet (`5`).
+    /// Notes, before it is sent, a polling `POST` that closes its session
+    /// (it carries the close packet `1`).
+    pub fn posting(&mut self, request: &HttpRequest) {
+        let Some(Some(sid)) = polling_request(&request.uri) else {
+            return;
+        };
+        let closes = packets(&request.uri, &request.body)
+            .iter()
+            .any(|(opcode, p)| *opcode == Opcode::Text && p.text() == Some("1"));
+        if let (true, Ok(mut closed)) = (closes, self.closed.lock()) {
+            closed.insert(sid);
+        }
+    }
+
+    /// Notes that the replay started session `sid`'s upgrade (it sent
+    /// `2probe`): a poll refused from then on is not a failure.
+    pub fn upgrading(&mut self, sid: String) {
+        if let Ok(mut closed) = self.closed.lock() {
+            closed.insert(sid);
+        }
+    }
+
+    /// Notes that the replay sent session `sid`'s upgrade packet (`5`):
+    /// no poll is sent after it.
     pub fn upgrade(&mut self, sid: String) {
         if let Ok(mut upgraded) = self.upgraded.lock() {
             upgraded.insert(sid);
@@ -135,16 +188,15 @@ impl Polls {
 
     /// Waits at most `patience` for the polls still open, then returns
     /// what every session received.
-    pub async fn finish(
-        mut self,
-        patience: std::time::Duration,
-    ) -> BTreeMap<String, Vec<(Opcode, Payload)>> {
+    pub async fn finish(mut self, patience: std::time::Duration) -> Polled {
         let _ = tokio::time::timeout(patience, async {
             while self.tasks.join_next().await.is_some() {}
         })
         .await;
         self.tasks.abort_all();
-        let received = self.received.lock().map(|r| r.clone()).unwrap_or_default();
-        received
+        Polled {
+            received: self.received.lock().map(|r| r.clone()).unwrap_or_default(),
+            failures: self.failures.lock().map(|f| f.clone()).unwrap_or_default(),
+        }
     }
 }

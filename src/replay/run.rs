@@ -124,7 +124,7 @@ pub async fn run(
             tokio::time::sleep(Duration::from_micros(timed.t_us.saturating_sub(last_t))).await;
         }
         last_t = timed.t_us;
-        replay.caught_up(&timed.waits).await;
+        replay.caught_up(&timed.waits, &timed.polled).await;
         match &timed.step {
             Step::Rest { request, expected } => {
                 replay.rest(timed.seq, request, expected.as_ref()).await
@@ -140,14 +140,18 @@ pub async fn run(
                 payload,
                 after,
             } => {
-                replay.send(*conn, *opcode, payload, *after).await;
-                // Engine.IO's upgrade packet: the session polls no more.
-                if payload.text() == Some("5") {
-                    let uri = script.sockets.get(conn).map(|s| s.request.uri.as_str());
-                    if let Some(sid) = uri.and_then(super::script::session_of) {
-                        replay.polls.upgrade(sid);
+                // Engine.IO's probe starts the upgrade (a poll refused from
+                // then on is the upgrade at work); its upgrade packet ends
+                // it (no poll is sent after it).
+                let uri = script.sockets.get(conn).map(|s| s.request.uri.as_str());
+                if let Some(sid) = uri.and_then(super::script::session_of) {
+                    match payload.text() {
+                        Some("2probe") => replay.polls.upgrading(sid),
+                        Some("5") => replay.polls.upgrade(sid),
+                        _ => {}
                     }
                 }
+                replay.send(*conn, *opcode, payload, *after).await;
             }
             Step::Close { conn, code, reason } => {
                 let expected = script
@@ -238,6 +242,7 @@ impl Replay<'_> {
         if let Some(sid) = polling::long_poll(request) {
             return self.long_poll(sid, request);
         }
+        self.polls.posting(request);
         let started = Instant::now();
         let name = format!(
             "REST {} {}",
@@ -484,10 +489,21 @@ impl Replay<'_> {
 
     /// Waits until every socket received what it had at this point of the
     /// recording, or the timeout (one deadline for all of them).
-    async fn caught_up(&mut self, waits: &BTreeMap<u64, usize>) {
+    async fn caught_up(&mut self, waits: &BTreeMap<u64, usize>, polled: &BTreeMap<String, usize>) {
         let deadline = tokio::time::Instant::now() + self.options.timeout;
         for (conn, n) in waits {
             self.wait_for(*conn, *n, deadline).await;
+        }
+        for (sid, n) in polled {
+            let mut arrivals = self.polls.arrivals();
+            let _ = tokio::time::timeout_at(deadline, async {
+                while self.polls.count(sid) < *n {
+                    if arrivals.changed().await.is_err() {
+                        return;
+                    }
+                }
+            })
+            .await;
         }
     }
 
@@ -576,9 +592,25 @@ impl Replay<'_> {
                 let _ = sender.lock().await.send(Message::Close(None)).await;
             }
         }
-        let mut polled = std::mem::take(&mut self.polls)
+        let polling::Polled {
+            received: mut polled,
+            mut failures,
+        } = std::mem::take(&mut self.polls)
             .finish(self.options.timeout)
             .await;
+        // A long poll the upstream refused is a difference of its session.
+        let failed_polls = |sid: &str, failures: &mut BTreeMap<String, Vec<String>>| {
+            failures
+                .remove(sid)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|actual| Difference {
+                    at: "long poll".into(),
+                    expected: "200 with the session's packets".into(),
+                    actual,
+                })
+                .collect::<Vec<_>>()
+        };
         let mut sessions = script.polling.clone();
         self.stop.cancel();
         for (conn, socket) in &script.sockets {
@@ -608,6 +640,9 @@ impl Replay<'_> {
                 live.error.clone(),
                 &self.options.rules,
             );
+            if let Some(sid) = &live.session {
+                result.differences.extend(failed_polls(sid, &mut failures));
+            }
             if let Some(mark) = live.closing_mark {
                 // Unrecorded messages that arrived after closing began race
                 // the close (another socket's leave, say): in the recording
@@ -626,7 +661,8 @@ impl Replay<'_> {
             let got = polled.remove(&sid).unwrap_or_default();
             let name = format!("Engine.IO session {sid} (long-polling)");
             let socketio = Some(crate::dialects::DialectId::Socketio);
-            let result = compare_messages(name, socketio, &recorded, &got, &self.options.rules);
+            let mut result = compare_messages(name, socketio, &recorded, &got, &self.options.rules);
+            result.differences.extend(failed_polls(&sid, &mut failures));
             self.results.push(result);
         }
         self.results

@@ -90,6 +90,10 @@ pub struct Timed {
     /// happened: the replay waits for as many (or the timeout) first, so
     /// every action sees what it saw in the recording.
     pub waits: BTreeMap<u64, usize>,
+    /// The same for each Engine.IO session that never upgraded (by its
+    /// recorded `sid`): the packets its long polls had brought, so the
+    /// script does not run ahead of them (and close the session first).
+    pub polled: BTreeMap<String, usize>,
     /// What the client did.
     pub step: Step,
 }
@@ -281,28 +285,33 @@ fn with_waits(
         .filter_map(|(conn, s)| Some((session_of(&s.request.uri)?, *conn)))
         .collect();
     let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut polled: BTreeMap<String, usize> = BTreeMap::new();
     let mut events = capture.events.iter().peekable();
     steps
         .into_iter()
         .map(|(seq, t_us, step)| {
             while let Some(event) = events.next_if(|e| e.seq < seq) {
                 let conn = event.conn.unwrap_or_default();
-                if let EventKind::WsMessage(m) = &event.kind {
-                    let conn = match &m.polling {
-                        Some(sid) => by_session.get(sid).copied(),
-                        None => sockets.contains_key(&conn).then_some(conn),
-                    };
-                    if let (true, Some(conn)) =
-                        (replayed(m) && m.dir == Direction::UpstreamToClient, conn)
-                    {
-                        *counts.entry(conn).or_default() += 1;
-                    }
+                let EventKind::WsMessage(m) = &event.kind else {
+                    continue;
+                };
+                if !(replayed(m) && m.dir == Direction::UpstreamToClient) {
+                    continue;
+                }
+                match &m.polling {
+                    Some(sid) => match by_session.get(sid) {
+                        Some(conn) => *counts.entry(*conn).or_default() += 1,
+                        None => *polled.entry(sid.clone()).or_default() += 1,
+                    },
+                    None if sockets.contains_key(&conn) => *counts.entry(conn).or_default() += 1,
+                    None => {}
                 }
             }
             Timed {
                 seq,
                 t_us,
                 waits: counts.clone(),
+                polled: polled.clone(),
                 step,
             }
         })
