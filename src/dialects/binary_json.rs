@@ -1,9 +1,12 @@
 //! MessagePack and CBOR binary messages, read as the JSON they decode to.
 //!
-//! MessagePack follows msgpack/msgpack spec.md (decoded with `rmp-serde`),
-//! CBOR follows RFC 8949 (decoded with `ciborium`). A message counts as
-//! one only when it decodes completely, with nothing left over, to a map
-//! or an array; the decoded value is then named like a JSON envelope.
+//! MessagePack follows msgpack/msgpack spec.md (decoded with `rmpv`), CBOR
+//! follows RFC 8949 (decoded with `ciborium`). A message counts as one only
+//! when it decodes completely, with nothing left over, to a map or an
+//! array; the decoded value is then named like a JSON envelope. What JSON
+//! cannot hold is written so it can: byte strings as base64 text, map keys
+//! that are not strings as their JSON text, MessagePack extensions as
+//! `{"ext": type, "base64": …}`, CBOR tags as their content.
 
 use serde_json::Value;
 
@@ -26,14 +29,13 @@ impl Encoding {
         let value = match self {
             Encoding::Msgpack => {
                 let mut cursor = std::io::Cursor::new(data);
-                let mut de = rmp_serde::Deserializer::new(&mut cursor);
-                let value: Value = serde::Deserialize::deserialize(&mut de).ok()?;
-                (cursor.position() == data.len() as u64).then_some(value)?
+                let value = rmpv::decode::read_value(&mut cursor).ok()?;
+                (cursor.position() == data.len() as u64).then(|| from_msgpack(value))?
             }
             Encoding::Cbor => {
                 let mut rest = data;
-                let value: Value = ciborium::from_reader(&mut rest).ok()?;
-                rest.is_empty().then_some(value)?
+                let value: ciborium::Value = ciborium::from_reader(&mut rest).ok()?;
+                rest.is_empty().then(|| from_cbor(value))?
             }
         };
         matches!(value, Value::Object(_) | Value::Array(_)).then_some(value)
@@ -89,6 +91,80 @@ impl Dialect for BinaryJson {
     }
 }
 
+fn base64_text(bytes: &[u8]) -> Value {
+    use base64::Engine as _;
+    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// A map key as JSON allows it: a string, else the key's JSON text.
+fn key_text(key: Value) -> String {
+    match key {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+fn number(n: f64) -> Value {
+    serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+}
+
+/// A MessagePack value as JSON.
+fn from_msgpack(v: rmpv::Value) -> Value {
+    use rmpv::Value as M;
+    match v {
+        M::Nil => Value::Null,
+        M::Boolean(b) => Value::Bool(b),
+        M::Integer(i) => i
+            .as_i64()
+            .map(Value::from)
+            .or_else(|| i.as_u64().map(Value::from))
+            .unwrap_or(Value::Null),
+        M::F32(f) => number(f64::from(f)),
+        M::F64(f) => number(f),
+        M::String(s) => match s.into_str() {
+            Some(s) => Value::String(s),
+            None => Value::Null,
+        },
+        M::Binary(b) => base64_text(&b),
+        M::Array(items) => Value::Array(items.into_iter().map(from_msgpack).collect()),
+        M::Map(pairs) => Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (key_text(from_msgpack(k)), from_msgpack(v)))
+                .collect(),
+        ),
+        M::Ext(kind, bytes) => serde_json::json!({"ext": kind, "base64": base64_text(&bytes)}),
+    }
+}
+
+/// A CBOR value as JSON.
+fn from_cbor(v: ciborium::Value) -> Value {
+    use ciborium::Value as C;
+    match v {
+        C::Null => Value::Null,
+        C::Bool(b) => Value::Bool(b),
+        C::Integer(i) => {
+            let i = i128::from(i);
+            i64::try_from(i)
+                .map(Value::from)
+                .or_else(|_| u64::try_from(i).map(Value::from))
+                .unwrap_or_else(|_| Value::String(i.to_string()))
+        }
+        C::Float(f) => number(f),
+        C::Text(s) => Value::String(s),
+        C::Bytes(b) => base64_text(&b),
+        C::Tag(_, inner) => from_cbor(*inner),
+        C::Array(items) => Value::Array(items.into_iter().map(from_cbor).collect()),
+        C::Map(pairs) => Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (key_text(from_cbor(k)), from_cbor(v)))
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
 /// The decoded form of a binary message, for display and comparison:
 /// MessagePack first, then CBOR.
 pub fn decode_any(data: &[u8]) -> Option<Value> {
@@ -106,7 +182,15 @@ mod tests {
     #[test]
     fn msgpack_and_cbor_objects_are_named_like_json() {
         let value = serde_json::json!({"type":"chat_message","message":"cc"});
-        let packed = rmp_serde::to_vec_named(&value).unwrap();
+        let mut packed = Vec::new();
+        rmpv::encode::write_value(
+            &mut packed,
+            &rmpv::Value::Map(vec![
+                ("type".into(), "chat_message".into()),
+                ("message".into(), "cc".into()),
+            ]),
+        )
+        .unwrap();
         let mut cbor = Vec::new();
         ciborium::into_writer(&value, &mut cbor).unwrap();
         for (encoding, data) in [(Encoding::Msgpack, &packed), (Encoding::Cbor, &cbor)] {
@@ -126,6 +210,31 @@ mod tests {
                 Some(serde_json::json!({"message":"cc"}))
             );
         }
+        // Byte strings and integer keys, which JSON cannot hold as they are.
+        let mut with_bytes = Vec::new();
+        rmpv::encode::write_value(
+            &mut with_bytes,
+            &rmpv::Value::Map(vec![
+                ("type".into(), "upload".into()),
+                ("data".into(), rmpv::Value::Binary(vec![0xde, 0xad])),
+                (rmpv::Value::from(1), "one".into()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            Encoding::Msgpack.decode(&with_bytes),
+            Some(serde_json::json!({"type":"upload","data":"3q0=","1":"one"}))
+        );
+        let cbor_bytes = ciborium::Value::Map(vec![(
+            ciborium::Value::Text("data".into()),
+            ciborium::Value::Bytes(vec![0xde, 0xad]),
+        )]);
+        let mut encoded = Vec::new();
+        ciborium::into_writer(&cbor_bytes, &mut encoded).unwrap();
+        assert_eq!(
+            Encoding::Cbor.decode(&encoded),
+            Some(serde_json::json!({"data":"3q0="}))
+        );
         let mut extra = packed.clone();
         extra.push(0);
         assert_eq!(Encoding::Msgpack.decode(&extra), None, "left-over bytes");
