@@ -379,14 +379,6 @@ fn polling_messages(
         .collect()
 }
 
-/// The name of one message read on its own: its dialect guessed from its
-/// shape alone. For comparing messages outside a capture (replay); inside
-/// one, read `msg_type`.
-pub fn name_of(dir: Direction, opcode: Opcode, payload: &Payload) -> Option<String> {
-    let frame = Frame::of(dir, opcode, payload);
-    new(sniff(frame)?).classify(frame).name
-}
-
 /// For a message of its protocol's heartbeats, read on its own by
 /// `dialect` (or the dialect its shape shows): `Some` with what a client
 /// answers to it, if anything. `None` for any other message.
