@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::event::{DialectId, Direction, Role};
+use crate::export::ExportFormat;
 use crate::sink::filter::{Filter, StatusFilter};
 
 /// A diagnostic WebSocket debugging proxy: forwards HTTP and WebSocket
@@ -401,17 +402,6 @@ pub struct ExportArgs {
     /// says so.
     #[arg(long)]
     pub no_redact: bool,
-}
-
-/// The formats of `wsdiag export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
-    /// HAR 1.2 with Chrome's WebSocket fields.
-    Har,
-    /// A Markdown bug report.
-    Markdown,
-    /// A capture (JSON Lines), filtered and redacted.
-    Jsonl,
 }
 
 /// Rules that say which values to ignore when comparing answers.

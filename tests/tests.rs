@@ -15,6 +15,7 @@ mod django;
 mod export;
 mod fastapi;
 mod fuzz_regressions;
+mod ladder;
 mod nothing_lost;
 mod protocols;
 mod proxy;

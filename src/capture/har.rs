@@ -89,7 +89,7 @@ pub fn read(value: &Value, path: &Path) -> Result<Capture, ReadError> {
     let mut trailer = Trailer::default();
     for (i, event) in events.iter_mut().enumerate() {
         event.seq = i as u64 + 1;
-        crate::sink::hub::count(&mut trailer, event);
+        trailer.count(event);
     }
     let last = events.last().map_or(0, |e| e.t_us);
     events.push(Event {

@@ -1,4 +1,5 @@
-//! Writes a capture file: the lossless sink.
+//! Writes a capture file: the lossless record (the hub feeds it through
+//! `sink::capture_file`).
 //!
 //! The file is created with mode 0600 because it holds cookies and tokens.
 //! Events are serialized into a buffer and written when the hub flushes
@@ -9,11 +10,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::Header;
 use crate::event::Event;
-use crate::sink::{Sink, SinkError};
 
 /// The capture file sink.
 pub struct CaptureWriter {
@@ -60,11 +59,19 @@ impl CaptureWriter {
         self.out.write_all(b"\n")
     }
 
-    fn fail(&self, source: io::Error) -> SinkError {
-        SinkError {
-            sink: self.name.clone(),
-            source,
-        }
+    /// A name for messages about this file: "capture file PATH".
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Appends one event as a line (buffered until [`CaptureWriter::flush`]).
+    pub fn write_event(&mut self, event: &Event) -> io::Result<()> {
+        self.write_line(event)
+    }
+
+    /// Writes what is buffered to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -78,23 +85,4 @@ pub fn write_all(mut out: impl Write, header: &Header, events: &[Event]) -> io::
         out.write_all(b"\n")?;
     }
     out.flush()
-}
-
-impl Sink for CaptureWriter {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn event(&mut self, event: &Arc<Event>) -> Result<(), SinkError> {
-        self.write_line(event.as_ref()).map_err(|e| self.fail(e))
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|e| self.fail(e))
-    }
-
-    fn finish(&mut self) {
-        // A failure here was already reported by the last flush.
-        let _ = self.out.flush();
-    }
 }

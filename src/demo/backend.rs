@@ -23,20 +23,17 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::{header, HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{header, HeaderMap, Method, Request, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::chat::{Chat, Quirks, User};
+use super::auth::user_of;
+use super::chat::{Chat, Quirks};
+use super::response::{json, respond, DemoResponse};
 use super::{pages, socket};
-
-/// A response of the sample backend.
-pub type DemoResponse = Response<Full<Bytes>>;
 
 /// Serves the sample backend on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, shutdown: CancellationToken) {
@@ -89,29 +86,6 @@ async fn route(
         },
         _ => not_found(),
     }
-}
-
-/// The user a request authenticates as: `sessionid` cookie, `?token=`, or
-/// `Authorization: Token ...`.
-pub fn user_of(chat: &Chat, headers: &HeaderMap, query: Option<&str>) -> Option<User> {
-    let session = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().strip_prefix("sessionid="))
-        .next();
-    let token = query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| pair.strip_prefix("token="))
-        .or_else(|| {
-            headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Token "))
-        });
-    chat.authenticate(session, token)
 }
 
 async fn messages(req: Request<Incoming>, conversation: u64, chat: &Chat) -> DemoResponse {
@@ -203,20 +177,4 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 
 fn not_found() -> DemoResponse {
     json(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}))
-}
-
-/// A JSON response.
-pub fn json(status: StatusCode, value: &Value) -> DemoResponse {
-    respond(status, "application/json", value.to_string())
-}
-
-/// A response with a body.
-pub fn respond(status: StatusCode, content_type: &'static str, body: String) -> DemoResponse {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
-    response
 }

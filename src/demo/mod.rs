@@ -5,10 +5,12 @@
 //! --backend-only` serves just the backend for trying the proxy by hand; the
 //! test suite uses the backend as its in-process upstream.
 
+mod auth;
 pub mod backend;
 pub mod chat;
 pub mod client;
 mod pages;
+mod response;
 mod socket;
 
 pub use backend::{serve, serve_with};

@@ -16,8 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::backend::{json as json_response, respond, user_of, DemoResponse};
+use super::auth::user_of;
 use super::chat::{Chat, User};
+use super::response::{json as json_response, respond, DemoResponse};
 
 type Socket = crate::http_server::ServerSocket;
 

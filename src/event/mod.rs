@@ -406,3 +406,33 @@ pub struct Trailer {
     /// `http_error` and `error` events.
     pub errors: u64,
 }
+
+impl Trailer {
+    /// Adds `event` to the counts (Socket.IO long-polling messages are
+    /// not WebSocket messages and are not counted as such).
+    pub fn count(&mut self, event: &Event) {
+        let class = |status: u16| format!("{}xx", status / 100);
+        match &event.kind {
+            EventKind::ConnOpen(_) => self.connections += 1,
+            EventKind::HttpRequest(_) => self.exchanges += 1,
+            EventKind::HttpResponse(r) => {
+                *self.exchanges_by_status.entry(class(r.status)).or_default() += 1
+            }
+            EventKind::HttpError(_) => {
+                self.errors += 1;
+                *self
+                    .exchanges_by_status
+                    .entry("error".to_owned())
+                    .or_default() += 1
+            }
+            EventKind::Error(_) => self.errors += 1,
+            EventKind::WsHandshake(h) if !h.accepted => self.failed_handshakes += 1,
+            EventKind::WsMessage(m) if m.polling.is_some() => {}
+            EventKind::WsMessage(m) => match m.dir {
+                Direction::ClientToUpstream => self.messages_sent += 1,
+                Direction::UpstreamToClient => self.messages_received += 1,
+            },
+            _ => {}
+        }
+    }
+}

@@ -14,8 +14,18 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 
 use crate::capture::{writer, Capture, Header};
-use crate::cli::ExportFormat;
 use crate::event::{Event, EventKind, Trailer};
+
+/// The formats of `wsdiag export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// HAR 1.2 with Chrome's WebSocket fields.
+    Har,
+    /// A Markdown bug report.
+    Markdown,
+    /// A capture (JSON Lines), filtered and redacted.
+    Jsonl,
+}
 
 /// Where an export starts or ends: an event number or a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,8 +153,7 @@ pub fn select(events: &[Event], header: &Header, selection: &Selection) -> Vec<E
     }
     if let Some(mut trailer) = trailer {
         let mut counts = Trailer::default();
-        kept.iter()
-            .for_each(|e| crate::sink::hub::count(&mut counts, e));
+        kept.iter().for_each(|e| counts.count(e));
         trailer.kind = EventKind::Trailer(counts);
         kept.push(trailer);
     }

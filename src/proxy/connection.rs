@@ -6,87 +6,27 @@
 //! malformed request, a header timeout, a reset) are recorded as `error`
 //! events with the client's side and end this connection only.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 
-use super::{exchange::Exchange, Shared, SHUTDOWN_GRACE};
-use crate::event::{ConnClose, ConnOpen, ErrorEvent, ErrorKind, EventKind, Side};
-use crate::sink::Recorder;
-
-/// What the exchanges of one connection share.
-pub(super) struct ConnState {
-    /// The connection number in the capture.
-    pub id: u64,
-    /// The client's address.
-    pub peer: SocketAddr,
-    opened: Instant,
-    exchanges: AtomicU64,
-    /// Set once the connection became a WebSocket; its pump then owns the
-    /// `conn_close`.
-    upgraded: AtomicBool,
-    /// The task recording the previous exchange's response. The next
-    /// exchange waits for it, so that one connection's events stay in order
-    /// in the capture even when the hub is busy.
-    pending: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl ConnState {
-    /// Counts a new exchange on this connection.
-    pub fn exchange_started(&self) {
-        self.exchanges.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Marks the connection as handed over to a WebSocket pump.
-    pub fn mark_upgraded(&self) {
-        self.upgraded.store(true, Ordering::Relaxed);
-    }
-
-    /// Registers the task that records the current exchange's response.
-    pub fn set_pending(&self, task: JoinHandle<()>) {
-        if let Ok(mut slot) = self.pending.lock() {
-            *slot = Some(task);
-        }
-    }
-
-    /// Waits until the previous exchange is fully recorded.
-    pub async fn previous_recorded(&self) {
-        let task = self.pending.lock().ok().and_then(|mut slot| slot.take());
-        if let Some(task) = task {
-            let _ = task.await;
-        }
-    }
-
-    /// Records `conn_close`.
-    pub async fn record_close(&self, recorder: &Recorder) {
-        let close = ConnClose {
-            duration_us: self.opened.elapsed().as_micros() as u64,
-            exchanges: self.exchanges.load(Ordering::Relaxed),
-        };
-        recorder
-            .record(Some(self.id), EventKind::ConnClose(close))
-            .await;
-    }
-}
+use super::body::BodyOutcome;
+use super::conn_state::ConnState;
+use super::exchange::{Exchange, RequestHead};
+use super::{headers, ProxyBody, Shared, SHUTDOWN_GRACE};
+use crate::event::{ConnOpen, ErrorEvent, ErrorKind, EventKind, Side};
 
 /// Serves one client connection until it ends.
 pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let conn = Arc::new(ConnState {
-        id,
-        peer,
-        opened: Instant::now(),
-        exchanges: AtomicU64::new(0),
-        upgraded: AtomicBool::new(false),
-        pending: Mutex::new(None),
-    });
+    let conn = Arc::new(ConnState::new(id, peer));
     let recorder = shared.recorder.clone();
     let open = ConnOpen {
         peer: peer.to_string(),
@@ -95,7 +35,7 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
 
     let service = service_fn({
         let (conn, shared) = (conn.clone(), shared.clone());
-        move |req| Exchange::serve(req, conn.clone(), shared.clone())
+        move |req| route(req, conn.clone(), shared.clone())
     });
     // The connection lives in this block only: it owns the body of a
     // response still streaming, whose recording task the code below waits
@@ -127,7 +67,55 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
         recorder.record(Some(id), EventKind::Error(error)).await;
     }
     conn.previous_recorded().await;
-    if !conn.upgraded.load(Ordering::Relaxed) {
+    if !conn.is_upgraded() {
         conn.record_close(&recorder).await;
     }
+}
+
+/// hyper's service function: one call per request on a connection. A
+/// WebSocket upgrade goes to [`super::upgrade`], anything else to
+/// [`super::forward`], unless it is refused.
+async fn route(
+    req: Request<Incoming>,
+    conn: Arc<ConnState>,
+    shared: Arc<Shared>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let exchange = Exchange::start(conn, shared).await;
+    let response = if let Some((status, message)) = refusal(&req) {
+        exchange
+            .record_request(RequestHead::of(&req), BodyOutcome::default())
+            .await;
+        exchange
+            .fail(Side::Client, ErrorKind::Refused, message, status)
+            .await
+    } else if headers::is_websocket_upgrade(req.headers()) {
+        super::upgrade::bridge(req, exchange).await
+    } else {
+        super::forward::forward(req, exchange).await
+    };
+    Ok(response)
+}
+
+/// Why a request is refused rather than forwarded, if it is: wsdiag is a
+/// reverse proxy for one upstream and must never become an open proxy, so a
+/// forward-proxy request (`CONNECT`, or an absolute-form target naming a
+/// host) gets a clear refusal instead of being sent anywhere.
+fn refusal<B>(req: &Request<B>) -> Option<(StatusCode, String)> {
+    if req.method() == http::Method::CONNECT {
+        let message = format!(
+            "CONNECT {} refused: wsdiag is a reverse proxy for one upstream, not a forward proxy; \
+             point the client at wsdiag's address instead of using it as an HTTP proxy",
+            req.uri()
+        );
+        return Some((StatusCode::METHOD_NOT_ALLOWED, message));
+    }
+    if req.uri().authority().is_some() {
+        let message = format!(
+            "the absolute-form request target {} is refused: wsdiag forwards only to its upstream; \
+             send the path (origin-form), as browsers do",
+            req.uri()
+        );
+        return Some((StatusCode::BAD_REQUEST, message));
+    }
+    None
 }

@@ -1,11 +1,9 @@
 //! One HTTP exchange: the request, its response or failure, and their events.
 //!
-//! [`Exchange::serve`] is hyper's service function. It routes a WebSocket
-//! upgrade to [`super::upgrade`] and anything else to [`super::forward`];
-//! both use the helpers here to record the request, relay the upstream's
-//! response while recording it, or answer with an error of the proxy's own.
+//! `connection` routes each request to `upgrade` or `forward`; both use the
+//! helpers here to record the request, relay the upstream's response while
+//! recording it, or answer with an error of the proxy's own.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
 use super::body::{BodyOutcome, TeeBody};
-use super::connection::ConnState;
+use super::conn_state::ConnState;
 use super::headers::{self, Hop};
 use super::{ProxyBody, Shared};
 use crate::event::{
@@ -51,34 +49,18 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
-    /// hyper's service function: one call per request on a connection.
-    pub async fn serve(
-        req: Request<Incoming>,
-        conn: Arc<ConnState>,
-        shared: Arc<Shared>,
-    ) -> Result<Response<ProxyBody>, Infallible> {
+    /// Starts the next exchange of `conn`, once the previous one is fully
+    /// recorded.
+    pub async fn start(conn: Arc<ConnState>, shared: Arc<Shared>) -> Exchange {
         let started = Instant::now();
         conn.previous_recorded().await;
         conn.exchange_started();
-        let exchange = Exchange {
+        Exchange {
             id: shared.recorder.next_exchange(),
             conn,
             shared,
             started,
-        };
-        let response = if let Some((status, message)) = refusal(&req) {
-            exchange
-                .record_request(RequestHead::of(&req), BodyOutcome::default())
-                .await;
-            exchange
-                .fail(Side::Client, ErrorKind::Refused, message, status)
-                .await
-        } else if headers::is_websocket_upgrade(req.headers()) {
-            super::upgrade::bridge(req, exchange).await
-        } else {
-            super::forward::forward(req, exchange).await
-        };
-        Ok(response)
+        }
     }
 
     /// Microseconds since the request arrived.
@@ -213,30 +195,6 @@ impl Exchange {
         });
         Response::from_parts(parts, tee.boxed_unsync())
     }
-}
-
-/// Why a request is refused rather than forwarded, if it is: wsdiag is a
-/// reverse proxy for one upstream and must never become an open proxy, so a
-/// forward-proxy request (`CONNECT`, or an absolute-form target naming a
-/// host) gets a clear refusal instead of being sent anywhere.
-fn refusal<B>(req: &Request<B>) -> Option<(StatusCode, String)> {
-    if req.method() == http::Method::CONNECT {
-        let message = format!(
-            "CONNECT {} refused: wsdiag is a reverse proxy for one upstream, not a forward proxy; \
-             point the client at wsdiag's address instead of using it as an HTTP proxy",
-            req.uri()
-        );
-        return Some((StatusCode::METHOD_NOT_ALLOWED, message));
-    }
-    if req.uri().authority().is_some() {
-        let message = format!(
-            "the absolute-form request target {} is refused: wsdiag forwards only to its upstream; \
-             send the path (origin-form), as browsers do",
-            req.uri()
-        );
-        return Some((StatusCode::BAD_REQUEST, message));
-    }
-    None
 }
 
 /// A complete body of the proxy's own.

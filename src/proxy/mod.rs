@@ -12,6 +12,7 @@
 //! side and never reaches the accept loop.
 
 mod body;
+mod conn_state;
 mod connection;
 mod error;
 mod exchange;

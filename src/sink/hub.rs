@@ -137,7 +137,7 @@ impl Hub {
         event.seq = self.next_seq;
         self.next_seq += 1;
         let derived = self.classifier.observe(&mut event);
-        count(&mut self.trailer, &event);
+        self.trailer.count(&event);
         let event = Arc::new(event);
         let mut failures = Vec::new();
         for slot in &mut self.sinks {
@@ -211,35 +211,5 @@ impl Hub {
             trailer: self.trailer,
             lost,
         }
-    }
-}
-
-/// Adds `event` to the trailer's counts.
-pub(crate) fn count(trailer: &mut Trailer, event: &Event) {
-    let class = |status: u16| format!("{}xx", status / 100);
-    match &event.kind {
-        EventKind::ConnOpen(_) => trailer.connections += 1,
-        EventKind::HttpRequest(_) => trailer.exchanges += 1,
-        EventKind::HttpResponse(r) => {
-            *trailer
-                .exchanges_by_status
-                .entry(class(r.status))
-                .or_default() += 1
-        }
-        EventKind::HttpError(_) => {
-            trailer.errors += 1;
-            *trailer
-                .exchanges_by_status
-                .entry("error".to_owned())
-                .or_default() += 1
-        }
-        EventKind::Error(_) => trailer.errors += 1,
-        EventKind::WsHandshake(h) if !h.accepted => trailer.failed_handshakes += 1,
-        EventKind::WsMessage(m) if m.polling.is_some() => {}
-        EventKind::WsMessage(m) => match m.dir {
-            crate::event::Direction::ClientToUpstream => trailer.messages_sent += 1,
-            crate::event::Direction::UpstreamToClient => trailer.messages_received += 1,
-        },
-        _ => {}
     }
 }

@@ -5,6 +5,7 @@
 //! console (may skip, and says how much). This module owns all terminal
 //! output; the proxy never prints.
 
+mod capture_file;
 pub mod console;
 pub mod filter;
 pub mod format;

@@ -25,9 +25,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::capture::{self, Capture};
-use crate::cli::ExportFormat;
 use crate::diagnose::error_body::ErrorBody;
 use crate::event::EventKind;
+use crate::export::ExportFormat;
 use crate::export::{self, redact, Selection};
 use crate::proxy::BoxError;
 
