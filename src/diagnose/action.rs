@@ -4,6 +4,8 @@
 //! conversation within the action window are one action: "cc" to
 //! conversation 3, tried over the WebSocket and over REST.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::attempt::{Attempt, SendPath};
@@ -47,31 +49,41 @@ fn same_conversation(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
-/// Groups attempts (in time order) into actions.
+/// Groups attempts (in time order) into actions: each attempt joins the
+/// open action with its content and conversation, found through an index
+/// by content, so grouping is linear in the attempts.
 pub fn group(attempts: &[Attempt], window_us: u64) -> Vec<Action> {
     let mut actions: Vec<(Action, u64)> = Vec::new();
+    let mut by_content: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, attempt) in attempts.iter().enumerate() {
         let Some(content) = &attempt.content else {
             continue;
         };
-        let open = actions.iter_mut().find(|(a, last)| {
-            &a.content == content
-                && same_conversation(a.conversation.as_deref(), attempt.conversation.as_deref())
-                && attempt.t_us.saturating_sub(*last) <= window_us
+        let same = by_content.entry(content.as_str()).or_default();
+        let open = same.iter().copied().find(|&a| {
+            let (action, last) = &actions[a];
+            same_conversation(
+                action.conversation.as_deref(),
+                attempt.conversation.as_deref(),
+            ) && attempt.t_us.saturating_sub(*last) <= window_us
         });
         match open {
-            Some((action, last)) => {
+            Some(a) => {
+                let (action, last) = &mut actions[a];
                 action.attempts.push(i);
                 *last = attempt.t_us;
             }
-            None => actions.push((
-                Action {
-                    content: content.clone(),
-                    conversation: attempt.conversation.clone(),
-                    attempts: vec![i],
-                },
-                attempt.t_us,
-            )),
+            None => {
+                same.push(actions.len());
+                actions.push((
+                    Action {
+                        content: content.clone(),
+                        conversation: attempt.conversation.clone(),
+                        attempts: vec![i],
+                    },
+                    attempt.t_us,
+                ));
+            }
         }
     }
     actions.into_iter().map(|(a, _)| a).collect()

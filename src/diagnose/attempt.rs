@@ -10,15 +10,14 @@
 //! content follows within the delivery window, failed when an error message
 //! or a 1011 or abrupt close follows instead, and otherwise unconfirmed.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::context::RequestContext;
 use super::error_body::ErrorBody;
-use crate::dialects::Dialects;
-use crate::event::{Direction, Event, EventKind, HttpRequest, Role};
+use super::reading::Reading;
+use crate::event::text::normalize;
+use crate::event::{Direction, Event, EventKind, Flows, HttpRequest, Role};
 
 /// One way the client can deliver the same user action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -110,42 +109,31 @@ pub struct Windows {
     pub delivery_us: u64,
 }
 
-/// Finds every send attempt in `events` (in capture order).
-pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
-    let reading = Reading::of(events);
-    let mut requests: HashMap<u64, (&Event, &HttpRequest)> = HashMap::new();
-    // The last request of each connection: the carrier of a long-polling
-    // message.
-    let mut carriers: HashMap<u64, (&HttpRequest, String)> = HashMap::new();
-    let mut handshakes: HashMap<u64, (&HttpRequest, String)> = HashMap::new();
+/// Finds every send attempt in `flows`' events (in capture order), with
+/// the payloads `reading` holds for them.
+pub(super) fn find(flows: &Flows<'_>, reading: &Reading, windows: Windows) -> Vec<Attempt> {
+    let events = flows.events();
     let mut attempts = Vec::new();
     for (i, event) in events.iter().enumerate() {
         match &event.kind {
-            EventKind::HttpRequest(r) => {
-                requests.insert(r.exchange, (event, r));
-                if let Some(conn) = event.conn {
-                    carriers.insert(conn, (r, r.uri.clone()));
-                }
-            }
-            EventKind::WsHandshake(h) if h.accepted => {
-                if let (Some(conn), Some((_, r))) = (event.conn, requests.get(&h.exchange)) {
-                    handshakes.insert(conn, (r, h.uri.clone()));
-                }
-            }
             EventKind::HttpResponse(_) | EventKind::HttpError(_) => {
-                if let Some(a) = rest_attempt(event, &requests) {
+                if let Some(a) = rest_attempt(event, flows) {
                     attempts.push(a);
                 }
             }
             EventKind::WsMessage(m)
                 if m.dir == Direction::ClientToUpstream && m.msg_role == Some(Role::Send) =>
             {
-                let opened_by = if m.polling.is_some() {
-                    &carriers
-                } else {
-                    &handshakes
+                // A long-polling message was carried by the request before
+                // it; a WebSocket's by its upgrade.
+                let opened_by = match (event.conn, &m.polling) {
+                    (Some(conn), Some(_)) => {
+                        flows.request_before(conn, i).map(|r| (r, r.uri.as_str()))
+                    }
+                    (Some(conn), None) => flows.upgrade(conn).map(|(h, r)| (r, h.uri.as_str())),
+                    (None, _) => None,
                 };
-                let Some((handshake, uri)) = event.conn.and_then(|c| opened_by.get(&c)) else {
+                let Some((handshake, uri)) = opened_by else {
                     continue;
                 };
                 let Some(payload) = &reading.payloads[i] else {
@@ -156,7 +144,7 @@ pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
                     _ => Map::new(),
                 };
                 let content = content_of(payload);
-                let outcome = ws_outcome(events, &reading, i, content.as_deref(), windows);
+                let outcome = ws_outcome(events, reading, i, content.as_deref(), windows);
                 attempts.push(Attempt {
                     path: SendPath::Ws,
                     seq: event.seq,
@@ -180,13 +168,13 @@ pub fn find(events: &[Event], windows: Windows) -> Vec<Attempt> {
 }
 
 /// The REST attempt an exchange's end completes, if its request was a write.
-fn rest_attempt(end: &Event, requests: &HashMap<u64, (&Event, &HttpRequest)>) -> Option<Attempt> {
+fn rest_attempt(end: &Event, flows: &Flows<'_>) -> Option<Attempt> {
     let (exchange, status, error_text, evidence) = match &end.kind {
         EventKind::HttpResponse(r) => (r.exchange, Some(r.status), None, end.seq),
         EventKind::HttpError(e) => (e.exchange, e.status, Some(e.message.clone()), end.seq),
         _ => return None,
     };
-    let (request_event, request) = requests.get(&exchange)?;
+    let (request_event, request) = flows.request(exchange)?;
     if !matches!(request.method.as_str(), "POST" | "PUT" | "PATCH") {
         return None;
     }
@@ -297,71 +285,6 @@ fn json_object(text: &str) -> Option<Map<String, Value>> {
     match serde_json::from_str(text) {
         Ok(Value::Object(map)) => Some(map),
         _ => None,
-    }
-}
-
-/// What the WebSocket outcome rules read of each event, once: by index
-/// into the events.
-struct Reading {
-    /// The application payload of every message that may be a send or its
-    /// answer, read by its dialect.
-    payloads: Vec<Option<Value>>,
-    /// The session each WebSocket event belongs to: its connection, or
-    /// for Engine.IO its `sid`, which long-polling messages and the
-    /// upgraded WebSocket share.
-    sessions: Vec<Option<Session>>,
-}
-
-/// A conversation between one client and the upstream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Session {
-    /// One WebSocket connection.
-    Conn(u64),
-    /// One Engine.IO session, over long-polling and WebSocket.
-    EngineIo(String),
-}
-
-impl Reading {
-    fn of(events: &[Event]) -> Reading {
-        let mut dialects = Dialects::default();
-        let mut by_conn: HashMap<u64, Session> = HashMap::new();
-        let mut payloads = Vec::with_capacity(events.len());
-        let mut sessions = Vec::with_capacity(events.len());
-        for event in events {
-            dialects.observe(event);
-            let conn_session = |conn: Option<u64>, by_conn: &HashMap<u64, Session>| {
-                let conn = conn?;
-                Some(by_conn.get(&conn).cloned().unwrap_or(Session::Conn(conn)))
-            };
-            let (payload, session) = match &event.kind {
-                EventKind::WsHandshake(h) => {
-                    let sid = crate::dialects::socketio::upgrade_sid(&h.uri);
-                    if let (Some(conn), Some(sid)) = (event.conn, sid) {
-                        by_conn.insert(conn, Session::EngineIo(sid.to_owned()));
-                    }
-                    (None, None)
-                }
-                EventKind::WsMessage(m) => {
-                    let worth_reading = matches!(
-                        m.msg_role,
-                        Some(Role::Send | Role::Push | Role::Reply | Role::Error)
-                    );
-                    let payload = worth_reading
-                        .then(|| dialects.payload(event.conn, m))
-                        .flatten();
-                    let session = match &m.polling {
-                        Some(sid) => Some(Session::EngineIo(sid.clone())),
-                        None => conn_session(event.conn, &by_conn),
-                    };
-                    (payload, session)
-                }
-                EventKind::WsClose(_) => (None, conn_session(event.conn, &by_conn)),
-                _ => (None, None),
-            };
-            payloads.push(payload);
-            sessions.push(session);
-        }
-        Reading { payloads, sessions }
     }
 }
 
@@ -507,11 +430,6 @@ fn main_text(fields: &Map<String, Value>) -> Option<String> {
         .filter(|(k, _)| !CREDENTIAL_KEYS.contains(&k.to_ascii_lowercase().as_str()))
         .filter_map(|(_, v)| text(v))
         .max_by_key(|s| s.len())
-}
-
-/// Trimmed, with runs of white space made one space.
-fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn text_of(value: &Value) -> String {

@@ -21,6 +21,7 @@ pub mod drf;
 pub mod error_body;
 pub mod finding;
 pub mod live;
+mod reading;
 pub mod report;
 mod rules;
 
@@ -83,14 +84,17 @@ pub fn run(events: &[Event], options: &Options) -> Diagnosis {
     let windows = attempt::Windows {
         delivery_us: options.delivery_window.as_micros() as u64,
     };
-    let attempts = attempt::find(events, windows);
+    let flows = crate::event::Flows::of(events);
+    let reading = reading::Reading::of(events);
+    let attempts = attempt::find(&flows, &reading, windows);
     let actions = action::group(&attempts, options.action_window.as_micros() as u64);
     let introspection = options
         .introspection
         .clone()
         .or_else(|| introspection_in(events));
     let facts = rules::Facts {
-        events,
+        flows: &flows,
+        reading: &reading,
         attempts: &attempts,
         actions: &actions,
         introspection: introspection.as_ref(),

@@ -7,12 +7,14 @@
 //! that contract.
 
 mod app;
+pub mod flow;
 mod payload;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
 
 pub use app::{DialectId, Role};
+pub use flow::Flows;
 pub use payload::Payload;
 
 /// Which way a WebSocket message (or close) travelled through the proxy.

@@ -26,6 +26,12 @@ pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Trimmed, with runs of white space made one space: the form in which
+/// the diagnosis compares message texts.
+pub fn normalize(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// At most `width` characters, with `…` where it was cut.
 pub fn shorten(s: &str, width: usize) -> String {
     match s.char_indices().nth(width) {

@@ -9,43 +9,38 @@
 
 use crate::diagnose::attempt::SendPath;
 use crate::diagnose::finding::{Code, Finding};
-use crate::event::{header, Event, EventKind, HttpRequest};
+use crate::event::{header, Event, Flows, HttpRequest};
 use crate::stacks::{self, Situation};
 
 /// `rest-cors-refused`: every refused preflight.
-pub(super) fn refused_preflights(events: &[Event]) -> Vec<Finding> {
-    let mut asked: std::collections::HashMap<u64, (&Event, &HttpRequest)> = Default::default();
+pub(super) fn refused_preflights(flows: &Flows<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for event in events {
-        match &event.kind {
-            EventKind::HttpRequest(r) if is_preflight(r) => {
-                asked.insert(r.exchange, (event, r));
-            }
-            EventKind::HttpResponse(answer) => {
-                let Some((asked_at, request)) = asked.remove(&answer.exchange) else {
-                    continue;
-                };
-                let origin = header(&request.headers, "origin").unwrap_or_default();
-                let allowed = header(&answer.headers, "access-control-allow-origin");
-                let why = match (answer.status, allowed) {
-                    (200..=299, Some(a)) if a == "*" || a == origin => continue,
-                    (200..=299, Some(other)) => {
-                        format!("it allows the origin {other}, not {origin}")
-                    }
-                    (200..=299, None) => "its answer has no Access-Control-Allow-Origin".to_owned(),
-                    (status, _) => format!("the upstream answers the OPTIONS with {status}"),
-                };
-                out.push(finding(
-                    asked_at,
-                    request,
-                    event.seq,
-                    origin,
-                    &why,
-                    &answer.headers,
-                ));
-            }
-            _ => {}
+    for exchange in flows.exchanges() {
+        let Some((asked_at, request)) = flows.request(exchange.id) else {
+            continue;
+        };
+        if !is_preflight(request) {
+            continue;
         }
+        let Some((answered_at, answer)) = flows.response(exchange.id) else {
+            continue;
+        };
+        let origin = header(&request.headers, "origin").unwrap_or_default();
+        let allowed = header(&answer.headers, "access-control-allow-origin");
+        let why = match (answer.status, allowed) {
+            (200..=299, Some(a)) if a == "*" || a == origin => continue,
+            (200..=299, Some(other)) => format!("it allows the origin {other}, not {origin}"),
+            (200..=299, None) => "its answer has no Access-Control-Allow-Origin".to_owned(),
+            (status, _) => format!("the upstream answers the OPTIONS with {status}"),
+        };
+        out.push(finding(
+            asked_at,
+            request,
+            answered_at.seq,
+            origin,
+            &why,
+            &answer.headers,
+        ));
     }
     out
 }

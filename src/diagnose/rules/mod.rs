@@ -16,7 +16,8 @@ use super::compare::{compare, Comparison};
 use super::drf::Introspection;
 use super::error_body::ErrorBody;
 use super::finding::{Code, Finding};
-use crate::event::{Event, EventKind};
+use super::reading::Reading;
+use crate::event::{EventKind, Flows};
 use crate::stacks::StackId;
 use rest::{
     body_not_parsed, content_type, credentials_missing, csrf_failed, error_after_save,
@@ -26,7 +27,10 @@ use rest::{
 
 /// Everything the rules look at.
 pub(super) struct Facts<'a> {
-    pub events: &'a [Event],
+    /// The events grouped into exchanges and sockets.
+    pub flows: &'a Flows<'a>,
+    /// The payloads and saved objects, read once.
+    pub reading: &'a Reading,
     pub attempts: &'a [Attempt],
     pub actions: &'a [Action],
     pub introspection: Option<&'a Introspection>,
@@ -110,13 +114,15 @@ impl RestCase<'_> {
 
 /// Every finding in the facts.
 pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
-    let mut out = ws::refused_handshakes(facts.events);
-    out.extend(cors::refused_preflights(facts.events));
-    for (index, attempt) in facts.attempts.iter().enumerate() {
-        let action = facts
-            .actions
-            .iter()
-            .position(|a| a.attempts.contains(&index));
+    let mut out = ws::refused_handshakes(facts.flows);
+    out.extend(cors::refused_preflights(facts.flows));
+    let mut action_of = vec![None; facts.attempts.len()];
+    for (a, action) in facts.actions.iter().enumerate() {
+        for &i in &action.attempts {
+            action_of[i] = Some(a);
+        }
+    }
+    for (attempt, action) in facts.attempts.iter().zip(action_of) {
         let finding = match (&attempt.outcome, attempt.path) {
             (Outcome::Failed { .. }, SendPath::Rest) => Some(rest_failure(facts, attempt, action)),
             (Outcome::Failed { .. }, SendPath::Ws) => Some(ws::ws_failure(attempt, action)),
@@ -129,12 +135,12 @@ pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
 
 /// The framework behind a failed exchange: the one its error page shows,
 /// else the one its response's headers name (`Server: uvicorn`).
-fn stack_of(events: &[Event], error: Option<&ErrorBody>, evidence: &[u64]) -> StackId {
+fn stack_of(flows: &Flows<'_>, error: Option<&ErrorBody>, evidence: &[u64]) -> StackId {
     match error.map(ErrorBody::stack) {
         Some(stack) if stack != StackId::Generic => stack,
-        _ => events
+        _ => evidence
             .iter()
-            .filter(|e| evidence.contains(&e.seq))
+            .filter_map(|&seq| flows.at_seq(seq))
             .find_map(|e| match &e.kind {
                 EventKind::HttpResponse(r) => Some(crate::stacks::detect(&r.headers)),
                 _ => None,
@@ -174,7 +180,7 @@ fn rest_failure(facts: &Facts<'_>, attempt: &Attempt, action: Option<usize>) -> 
         saved,
         comparison: ws.map(|w| compare(attempt, Some(w), saved, facts.introspection)),
         action,
-        stack: stack_of(facts.events, error.as_ref(), evidence),
+        stack: stack_of(facts.flows, error.as_ref(), evidence),
     };
     let mut finding = csrf_failed(&case)
         .or_else(|| credentials_missing(&case))

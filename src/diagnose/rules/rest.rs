@@ -5,13 +5,11 @@
 use serde_json::Value;
 
 use super::{Facts, RestCase};
-use crate::diagnose::attempt::{carries, Attempt, Outcome, SendPath};
+use crate::diagnose::attempt::{Attempt, Outcome, SendPath};
 use crate::diagnose::compare::UnknownField;
 use crate::diagnose::drf::{DrfError, Introspection};
 use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::finding::{Code, Finding};
-use crate::dialects::Dialects;
-use crate::event::{Direction, Event, EventKind};
 use crate::stacks::{Advice, DbErrorKind, FieldPlace, Situation, StackId};
 use std::collections::BTreeMap;
 
@@ -437,67 +435,30 @@ pub(super) enum Saved {
 }
 
 /// The ids of the objects in `value`, at any depth, that hold `content` in
-/// one of their own fields.
-fn ids_carrying(value: &Value, content: &str, out: &mut Vec<Value>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|v| ids_carrying(v, content, out)),
-        Value::Object(o) => {
-            let own = o.values().any(|v| v.is_string() && carries(v, content));
-            if let (true, Some(id)) = (own, o.get("id").or_else(|| o.get("pk"))) {
-                out.push(id.clone());
-            }
-            o.values().for_each(|v| ids_carrying(v, content, out));
-        }
-        _ => {}
-    }
-}
-
-/// The JSON an event shows the client: an upstream message's application
-/// payload, or a successful response's body.
-fn shown(event: &Event, dialects: &Dialects) -> Option<Value> {
-    match &event.kind {
-        EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => {
-            dialects.payload(event.conn, m)
-        }
-        EventKind::HttpResponse(r) if r.status < 400 => serde_json::from_str(r.body.text()?).ok(),
-        _ => None,
-    }
-}
-
 /// Whether the REST attempt saved its content, by the proof the events give
-/// (see [`Saved`]).
+/// (see [`Saved`]): an object holding the content under an id that no
+/// earlier event showed and no WebSocket send produced.
 pub(super) fn saved_by(facts: &Facts<'_>, attempt: &Attempt) -> Saved {
     let Some(content) = attempt.content.as_deref() else {
         return Saved::Unknown;
     };
-    let dialects = Dialects::of(facts.events);
-    let mut known: Vec<Value> = facts
+    let shown = facts.reading.shown_with(content);
+    let mut known: Vec<&Value> = facts
         .attempts
         .iter()
         .filter(|a| a.path == SendPath::Ws)
         .filter_map(|a| match &a.outcome {
-            Outcome::Succeeded { saved: Some(s), .. } => s.get("id").cloned(),
+            Outcome::Succeeded { saved: Some(s), .. } => s.get("id"),
             _ => None,
         })
         .collect();
-    for event in facts.events.iter().filter(|e| e.seq < attempt.seq) {
-        if let Some(value) = shown(event, &dialects) {
-            ids_carrying(&value, content, &mut known);
-        }
-    }
+    known.extend(shown.iter().filter(|s| s.seq < attempt.seq).map(|s| &s.id));
     let mut only_known = None;
-    for event in facts.events.iter().filter(|e| e.seq > attempt.seq) {
-        let Some(value) = shown(event, &dialects) else {
-            continue;
-        };
-        let mut ids = Vec::new();
-        ids_carrying(&value, content, &mut ids);
-        if ids.iter().any(|id| !known.contains(id)) {
-            return Saved::New(event.seq);
+    for later in shown.iter().filter(|s| s.seq > attempt.seq) {
+        if !known.contains(&&later.id) {
+            return Saved::New(later.seq);
         }
-        if !ids.is_empty() {
-            only_known.get_or_insert(event.seq);
-        }
+        only_known.get_or_insert(later.seq);
     }
     only_known.map_or(Saved::Unknown, Saved::Nothing)
 }

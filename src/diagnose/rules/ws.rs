@@ -3,7 +3,7 @@
 
 use crate::diagnose::attempt::{Attempt, Outcome, SendPath};
 use crate::diagnose::finding::{Code, Finding};
-use crate::event::{Event, EventKind};
+use crate::event::{EventKind, Flows};
 
 /// `ws-error-reply` and `ws-closed-after-message`.
 pub(super) fn ws_failure(attempt: &Attempt, action: Option<usize>) -> Finding {
@@ -48,19 +48,19 @@ pub(super) fn ws_failure(attempt: &Attempt, action: Option<usize>) -> Finding {
 }
 
 /// `ws-handshake-refused`: every upgrade the upstream did not accept.
-pub(super) fn refused_handshakes(events: &[Event]) -> Vec<Finding> {
+pub(super) fn refused_handshakes(flows: &Flows<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (i, event) in events.iter().enumerate() {
+    for exchange in flows.exchanges() {
+        let Some(event) = exchange.handshake.map(|i| &flows.events()[i]) else {
+            continue;
+        };
         let EventKind::WsHandshake(h) = &event.kind else {
             continue;
         };
         if h.accepted {
             continue;
         }
-        let response = events[i..].iter().find_map(|e| match &e.kind {
-            EventKind::HttpResponse(r) if r.exchange == h.exchange => Some((e.seq, r)),
-            _ => None,
-        });
+        let response = flows.response(exchange.id).map(|(e, r)| (e.seq, r));
         let body = response
             .and_then(|(_, r)| r.body.text())
             .map(|t| crate::event::text::shorten(t.trim(), 120));
