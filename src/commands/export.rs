@@ -6,6 +6,7 @@ use anyhow::Context as _;
 
 use super::Outcome;
 use crate::cli::ExportArgs;
+use crate::diagnose;
 use crate::export::{self, redact, Bound, Selection};
 use crate::sink::console::note;
 
@@ -28,10 +29,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let rules = (!args.no_redact)
         .then(|| redact::Rules::new(args.redact_key.clone(), args.redact_header.clone()));
     let command: Vec<String> = std::env::args().collect();
+    let selected = export::prepare(&capture, &selection, rules.as_ref());
+    let diagnosis = diagnose::run(&selected.events, &diagnose::Options::default());
     let export = export::render(
-        &capture,
-        &selection,
-        rules.as_ref(),
+        &capture.header,
+        &selected,
+        &diagnosis,
         args.format,
         &command.join(" "),
     )?;

@@ -10,6 +10,8 @@
 //! content follows within the delivery window, failed when an error message
 //! or a 1011 or abrupt close follows instead, and otherwise unconfirmed.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -111,13 +113,18 @@ pub struct Windows {
 
 /// Finds every send attempt in `flows`' events (in capture order), with
 /// the payloads `reading` holds for them.
-pub(super) fn find(flows: &Flows<'_>, reading: &Reading, windows: Windows) -> Vec<Attempt> {
+pub(super) fn find(
+    flows: &Flows<'_>,
+    reading: &Reading,
+    errors: &BTreeMap<u64, ErrorBody>,
+    windows: Windows,
+) -> Vec<Attempt> {
     let events = flows.events();
     let mut attempts = Vec::new();
     for (i, event) in events.iter().enumerate() {
         match &event.kind {
             EventKind::HttpResponse(_) | EventKind::HttpError(_) => {
-                if let Some(a) = rest_attempt(event, flows) {
+                if let Some(a) = rest_attempt(event, flows, errors) {
                     attempts.push(a);
                 }
             }
@@ -168,7 +175,11 @@ pub(super) fn find(flows: &Flows<'_>, reading: &Reading, windows: Windows) -> Ve
 }
 
 /// The REST attempt an exchange's end completes, if its request was a write.
-fn rest_attempt(end: &Event, flows: &Flows<'_>) -> Option<Attempt> {
+fn rest_attempt(
+    end: &Event,
+    flows: &Flows<'_>,
+    errors: &BTreeMap<u64, ErrorBody>,
+) -> Option<Attempt> {
     let (exchange, status, error_text, evidence) = match &end.kind {
         EventKind::HttpResponse(r) => (r.exchange, Some(r.status), None, end.seq),
         EventKind::HttpError(e) => (e.exchange, e.status, Some(e.message.clone()), end.seq),
@@ -189,7 +200,7 @@ fn rest_attempt(end: &Event, flows: &Flows<'_>) -> Option<Attempt> {
             saved: r.body.text().and_then(json_object),
         },
         (EventKind::HttpResponse(r), Some(s)) => {
-            let error = ErrorBody::parse(s, &r.body);
+            let error = errors.get(&r.exchange).cloned();
             let reason = format!(
                 "HTTP {s}{}",
                 error

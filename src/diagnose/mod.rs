@@ -25,6 +25,7 @@ mod reading;
 pub mod report;
 mod rules;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -33,6 +34,7 @@ use crate::event::{Event, EventKind};
 pub use action::Action;
 pub use attempt::{Attempt, Outcome, SendPath};
 pub use drf::Introspection;
+pub use error_body::ErrorBody;
 pub use finding::{Code, Finding};
 
 /// Settings of a diagnosis.
@@ -70,6 +72,10 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     /// The serializer description used, if any.
     pub introspection: Option<Introspection>,
+    /// The parsed error report of every exchange answered with 4xx or 5xx,
+    /// by exchange number: parsed once here, read by the exports.
+    #[serde(skip)]
+    pub errors: BTreeMap<u64, ErrorBody>,
 }
 
 impl Diagnosis {
@@ -86,7 +92,8 @@ pub fn run(events: &[Event], options: &Options) -> Diagnosis {
     };
     let flows = crate::event::Flows::of(events);
     let reading = reading::Reading::of(events);
-    let attempts = attempt::find(&flows, &reading, windows);
+    let errors = error_reports(&flows);
+    let attempts = attempt::find(&flows, &reading, &errors, windows);
     let actions = action::group(&attempts, options.action_window.as_micros() as u64);
     let introspection = options
         .introspection
@@ -105,7 +112,20 @@ pub fn run(events: &[Event], options: &Options) -> Diagnosis {
         actions,
         findings,
         introspection,
+        errors,
     }
+}
+
+/// The error report of every exchange whose response is a 4xx or 5xx.
+fn error_reports(flows: &crate::event::Flows<'_>) -> BTreeMap<u64, ErrorBody> {
+    flows
+        .exchanges()
+        .iter()
+        .filter_map(|x| {
+            let (_, response) = flows.response(x.id)?;
+            Some((x.id, ErrorBody::parse(response.status, &response.body)?))
+        })
+        .collect()
 }
 
 /// The last DRF `OPTIONS` answer in the capture.

@@ -10,103 +10,94 @@
 //! and `data` (text as is, binary as base64). wsdiag's own facts go only in
 //! underscore fields (`_wsdiag`, `_msgType`, …), never into standard ones.
 
-use std::collections::HashMap;
-
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::capture::Header;
-use crate::diagnose::error_body::ErrorBody;
+use crate::diagnose::Diagnosis;
 use crate::event::{
-    header, Direction, Event, EventKind, Headers, HttpRequest, Opcode, Payload, WsClose,
+    header, Direction, Event, EventKind, Flows, Headers, HttpRequest, Opcode, Payload, WsClose,
 };
 
-/// The HAR document for `events`.
-pub fn render(header_: &Header, events: &[Event]) -> Value {
+/// The HAR document for `events`, with each failed response's parsed error
+/// report from `diagnosis` (a diagnosis of the same events).
+pub fn render(header_: &Header, events: &[Event], diagnosis: &Diagnosis) -> Value {
+    let flows = Flows::of(events);
     let mut entries: Vec<(u64, Map<String, Value>)> = Vec::new();
-    let mut requests: HashMap<u64, (&Event, &HttpRequest)> = HashMap::new();
-    let mut ws_entry_of_conn: HashMap<u64, usize> = HashMap::new();
-    for event in events {
-        match &event.kind {
-            EventKind::HttpRequest(r) => {
-                requests.insert(r.exchange, (event, r));
+    for exchange in flows.exchanges() {
+        let Some((req_event, req)) = flows.request(exchange.id) else {
+            continue;
+        };
+        let entry = if let Some((_, resp)) = flows.response(exchange.id) {
+            let websocket = resp.status == 101;
+            let mut entry = entry(header_, req_event, req, websocket);
+            entry.insert("time".into(), json!(resp.duration_us as f64 / 1000.0));
+            entry.insert("timings".into(), timings(resp.duration_us));
+            entry.insert(
+                "response".into(),
+                response(resp.status, &resp.headers, &resp.body),
+            );
+            if let Some(error) = diagnosis.errors.get(&exchange.id) {
+                wsdiag_field(&mut entry).insert("error".into(), json!(error.summary()));
             }
-            EventKind::HttpResponse(resp) => {
-                let Some((req_event, req)) = requests.remove(&resp.exchange) else {
-                    continue;
-                };
-                let websocket = resp.status == 101;
-                let mut entry = entry(header_, req_event, req, websocket);
-                entry.insert("time".into(), json!(resp.duration_us as f64 / 1000.0));
-                entry.insert("timings".into(), timings(resp.duration_us));
-                entry.insert(
-                    "response".into(),
-                    response(resp.status, &resp.headers, &resp.body),
-                );
-                if let Some(error) = ErrorBody::parse(resp.status, &resp.body) {
-                    wsdiag_field(&mut entry).insert("error".into(), json!(error.summary()));
+            let socket = req_event.conn.and_then(|c| flows.socket(c));
+            if let (true, Some(socket)) = (websocket, socket) {
+                let messages: Vec<Value> = socket
+                    .messages
+                    .iter()
+                    .filter_map(|&i| match &events[i].kind {
+                        EventKind::WsMessage(m) => Some(ws_message(header_, &events[i], m)),
+                        _ => None,
+                    })
+                    .collect();
+                entry.insert("_webSocketMessages".into(), json!(messages));
+                let last_close = socket
+                    .closes
+                    .iter()
+                    .rev()
+                    .find_map(|&i| match &events[i].kind {
+                        EventKind::WsClose(c) => Some(close(c)),
+                        _ => None,
+                    });
+                if let Some(c) = last_close {
+                    wsdiag_field(&mut entry).insert("close".into(), c);
                 }
-                if websocket {
-                    entry.insert("_webSocketMessages".into(), json!([]));
-                    if let Some(conn) = req_event.conn {
-                        ws_entry_of_conn.insert(conn, entries.len());
-                    }
-                }
-                entries.push((req_event.seq, entry));
+            } else if websocket {
+                entry.insert("_webSocketMessages".into(), json!([]));
             }
-            EventKind::HttpError(e) => {
-                let Some((req_event, req)) = requests.remove(&e.exchange) else {
-                    continue;
-                };
-                let mut entry = entry(header_, req_event, req, false);
-                entry.insert("time".into(), json!(e.duration_us as f64 / 1000.0));
-                entry.insert("timings".into(), timings(e.duration_us));
-                let body = Payload {
-                    bytes: e.message.clone().into(),
-                    len: e.message.len() as u64,
-                };
-                let mut response = response(e.status.unwrap_or(0), &Vec::new(), &body);
-                response
-                    .as_object_mut()
-                    .map(|r| r.insert("_error".into(), json!(e.message)));
-                entry.insert("response".into(), response);
-                wsdiag_field(&mut entry).insert(
-                    "failure".into(),
-                    json!({"side": e.side, "kind": e.kind, "message": e.message}),
-                );
-                entries.push((req_event.seq, entry));
-            }
-            // A long-polling message is in its HTTP entry's body already.
-            EventKind::WsMessage(m) if m.polling.is_some() => {}
-            EventKind::WsMessage(m) => {
-                let Some(&i) = event.conn.and_then(|c| ws_entry_of_conn.get(&c)) else {
-                    continue;
-                };
-                let message = ws_message(header_, event, m);
-                if let Some(Value::Array(list)) = entries[i].1.get_mut("_webSocketMessages") {
-                    list.push(message);
-                }
-            }
-            EventKind::WsClose(c) => {
-                let Some(&i) = event.conn.and_then(|c| ws_entry_of_conn.get(&c)) else {
-                    continue;
-                };
-                wsdiag_field(&mut entries[i].1).insert("close".into(), close(c));
-            }
-            _ => {}
-        }
-    }
-    // Requests that never got an answer (the proxy was stopped first).
-    for (req_event, req) in requests.into_values() {
-        let mut entry = entry(header_, req_event, req, false);
-        entry.insert("time".into(), json!(0));
-        entry.insert("timings".into(), timings(0));
-        let mut response = response(0, &Vec::new(), &Payload::default());
-        response
-            .as_object_mut()
-            .map(|r| r.insert("_error".into(), json!("no response was recorded")));
-        entry.insert("response".into(), response);
+            entry
+        } else if let Some((_, e)) = flows.error(exchange.id) {
+            let mut entry = entry(header_, req_event, req, false);
+            entry.insert("time".into(), json!(e.duration_us as f64 / 1000.0));
+            entry.insert("timings".into(), timings(e.duration_us));
+            let body = Payload {
+                bytes: e.message.clone().into(),
+                len: e.message.len() as u64,
+            };
+            let mut response = response(e.status.unwrap_or(0), &Vec::new(), &body);
+            response
+                .as_object_mut()
+                .map(|r| r.insert("_error".into(), json!(e.message)));
+            entry.insert("response".into(), response);
+            wsdiag_field(&mut entry).insert(
+                "failure".into(),
+                json!({"side": e.side, "kind": e.kind, "message": e.message}),
+            );
+            entry
+        } else {
+            // A request that never got an answer (the proxy was stopped
+            // first).
+            let mut entry = entry(header_, req_event, req, false);
+            entry.insert("time".into(), json!(0));
+            entry.insert("timings".into(), timings(0));
+            let mut response = response(0, &Vec::new(), &Payload::default());
+            response
+                .as_object_mut()
+                .map(|r| r.insert("_error".into(), json!("no response was recorded")));
+            entry.insert("response".into(), response);
+            entry
+        };
         entries.push((req_event.seq, entry));
     }
     entries.sort_by_key(|(seq, _)| *seq);

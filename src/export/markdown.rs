@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use crate::capture::Header;
 use crate::diagnose::error_body::ErrorBody;
-use crate::diagnose::{self, report, Diagnosis};
+use crate::diagnose::{report, Diagnosis};
 use crate::event::text::shorten;
-use crate::event::{Event, EventKind, Headers, HttpRequest, Payload};
+use crate::event::{Event, EventKind, Flows, Headers, Payload};
 
 /// What the report says about where it came from.
 pub struct Context<'a> {
@@ -22,24 +22,25 @@ pub struct Context<'a> {
     pub redacted: bool,
 }
 
-/// The report for `events`.
-pub fn render(ctx: &Context<'_>, events: &[Event]) -> String {
-    let diagnosis = diagnose::run(events, &diagnose::Options::default());
-    let mut out = format!("# {}\n\n", title(&diagnosis));
+/// The report for `events`, with `diagnosis` (of the same events, run
+/// once by the command).
+pub fn render(ctx: &Context<'_>, events: &[Event], diagnosis: &Diagnosis) -> String {
+    let flows = Flows::of(events);
+    let mut out = format!("# {}\n\n", title(diagnosis));
     if !ctx.redacted {
         out.push_str("> **Not redacted** (`--no-redact`): this report contains cookies, tokens and passwords as they were sent.\n\n");
     }
     environment(&mut out, ctx);
     summary(&mut out, events);
     out.push_str(
-        &report::render(&diagnosis, report::Format::Markdown).replacen(
+        &report::render(diagnosis, report::Format::Markdown).replacen(
             "## wsdiag diagnosis",
             "## Diagnosis",
             1,
         ),
     );
-    timeline(&mut out, ctx.header, events);
-    failing_exchanges(&mut out, events);
+    timeline(&mut out, ctx.header, &flows, diagnosis);
+    failing_exchanges(&mut out, &flows, diagnosis);
     raw_messages(&mut out, events);
     out
 }
@@ -99,27 +100,29 @@ fn cell(s: &str) -> String {
         .replace('`', "'")
 }
 
-fn timeline(out: &mut String, h: &Header, events: &[Event]) {
+fn timeline(out: &mut String, h: &Header, flows: &Flows<'_>, diagnosis: &Diagnosis) {
     out.push_str(
         "\n## Timeline\n\n| time (UTC) | seq | conn | what |\n| --- | --- | --- | --- |\n",
     );
-    let mut requests: BTreeMap<u64, (String, String)> = BTreeMap::new();
-    for e in events {
+    let request = |exchange: u64| {
+        flows
+            .request(exchange)
+            .map_or(("", ""), |(_, r)| (r.method.as_str(), r.uri.as_str()))
+    };
+    for e in flows.events() {
         let what = match &e.kind {
-            EventKind::HttpRequest(r) => {
-                requests.insert(r.exchange, (r.method.clone(), r.uri.clone()));
-                continue;
-            }
             EventKind::HttpResponse(r) => {
-                let (m, u) = requests.get(&r.exchange).cloned().unwrap_or_default();
-                let error = ErrorBody::parse(r.status, &r.body)
+                let (m, u) = request(r.exchange);
+                let error = diagnosis
+                    .errors
+                    .get(&r.exchange)
                     .map(|e| format!(" {}", shorten(&e.summary(), 100)))
                     .unwrap_or_default();
-                format!("`{m} {}` → **{}**{}", cell(&u), r.status, cell(&error))
+                format!("`{m} {}` → **{}**{}", cell(u), r.status, cell(&error))
             }
             EventKind::HttpError(x) => {
-                let (m, u) = requests.get(&x.exchange).cloned().unwrap_or_default();
-                format!("`{m} {}` → **failed**: {}", cell(&u), cell(&x.message))
+                let (m, u) = request(x.exchange);
+                format!("`{m} {}` → **failed**: {}", cell(u), cell(&x.message))
             }
             // The protocol's keepalive says nothing about the bug.
             EventKind::WsMessage(m) if m.msg_role == Some(crate::event::Role::Heartbeat) => {
@@ -155,23 +158,16 @@ fn timeline(out: &mut String, h: &Header, events: &[Event]) {
     }
 }
 
-fn failing_exchanges(out: &mut String, events: &[Event]) {
-    let requests: BTreeMap<u64, &HttpRequest> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::HttpRequest(r) => Some((r.exchange, r)),
-            _ => None,
-        })
-        .collect();
+fn failing_exchanges(out: &mut String, flows: &Flows<'_>, diagnosis: &Diagnosis) {
     let mut first = true;
-    for e in events {
+    for e in flows.events() {
         let (exchange, status, headers, body, error) = match &e.kind {
             EventKind::HttpResponse(r) if r.status >= 400 => (
                 r.exchange,
                 r.status.to_string(),
                 Some(&r.headers),
                 Some(&r.body),
-                ErrorBody::parse(r.status, &r.body).map(|x| x.summary()),
+                diagnosis.errors.get(&r.exchange).map(ErrorBody::summary),
             ),
             EventKind::HttpError(x) => (
                 x.exchange,
@@ -182,7 +178,7 @@ fn failing_exchanges(out: &mut String, events: &[Event]) {
             ),
             _ => continue,
         };
-        let Some(req) = requests.get(&exchange) else {
+        let Some((_, req)) = flows.request(exchange) else {
             continue;
         };
         if first {

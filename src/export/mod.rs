@@ -9,12 +9,11 @@ pub mod har;
 pub mod markdown;
 pub mod redact;
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 
 use crate::capture::{writer, Capture, Header};
-use crate::event::{Event, EventKind, Trailer};
+use crate::diagnose::Diagnosis;
+use crate::event::{Event, EventKind, Flows, Trailer};
 
 /// The formats of `wsdiag export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -103,33 +102,15 @@ pub fn select(events: &[Event], header: &Header, selection: &Selection) -> Vec<E
     if selection.is_everything() {
         return events.to_vec();
     }
-    let mut paths: HashMap<u64, String> = HashMap::new();
-    let mut ws_paths: HashMap<u64, String> = HashMap::new();
+    let flows = Flows::of(events);
     let mut kept = Vec::new();
     let mut trailer = None;
     for event in events {
-        let path = match &event.kind {
-            EventKind::HttpRequest(r) => {
-                paths.insert(r.exchange, r.uri.clone());
-                Some(r.uri.as_str())
-            }
-            EventKind::WsHandshake(h) => {
-                if let Some(conn) = event.conn {
-                    ws_paths.insert(conn, h.uri.clone());
-                }
-                Some(h.uri.as_str())
-            }
-            EventKind::HttpResponse(r) => paths.get(&r.exchange).map(String::as_str),
-            EventKind::HttpError(e) => paths.get(&e.exchange).map(String::as_str),
-            EventKind::Trailer(_) => {
-                trailer = Some(event.clone());
-                continue;
-            }
-            _ => event
-                .conn
-                .and_then(|c| ws_paths.get(&c))
-                .map(String::as_str),
-        };
+        if let EventKind::Trailer(_) = &event.kind {
+            trailer = Some(event.clone());
+            continue;
+        }
+        let path = flows.uri_of(event);
         let keep = (selection.conns.is_empty()
             || event.conn.is_some_and(|c| selection.conns.contains(&c)))
             && selection
@@ -160,6 +141,34 @@ pub fn select(events: &[Event], header: &Header, selection: &Selection) -> Vec<E
     kept
 }
 
+/// The events an export holds: the selection, redacted.
+#[derive(Debug)]
+pub struct Selected {
+    /// The selected events, redacted unless `--no-redact`.
+    pub events: Vec<Event>,
+    /// How many distinct secrets were replaced.
+    pub replaced: usize,
+    /// False with `--no-redact`.
+    pub redacted: bool,
+}
+
+/// The events of `capture` that `selection` keeps, redacted by `rules`
+/// (`None`: not redacted). The command diagnoses these once and hands the
+/// diagnosis to [`render`].
+pub fn prepare(
+    capture: &Capture,
+    selection: &Selection,
+    rules: Option<&redact::Rules>,
+) -> Selected {
+    let mut events = select(&capture.events, &capture.header, selection);
+    let replaced = rules.map_or(0, |r| r.apply_learning_from(&capture.events, &mut events));
+    Selected {
+        events,
+        replaced,
+        redacted: rules.is_some(),
+    }
+}
+
 /// A rendered export.
 #[derive(Debug)]
 pub struct Export {
@@ -171,43 +180,42 @@ pub struct Export {
     pub replaced: usize,
 }
 
-/// The events of `capture` that `selection` keeps, redacted by `rules`
-/// (`None`: not redacted), rendered in `format`. `command` is the command
-/// line the Markdown report names.
+/// `selected` (from [`prepare`]) rendered in `format`, with `diagnosis`
+/// (of the same events) for the findings and the parsed error reports.
+/// `command` is the command line the Markdown report names.
 pub fn render(
-    capture: &Capture,
-    selection: &Selection,
-    rules: Option<&redact::Rules>,
+    header: &Header,
+    selected: &Selected,
+    diagnosis: &Diagnosis,
     format: ExportFormat,
     command: &str,
 ) -> std::io::Result<Export> {
-    let mut events = select(&capture.events, &capture.header, selection);
-    let replaced = rules.map_or(0, |r| r.apply_learning_from(&capture.events, &mut events));
+    let events = &selected.events;
     let mut bytes = Vec::new();
     match format {
         ExportFormat::Har => {
-            let mut document = har::render(&capture.header, &events);
-            document["log"]["comment"] = if rules.is_none() {
-                "NOT redacted (--no-redact): contains cookies, tokens and passwords".into()
-            } else {
+            let mut document = har::render(header, events, diagnosis);
+            document["log"]["comment"] = if selected.redacted {
                 "secrets redacted by wsdiag: [REDACTED:hash] marks each; the same secret has the same hash".into()
+            } else {
+                "NOT redacted (--no-redact): contains cookies, tokens and passwords".into()
             };
             serde_json::to_writer_pretty(&mut bytes, &document)?;
             bytes.push(b'\n');
         }
         ExportFormat::Markdown => {
             let context = markdown::Context {
-                header: &capture.header,
+                header,
                 command: command.to_owned(),
-                redacted: rules.is_some(),
+                redacted: selected.redacted,
             };
-            bytes = markdown::render(&context, &events).into_bytes();
+            bytes = markdown::render(&context, events, diagnosis).into_bytes();
         }
-        ExportFormat::Jsonl => writer::write_all(&mut bytes, &capture.header, &events)?,
+        ExportFormat::Jsonl => writer::write_all(&mut bytes, header, events)?,
     }
     Ok(Export {
         bytes,
         events: events.len(),
-        replaced,
+        replaced: selected.replaced,
     })
 }

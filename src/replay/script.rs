@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use crate::capture::Capture;
 use crate::dialects::DialectId;
-use crate::event::{Direction, EventKind, HttpRequest, Opcode, Payload, Role, Side, WsMessage};
+use crate::event::{
+    Direction, EventKind, Flows, HttpRequest, Opcode, Payload, Role, Side, WsMessage,
+};
 
 /// What a REST exchange got in the recording.
 #[derive(Debug, Clone)]
@@ -117,20 +119,22 @@ impl Script {
     pub fn of(capture: &Capture) -> Script {
         let mut script = Script::default();
         let mut steps: Vec<(u64, u64, Step)> = Vec::new();
-        let mut requests: BTreeMap<u64, (u64, u64, HttpRequest)> = BTreeMap::new();
-        let mut upgrades: BTreeMap<u64, u64> = BTreeMap::new();
+        let flows = Flows::of(&capture.events);
+        // The request of an exchange that is not a WebSocket upgrade.
+        let rest_request = |exchange: u64| {
+            flows
+                .exchange(exchange)
+                .filter(|x| x.handshake.is_none())
+                .and_then(|x| flows.request(x.id))
+        };
         for event in &capture.events {
             let conn = event.conn.unwrap_or_default();
             match &event.kind {
-                EventKind::HttpRequest(r) => {
-                    requests.insert(r.exchange, (event.seq, event.t_us, r.clone()));
-                }
                 EventKind::WsHandshake(h) => {
-                    upgrades.insert(h.exchange, conn);
-                    if let Some((seq, t, request)) = requests.remove(&h.exchange) {
-                        steps.push((seq, t, Step::Open { conn }));
+                    if let Some((asked, request)) = flows.request(h.exchange) {
+                        steps.push((asked.seq, asked.t_us, Step::Open { conn }));
                         let socket = Socket {
-                            request,
+                            request: request.clone(),
                             status: h.status,
                             received: Vec::new(),
                             closed_by_upstream: None,
@@ -139,8 +143,9 @@ impl Script {
                         script.sockets.insert(conn, socket);
                     }
                 }
-                EventKind::HttpResponse(r) if !upgrades.contains_key(&r.exchange) => {
-                    if let Some((seq, t, request)) = requests.remove(&r.exchange) {
+                EventKind::HttpResponse(r) => {
+                    if let Some((asked, request)) = rest_request(r.exchange) {
+                        let (seq, t, request) = (asked.seq, asked.t_us, request.clone());
                         let expected = Expected::Response {
                             status: r.status,
                             headers: r.headers.clone(),
@@ -156,8 +161,9 @@ impl Script {
                         ));
                     }
                 }
-                EventKind::HttpError(e) if !upgrades.contains_key(&e.exchange) => {
-                    if let Some((seq, t, request)) = requests.remove(&e.exchange) {
+                EventKind::HttpError(e) => {
+                    if let Some((asked, request)) = rest_request(e.exchange) {
+                        let (seq, t, request) = (asked.seq, asked.t_us, request.clone());
                         steps.push((
                             seq,
                             t,
@@ -224,12 +230,16 @@ impl Script {
             }
         }
         // Requests whose answer was never recorded are still replayed.
-        for (_, (seq, t, request)) in requests {
+        let unanswered = flows
+            .exchanges()
+            .iter()
+            .filter(|x| x.response.is_none() && x.error.is_none() && x.handshake.is_none());
+        for (asked, request) in unanswered.filter_map(|x| flows.request(x.id)) {
             steps.push((
-                seq,
-                t,
+                asked.seq,
+                asked.t_us,
                 Step::Rest {
-                    request,
+                    request: request.clone(),
                     expected: None,
                 },
             ));

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::capture::{self, Capture};
-use crate::diagnose::error_body::ErrorBody;
+use crate::diagnose::{self, ErrorBody};
 use crate::event::EventKind;
 use crate::export::ExportFormat;
 use crate::export::{self, redact, Selection};
@@ -257,8 +257,15 @@ fn exchange(capture: &Capture, id: u64) -> Value {
 async fn export_response(path: &Path, format: ExportFormat) -> Response<UiBody> {
     let rendered = read_with(path, move |capture| {
         let rules = redact::Rules::new(Vec::new(), Vec::new());
-        let all = Selection::default();
-        export::render(capture, &all, Some(&rules), format, "wsdiag viewer")
+        let selected = export::prepare(capture, &Selection::default(), Some(&rules));
+        let diagnosis = diagnose::run(&selected.events, &diagnose::Options::default());
+        export::render(
+            &capture.header,
+            &selected,
+            &diagnosis,
+            format,
+            "wsdiag viewer",
+        )
     })
     .await;
     let export = match rendered {
