@@ -38,13 +38,22 @@ fn scenario(bug: &str, debug: &str, args: &[&str]) -> (Value, String) {
         "client: {}",
         String::from_utf8_lossy(&client.stderr)
     );
-    let _ = proxy.stop("INT");
+    let (live, _) = proxy.stop("INT");
     let _ = backend.child.kill();
     let (json, code) = wsdiag(
         &["diagnose", "capture.jsonl", "--format", "json"],
         dir.path(),
     );
     assert_eq!(code, 1, "a failing REST path exits 1: {json}");
+    // The live console, even with --quiet, showed the same findings.
+    let offline: Value = serde_json::from_str(&json).unwrap();
+    for finding in offline["findings"].as_array().unwrap() {
+        let code = finding["code"].as_str().unwrap();
+        assert!(
+            live.contains(&format!("✗ {code}:")),
+            "diagnose found {code}; the live console (--quiet) showed:\n{live}"
+        );
+    }
     let (text, _) = wsdiag(&["diagnose", "capture.jsonl"], dir.path());
     let summary: Value = serde_json::from_slice(&client.stdout).unwrap_or(Value::Null);
     // The "nothing was saved" proof rests on the list the client reloaded

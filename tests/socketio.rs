@@ -337,7 +337,7 @@ fn express_rest_bugs_are_diagnosed_in_express_words() {
         ),
     ];
     for (bug, code, fix) in cases {
-        let (dir, summary, _) = session(Some(bug), &["--transport", "websocket", "--rest"]);
+        let (dir, summary, console) = session(Some(bug), &["--transport", "websocket", "--rest"]);
         assert!(
             summary["rest_status"].as_u64() >= Some(400),
             "{bug}: {summary}"
@@ -357,6 +357,11 @@ fn express_rest_bugs_are_diagnosed_in_express_words() {
         assert_eq!(findings.len(), 1, "{bug}: {json}");
         let f = findings[0];
         assert_eq!(f["code"], code, "{bug}: {json}");
+        // The live console explained it the same way, under the response.
+        assert!(
+            console.contains(&format!("✗ {code}:")),
+            "{bug}: live console:\n{console}"
+        );
         assert!(
             f["next_step"].as_str().unwrap().contains(fix),
             "{bug}: {}",

@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{recording, runtime, Outcome, StopSignal};
+use super::recording::{self, Show};
+use super::{runtime, Outcome, StopSignal};
 use crate::cli::DemoArgs;
 use crate::demo::{self, chat};
 use crate::diagnose::{self, report};
@@ -32,7 +33,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     ))?;
     let proxy_addr = proxy_listener.local_addr()?;
     let upstream = Upstream::parse(&format!("http://{backend_addr}"))?;
-    let console = (!args.quiet).then(Filter::default);
+    let console = if args.quiet {
+        Show::Nothing
+    } else {
+        Show::Events(Filter::default())
+    };
     let (recorder, recording) = recording::start(
         &args.recording,
         "wsdiag-demo",

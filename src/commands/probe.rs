@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use super::{recording, runtime, Outcome};
+use super::recording::{self, Show};
+use super::{runtime, Outcome};
 use crate::cli::ProbeArgs;
 use crate::diagnose::{self, report};
 use crate::probe::{self, Plan};
@@ -38,7 +39,11 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<Outcome> {
         .block_on(TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
         .context("while opening the probe's proxy on a loopback port")?;
     let addr = listener.local_addr()?;
-    let console = (!args.quiet).then(Filter::default);
+    let console = if args.quiet {
+        Show::Nothing
+    } else {
+        Show::Events(Filter::default())
+    };
     let (recorder, recording) = recording::start(
         &args.recording,
         "wsdiag-probe",

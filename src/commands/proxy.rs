@@ -3,7 +3,8 @@
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use super::{recording, runtime, Outcome, StopSignal};
+use super::recording::{self, Show};
+use super::{runtime, Outcome, StopSignal};
 use crate::cli::ProxyArgs;
 use crate::proxy::{self, ProxyConfig, Upstream};
 use crate::sink::console::say;
@@ -34,7 +35,11 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
         let _context = runtime.enter();
         StopSignal::install()?
     };
-    let filter = (!args.console.quiet).then(|| args.console.filter.filter());
+    let filter = if args.console.quiet {
+        Show::Findings
+    } else {
+        Show::Events(args.console.filter.filter())
+    };
     let (recorder, recording) = recording::start(
         &args.recording,
         "wsdiag",

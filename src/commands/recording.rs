@@ -14,6 +14,17 @@ use crate::sink::filter::Filter;
 use crate::sink::format::{Formatter, Palette};
 use crate::sink::{self, HubHandle, Recorder, Sink};
 
+/// What the console prints while recording.
+pub enum Show {
+    /// The event lines that pass the filter, and every live finding.
+    Events(Filter),
+    /// Live findings only (`proxy --quiet`).
+    Findings,
+    /// Nothing: the command prints its own report (`demo --quiet`, `probe
+    /// --quiet`, `replay`).
+    Nothing,
+}
+
 /// A recording in progress.
 pub struct Recording {
     hub: HubHandle,
@@ -21,14 +32,14 @@ pub struct Recording {
     pub capture: Option<PathBuf>,
 }
 
-/// Starts recording: opens the capture file (mode 0600) and the console.
-/// `console` is `None` for `--quiet`.
+/// Starts recording: opens the capture file (mode 0600) and the console,
+/// which shows what `show` says.
 pub fn start(
     args: &RecordingArgs,
     prefix: &str,
     listen: String,
     upstream: String,
-    console: Option<Filter>,
+    show: Show,
 ) -> anyhow::Result<(Recorder, Recording)> {
     let header = Header::new(listen, upstream, args.body_limit);
     let start = Instant::now();
@@ -47,7 +58,12 @@ pub fn start(
         })?;
         sinks.push(Box::new(writer));
     }
-    if let Some(filter) = console {
+    let filter = match show {
+        Show::Events(filter) => Some(Some(filter)),
+        Show::Findings => Some(None),
+        Show::Nothing => None,
+    };
+    if let Some(filter) = filter {
         let formatter = Formatter::new(header.started_at, Palette::detect());
         let console = ConsoleSink::start(Console::new(formatter, filter))
             .context("while starting the console")?;
@@ -66,6 +82,15 @@ impl Recording {
         for (sink, missed) in &report.lost {
             console::say(&format!(
                 "WARNING: {sink} stopped recording; {missed} events were not written there"
+            ));
+        }
+        if report.findings > 0 {
+            let again = self.capture.as_ref().map_or(String::new(), |p| {
+                format!(": `wsdiag diagnose {}` gives the whole report", p.display())
+            });
+            console::say(&format!(
+                "Findings: {} explained live{again}",
+                report.findings
             ));
         }
         if let Some(path) = &self.capture {

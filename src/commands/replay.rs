@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use super::{recording, runtime, Outcome, StopSignal};
+use super::recording::{self, Show};
+use super::{runtime, Outcome, StopSignal};
 use crate::cli::{DiffArgs, IgnoreArgs, MockArgs, RecordingArgs, ReplayArgs};
 use crate::proxy::{ProxyConfig, Upstream};
 use crate::replay::compare::Rules;
@@ -113,7 +114,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
                 "wsdiag-replay",
                 addr.to_string(),
                 target.display.clone(),
-                None,
+                Show::Nothing,
             )?;
             options.target = Upstream::parse(&format!("http://{addr}"))?;
             let results = runtime.block_on(recording::proxy_while(

@@ -4,6 +4,7 @@ use anyhow::Context as _;
 
 use super::Outcome;
 use crate::cli::ShowArgs;
+use crate::diagnose::{self, live};
 use crate::sink::console::{self, Console};
 use crate::sink::format::{Formatter, Palette};
 
@@ -14,10 +15,15 @@ pub fn run(args: ShowArgs) -> anyhow::Result<Outcome> {
         return serve_ui(&args);
     }
     let formatter = Formatter::new(capture.header.started_at, Palette::detect());
-    let mut console = Console::new(formatter, args.filter.filter());
+    let mut console = Console::new(formatter, Some(args.filter.filter()));
+    // The findings of `wsdiag diagnose`, each under the failure it
+    // explains, as the live console places them.
+    let diagnosis = diagnose::run(&capture.events, &diagnose::Options::default());
+    let found = live::placed(&capture.events, diagnosis.findings);
     let mut lines = Vec::new();
     for event in &capture.events {
-        if let Some(line) = console.render(event) {
+        let here: Vec<_> = found.iter().filter(|f| f.at == event.seq).collect();
+        if let Some(line) = console.render(event, &here) {
             lines.push(line);
         }
     }

@@ -1,16 +1,23 @@
 //! The diagnosis while the proxy runs: a bounded window of recent events,
-//! diagnosed again whenever something fails, returning only the findings
-//! that the new event completes (a failing REST write is explained the
-//! moment its response arrives).
+//! diagnosed again while failures are recent, returning the findings the
+//! failing events complete (a failing REST write is explained as soon as
+//! its response arrives) and, when later events change what a failure
+//! means (the list reloaded after a 500 shows the message was saved after
+//! all), the finding that replaces the earlier one. Its last word on each
+//! failure is what `wsdiag diagnose` says of the capture.
 //!
-//! The window is bounded by age, count and kept payload bytes, so a
-//! long-running proxy holds no message history beyond it; `wsdiag diagnose`
-//! on the capture remains the complete answer.
+//! The hub feeds it every event ([`Live::observe`], a pointer copy) and asks
+//! for findings once per flush ([`Live::findings`]): one diagnosis of the
+//! window per flush, and only while a failure is younger than
+//! [`SETTLE_US`] and new events came. The window is bounded by age, count
+//! and kept payload bytes, so a long-running proxy holds no history beyond
+//! it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use super::{Finding, Options};
-use crate::event::{Event, EventKind};
+use super::{Code, Finding, Options};
+use crate::event::{Event, EventKind, Role};
 
 /// How far back the live diagnosis looks.
 const WINDOW_US: u64 = 5 * 60 * 1_000_000;
@@ -18,12 +25,42 @@ const WINDOW_US: u64 = 5 * 60 * 1_000_000;
 const MAX_EVENTS: usize = 5_000;
 /// At most this many payload bytes are kept.
 const MAX_BYTES: usize = 16 << 20;
+/// How long (in capture time) after a failure later events may still
+/// change its finding: the proof of a save, a reloaded list.
+pub const SETTLE_US: u64 = 30 * 1_000_000;
+/// At most this many recent failures are followed; older ones keep what
+/// was shown for them.
+const MAX_OPEN: usize = 1_000;
+
+/// A finding of the live diagnosis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveFinding {
+    /// The `seq` of the failing event it belongs under.
+    pub at: u64,
+    /// The finding.
+    pub finding: Finding,
+    /// The codes it replaces, shown earlier for the same failure (empty
+    /// the first time).
+    pub revises: Vec<Code>,
+}
+
+/// A recent failure and the codes shown for it so far.
+#[derive(Debug)]
+struct Open {
+    seq: u64,
+    t_us: u64,
+    shown: Vec<Code>,
+}
 
 /// The live diagnosis state.
 #[derive(Debug, Default)]
 pub struct Live {
-    events: VecDeque<Event>,
+    events: VecDeque<Arc<Event>>,
     bytes: usize,
+    /// Failures younger than [`SETTLE_US`], oldest first.
+    open: Vec<Open>,
+    /// Whether events came since the last diagnosis.
+    dirty: bool,
     options: Options,
 }
 
@@ -36,9 +73,58 @@ fn payload_bytes(event: &Event) -> usize {
     }
 }
 
+/// How many events back the request of a response is looked for.
+const REQUEST_LOOKBACK: usize = 256;
+
+/// True for an event that may complete a finding: an error status, a
+/// failed exchange (a refused handshake's answer among them), the answer
+/// to an `OPTIONS` (a CORS preflight the upstream may refuse with a 200),
+/// an abrupt or 1011 close, an error message of the socket's protocol.
+/// `earlier` yields the events before it, newest first.
+fn failure<'a>(event: &Event, earlier: impl Iterator<Item = &'a Event>) -> bool {
+    match &event.kind {
+        EventKind::HttpResponse(r) if r.status >= 400 => true,
+        EventKind::HttpResponse(r) => earlier.take(REQUEST_LOOKBACK).any(|e| {
+            matches!(&e.kind, EventKind::HttpRequest(q) if q.exchange == r.exchange && q.method == "OPTIONS")
+        }),
+        EventKind::HttpError(_) => true,
+        EventKind::WsClose(c) => !c.clean || c.code == Some(1011),
+        EventKind::WsMessage(m) => m.msg_role == Some(Role::Error),
+        _ => false,
+    }
+}
+
+/// `findings` of a diagnosis of `events`, each placed under the first
+/// failing event among its evidence, as the live console places them
+/// (`wsdiag show`). A finding with no failing event in its evidence goes
+/// under its last evidence.
+pub fn placed(events: &[Event], findings: Vec<Finding>) -> Vec<LiveFinding> {
+    let failed = |seq: &&u64| {
+        events
+            .binary_search_by_key(*seq, |e| e.seq)
+            .is_ok_and(|i| failure(&events[i], events[..i].iter().rev()))
+    };
+    findings
+        .into_iter()
+        .filter_map(|finding| {
+            let at = finding
+                .evidence
+                .iter()
+                .find(failed)
+                .or(finding.evidence.last())
+                .copied()?;
+            Some(LiveFinding {
+                at,
+                finding,
+                revises: Vec::new(),
+            })
+        })
+        .collect()
+}
+
 impl Live {
-    /// Takes `event`; returns the findings it completes.
-    pub fn observe(&mut self, event: &Event) -> Vec<Finding> {
+    /// Takes `event` (numbered, read by its dialect) into the window.
+    pub fn observe(&mut self, event: &Arc<Event>) {
         let relevant = matches!(
             event.kind,
             EventKind::HttpRequest(_)
@@ -49,28 +135,73 @@ impl Live {
                 | EventKind::WsClose(_)
         );
         if !relevant {
-            return Vec::new();
+            return;
         }
+        let failed = failure(event, self.events.iter().rev().map(|e| e.as_ref()));
         self.bytes += payload_bytes(event);
         self.events.push_back(event.clone());
         self.trim(event.t_us);
-        let failed = match &event.kind {
-            EventKind::HttpResponse(r) => r.status >= 400,
-            EventKind::HttpError(_) => true,
-            EventKind::WsClose(c) => !c.clean || c.code == Some(1011),
-            EventKind::WsMessage(m) => m.msg_role == Some(crate::event::Role::Error),
-            _ => false,
-        };
-        if !failed {
+        self.dirty = true;
+        if failed {
+            self.open.push(Open {
+                seq: event.seq,
+                t_us: event.t_us,
+                shown: Vec::new(),
+            });
+            if self.open.len() > MAX_OPEN {
+                self.open.remove(0);
+            }
+        }
+    }
+
+    /// The findings that are new since the last call: those of new
+    /// failures, and those that replace what was shown for a recent one.
+    /// In `seq` order of the failures.
+    pub fn findings(&mut self) -> Vec<LiveFinding> {
+        if self.open.is_empty() || !self.dirty {
             return Vec::new();
         }
-        let events = self.events.make_contiguous();
-        let diagnosis = super::run(events, &self.options);
-        diagnosis
-            .findings
-            .into_iter()
-            .filter(|f| f.evidence.contains(&event.seq))
-            .collect()
+        self.dirty = false;
+        let events: Vec<Event> = self.events.iter().map(|e| Event::clone(e)).collect();
+        let diagnosis = super::run(&events, &self.options);
+        // Each finding belongs under the earliest recent failure among its
+        // evidence.
+        let mut by_failure: Vec<Vec<Finding>> = vec![Vec::new(); self.open.len()];
+        for finding in diagnosis.findings {
+            let anchor = self
+                .open
+                .iter()
+                .position(|o| finding.evidence.contains(&o.seq));
+            if let Some(at) = anchor {
+                by_failure[at].push(finding);
+            }
+        }
+        let mut out = Vec::new();
+        for (open, findings) in self.open.iter_mut().zip(by_failure) {
+            let codes: Vec<Code> = findings.iter().map(|f| f.code).collect();
+            let revises: Vec<Code> = open
+                .shown
+                .iter()
+                .copied()
+                .filter(|c| !codes.contains(c))
+                .collect();
+            for finding in findings {
+                if !open.shown.contains(&finding.code) {
+                    out.push(LiveFinding {
+                        at: open.seq,
+                        finding,
+                        revises: revises.clone(),
+                    });
+                }
+            }
+            if !codes.is_empty() {
+                open.shown = codes;
+            }
+        }
+        let now = self.events.back().map_or(0, |e| e.t_us);
+        self.open
+            .retain(|o| now.saturating_sub(o.t_us) <= SETTLE_US);
+        out
     }
 
     fn trim(&mut self, now_us: u64) {
@@ -89,6 +220,53 @@ impl Live {
 mod tests {
     use super::*;
 
+    /// The live diagnosis fed a capture event by event, asked for findings
+    /// after each (the hub asks once per flush: this is the most often).
+    /// Returns the last code shown for each failure, and how many findings
+    /// were revised.
+    fn live_last_word(events: &[Event]) -> (Vec<(u64, Code)>, usize) {
+        let mut live = Live::default();
+        let mut last: Vec<(u64, Code)> = Vec::new();
+        let mut revised = 0;
+        for event in events {
+            live.observe(&Arc::new(event.clone()));
+            for found in live.findings() {
+                revised += usize::from(!found.revises.is_empty());
+                last.retain(|(at, c)| *at != found.at || !found.revises.contains(c));
+                last.push((found.at, found.finding.code));
+            }
+        }
+        last.sort_by_key(|(at, c)| (*at, c.as_str()));
+        (last, revised)
+    }
+
+    #[test]
+    fn the_live_last_word_is_the_offline_diagnosis_on_every_sample_capture() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        paths.sort();
+        let mut revised_somewhere = false;
+        for path in paths {
+            let capture = crate::capture::read_path(&path).unwrap();
+            let offline = super::super::run(&capture.events, &Options::default());
+            let mut expected: Vec<(u64, Code)> = placed(&capture.events, offline.findings)
+                .into_iter()
+                .map(|f| (f.at, f.finding.code))
+                .collect();
+            expected.sort_by_key(|(at, c)| (*at, c.as_str()));
+            let (live, revised) = live_last_word(&capture.events);
+            assert_eq!(live, expected, "{}", path.display());
+            revised_somewhere |= revised > 0;
+        }
+        // fastapi-error-after-save: the 500 first reads as a server error;
+        // the reloaded list then proves the save.
+        assert!(revised_somewhere, "no sample capture needed a revision");
+    }
+
     #[test]
     fn the_demo_rest_failure_is_explained_when_its_response_arrives() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo.jsonl");
@@ -96,8 +274,9 @@ mod tests {
         let mut live = Live::default();
         let mut explained = Vec::new();
         for event in &capture.events {
-            for finding in live.observe(event) {
-                explained.push((event.seq, finding.code));
+            live.observe(&Arc::new(event.clone()));
+            for found in live.findings() {
+                explained.push((found.at, found.finding.code));
             }
         }
         let response = capture

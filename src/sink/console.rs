@@ -6,6 +6,7 @@
 //! how many it skipped; the capture file still has them all. A closed pipe
 //! (`wsdiag proxy | head`) stops printing silently.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -15,7 +16,7 @@ use std::thread;
 use super::filter::Filter;
 use super::format::{Context, Formatter};
 use super::{Sink, SinkError};
-use crate::diagnose::live::Live;
+use crate::diagnose::live::LiveFinding;
 use crate::event::{Event, Trailer};
 
 /// How many events may wait for the printer before the console skips.
@@ -24,54 +25,84 @@ const QUEUE: usize = 4096;
 /// How many batches (one per hub flush) may wait for the printer.
 const BATCHES: usize = 4;
 
-/// Formats and filters a stream of events into lines, with the live
-/// diagnosis under the line that completes a finding.
+/// Formats and filters a stream of events into lines, with the findings
+/// of the diagnosis under the event they belong to.
 pub struct Console {
     formatter: Formatter,
-    filter: Filter,
+    /// Which events get a line; `None` (`--quiet`): none, findings only.
+    filter: Option<Filter>,
     context: Context,
-    live: Live,
 }
 
 impl Console {
-    /// A console with `formatter` showing what passes `filter`.
-    pub fn new(formatter: Formatter, filter: Filter) -> Console {
+    /// A console with `formatter` showing what passes `filter` (`None`:
+    /// only findings).
+    pub fn new(formatter: Formatter, filter: Option<Filter>) -> Console {
         Console {
             formatter,
             filter,
             context: Context::default(),
-            live: Live::default(),
         }
     }
 
-    /// The line for `event`, if it is shown, followed by the findings it
-    /// completes.
-    pub fn render(&mut self, event: &Event) -> Option<String> {
+    /// The line for `event`, if it is shown, followed by `findings` (those
+    /// that belong under it), which are shown whatever the filter: a
+    /// finding under an event the filter hides names that event.
+    pub fn render(&mut self, event: &Event, findings: &[&LiveFinding]) -> Option<String> {
         self.context.observe(event);
-        let findings = self.live.observe(event);
-        let line = if self.filter.matches(event, &self.context) {
-            self.formatter.line(event, &self.context).map(|mut line| {
-                for finding in &findings {
-                    line.push('\n');
-                    line.push_str(&self.formatter.finding(finding));
-                }
-                line
-            })
-        } else {
-            None
-        };
+        let shown = self
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.matches(event, &self.context));
+        let mut line = shown
+            .then(|| self.formatter.line(event, &self.context))
+            .flatten();
+        if !findings.is_empty() {
+            let mut out = line
+                .take()
+                .unwrap_or_else(|| format!("(event #{})", event.seq));
+            for found in findings {
+                out.push('\n');
+                out.push_str(&self.live_finding(found));
+            }
+            line = Some(out);
+        }
         self.context.forget(event);
         line
     }
+
+    /// A finding as the console shows it, saying which earlier finding of
+    /// the same event it replaces.
+    pub fn live_finding(&self, found: &LiveFinding) -> String {
+        let mut out = self.formatter.finding(&found.finding);
+        if !found.revises.is_empty() {
+            let codes: Vec<&str> = found.revises.iter().map(|c| c.as_str()).collect();
+            let _ = write!(
+                out,
+                "\n      (replaces {} shown earlier for event #{}: later events changed what it means)",
+                codes.join(", "),
+                found.at
+            );
+        }
+        out
+    }
+}
+
+/// Events and findings since the last flush, handed to the printer at once.
+#[derive(Default)]
+struct Batch {
+    /// At most [`QUEUE`] events.
+    events: Vec<Arc<Event>>,
+    /// The live findings.
+    findings: Vec<LiveFinding>,
 }
 
 /// The console as a sink of the hub. Events are handed to the printer a
 /// batch at a time, when the hub flushes, so the printer thread is woken
 /// once a batch rather than once an event.
 pub struct ConsoleSink {
-    queue: Option<SyncSender<Vec<Arc<Event>>>>,
-    /// Events since the last flush, at most [`QUEUE`].
-    batch: Vec<Arc<Event>>,
+    queue: Option<SyncSender<Batch>>,
+    batch: Batch,
     skipped: Arc<AtomicU64>,
     printer: Option<thread::JoinHandle<()>>,
 }
@@ -89,23 +120,35 @@ impl ConsoleSink {
             })?;
         Ok(ConsoleSink {
             queue: Some(tx),
-            batch: Vec::new(),
+            batch: Batch::default(),
             skipped,
             printer: Some(printer),
         })
     }
 }
 
-fn print_lines(mut console: Console, rx: Receiver<Vec<Arc<Event>>>, skipped: &AtomicU64) {
+fn print_lines(mut console: Console, rx: Receiver<Batch>, skipped: &AtomicU64) {
     let stdout = io::stdout();
     while let Ok(batch) = rx.recv() {
         let mut out = stdout.lock();
-        let mut result = batch
-            .iter()
-            .try_for_each(|event| match console.render(event) {
+        let under = |seq: u64| -> Vec<&LiveFinding> {
+            batch.findings.iter().filter(|f| f.at == seq).collect()
+        };
+        let mut result = batch.events.iter().try_for_each(|event| {
+            match console.render(event, &under(event.seq)) {
                 Some(line) => writeln!(out, "{line}"),
                 None => Ok(()),
-            });
+            }
+        });
+        // Findings under an event of an earlier batch (a revision), or one
+        // the console skipped (it fell behind).
+        let printed: Vec<u64> = batch.events.iter().map(|e| e.seq).collect();
+        for found in batch.findings.iter().filter(|f| !printed.contains(&f.at)) {
+            if result.is_ok() {
+                let text = console.live_finding(found);
+                result = writeln!(out, "(event #{})\n{text}", found.at);
+            }
+        }
         let missed = skipped.swap(0, Ordering::Relaxed);
         if missed > 0 && result.is_ok() {
             result = writeln!(
@@ -126,11 +169,17 @@ impl Sink for ConsoleSink {
     }
 
     fn event(&mut self, event: &Arc<Event>) -> Result<(), SinkError> {
-        if self.batch.len() < QUEUE {
-            self.batch.push(event.clone());
+        if self.batch.events.len() < QUEUE {
+            self.batch.events.push(event.clone());
         } else {
             self.skipped.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(())
+    }
+
+    fn findings(&mut self, findings: &[LiveFinding]) -> Result<(), SinkError> {
+        // Never skipped: findings are few, and what the console is for.
+        self.batch.findings.extend_from_slice(findings);
         Ok(())
     }
 
@@ -138,7 +187,7 @@ impl Sink for ConsoleSink {
         let Some(queue) = &self.queue else {
             return Ok(());
         };
-        if self.batch.is_empty() {
+        if self.batch.events.is_empty() && self.batch.findings.is_empty() {
             return Ok(());
         }
         match queue.try_send(std::mem::take(&mut self.batch)) {
@@ -155,7 +204,7 @@ impl Sink for ConsoleSink {
     fn finish(&mut self) {
         // The last batch waits for the printer: joining it waits anyway.
         if let Some(queue) = self.queue.take() {
-            if !self.batch.is_empty() {
+            if !self.batch.events.is_empty() || !self.batch.findings.is_empty() {
                 let _ = queue.send(std::mem::take(&mut self.batch));
             }
         }

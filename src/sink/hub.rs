@@ -5,7 +5,9 @@
 //! its `seq` in the order it arrives, has each WebSocket message read by
 //! its dialect (once, here, off the forwarding path: `msg_type`,
 //! `msg_role`, `topic`, `correlation`), keeps the counts for the trailer,
-//! and flushes sinks whenever the stream goes quiet and at least every
+//! runs the live diagnosis (its findings go to every sink before each
+//! flush, so a display filter or `--quiet` never loses one), and flushes
+//! sinks whenever the stream goes quiet and at least every
 //! [`FLUSH_INTERVAL`] while it does not. While events keep coming it takes
 //! them in batches, so producers do not wake it for each one.
 
@@ -18,6 +20,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 
 use super::recorder::{Recorder, CHANNEL_CAPACITY};
 use super::{Sink, SinkError};
+use crate::diagnose::live::Live;
 use crate::dialects::{Classifier, DialectId};
 use crate::event::{ErrorEvent, ErrorKind, Event, EventKind, Side, Trailer};
 
@@ -36,6 +39,8 @@ pub struct HubReport {
     pub trailer: Trailer,
     /// Events a failed sink could not take, by sink name.
     pub lost: Vec<(String, u64)>,
+    /// Findings of the live diagnosis.
+    pub findings: usize,
 }
 
 /// The running hub; join it after dropping every [`Recorder`].
@@ -69,6 +74,8 @@ pub fn spawn(
         next_seq: 1,
         trailer: Trailer::default(),
         classifier: Classifier::new(dialect),
+        live: Live::default(),
+        findings: 0,
     };
     let thread = thread::Builder::new()
         .name("wsdiag-hub".into())
@@ -96,6 +103,8 @@ struct Hub {
     next_seq: u64,
     trailer: Trailer,
     classifier: Classifier,
+    live: Live,
+    findings: usize,
 }
 
 impl Hub {
@@ -139,6 +148,7 @@ impl Hub {
         let derived = self.classifier.observe(&mut event);
         self.trailer.count(&event);
         let event = Arc::new(event);
+        self.live.observe(&event);
         let mut failures = Vec::new();
         for slot in &mut self.sinks {
             match slot.failed.as_mut() {
@@ -179,9 +189,16 @@ impl Hub {
     }
 
     fn flush(&mut self) {
+        let found = self.live.findings();
+        self.findings += found.len();
         let mut failures = Vec::new();
         for slot in self.sinks.iter_mut().filter(|s| s.failed.is_none()) {
-            if let Err(e) = slot.sink.flush() {
+            let result = if found.is_empty() {
+                Ok(())
+            } else {
+                slot.sink.findings(&found)
+            };
+            if let Err(e) = result.and_then(|()| slot.sink.flush()) {
                 slot.failed = Some(0);
                 failures.push(e);
             }
@@ -210,6 +227,7 @@ impl Hub {
         HubReport {
             trailer: self.trailer,
             lost,
+            findings: self.findings,
         }
     }
 }

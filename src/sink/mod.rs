@@ -2,7 +2,8 @@
 //!
 //! Every event goes from the proxy through one bounded channel to the
 //! [`hub`], which hands it to each [`Sink`]: the capture file (lossless), the
-//! console (may skip, and says how much). This module owns all terminal
+//! console (may skip, and says how much). The hub's live diagnosis hands
+//! every sink the findings it completes, whatever the sink shows. This module owns all terminal
 //! output; the proxy never prints.
 
 mod capture_file;
@@ -14,6 +15,7 @@ pub mod recorder;
 
 use std::sync::Arc;
 
+use crate::diagnose::live::LiveFinding;
 use crate::event::Event;
 
 pub use hub::{spawn, HubHandle, HubReport};
@@ -40,6 +42,14 @@ pub trait Sink: Send {
     fn name(&self) -> &str;
     /// Takes one event, already numbered.
     fn event(&mut self, event: &Arc<Event>) -> Result<(), SinkError>;
+    /// Takes the findings the hub's live diagnosis completed or revised,
+    /// each with the `seq` of the event it belongs under (an event this sink
+    /// was already given). Called before a flush, whenever there are any.
+    /// The default keeps none: the capture file holds the events, from
+    /// which `wsdiag diagnose` finds the same findings.
+    fn findings(&mut self, _findings: &[LiveFinding]) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Pushes buffered output out (called when the stream goes quiet, and at
     /// least every 100 ms).
     fn flush(&mut self) -> Result<(), SinkError> {
