@@ -10,8 +10,9 @@ use std::path::Path;
 
 use bytes::Bytes;
 use wsdiag::capture::reader;
-use wsdiag::diagnose::{self, django, drf, error_body::ErrorBody};
+use wsdiag::diagnose::{self, error_body::ErrorBody};
 use wsdiag::event::{self, Direction, Event, EventKind, Opcode, Payload, Side};
+use wsdiag::stacks::{django, drf};
 
 /// `capture_reader`: a capture file (JSON Lines, or a HAR document).
 pub fn capture_reader(data: &[u8]) {

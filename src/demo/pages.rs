@@ -71,7 +71,7 @@ pub fn html(path: &str, host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::django::parse_technical_500;
+    use crate::stacks::django::parse_technical_500;
 
     #[test]
     fn both_forms_read_as_the_django_error_they_imitate() {

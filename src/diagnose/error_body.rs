@@ -1,9 +1,9 @@
 //! What an error response says, whatever produced it: one entry point over
 //! the framework parsers.
 
-use super::django::{self, DjangoError};
-use super::drf::DrfError;
 use crate::event::Payload;
+use crate::stacks::django::{self, DjangoError};
+use crate::stacks::drf::DrfError;
 
 /// The parsed body of an error response (status 400 or more).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,15 +9,14 @@
 //! 4. [`rules`]: one function per kind of [`finding`], each with a stable
 //!    code, its evidence (event `seq`s) and a next step.
 //!
-//! The error-page parsers ([`django`], [`drf`], [`error_body`]) are also
-//! used by the console to name the exception behind a 500.
+//! [`error_body`] reads an error response with the stack modules
+//! (`crate::stacks`); the console uses it too, to name the exception behind
+//! a 500.
 
 pub mod action;
 pub mod attempt;
 pub mod compare;
 pub mod context;
-pub mod django;
-pub mod drf;
 pub mod error_body;
 pub mod finding;
 pub mod live;
@@ -31,9 +30,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::event::{Event, EventKind};
+pub use crate::stacks::drf::Introspection;
 pub use action::Action;
 pub use attempt::{Attempt, Outcome, SendPath};
-pub use drf::Introspection;
 pub use error_body::ErrorBody;
 pub use finding::{Code, Finding};
 

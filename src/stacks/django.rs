@@ -25,12 +25,12 @@ pub struct DjangoError {
     pub app_frame: Option<Frame>,
 }
 
-pub use crate::stacks::Frame;
+pub use super::Frame;
 
 /// True for the application's own code: not an installed package, not
 /// the Python standard library.
 pub fn is_application(frame: &Frame) -> bool {
-    crate::stacks::python_traceback::is_application(&frame.file)
+    super::python_traceback::is_application(&frame.file)
 }
 
 /// Parses a Django technical 500 report (HTML or text); `None` for anything
@@ -128,7 +128,7 @@ fn text_frames(body: &str) -> Vec<Frame> {
         .iter()
         .enumerate()
         .filter_map(|(i, line)| {
-            let frame = crate::stacks::python_traceback::frame_line(line)?;
+            let frame = super::python_traceback::frame_line(line)?;
             Some(Frame {
                 source: lines
                     .get(i + 1)

@@ -5,8 +5,9 @@
 //! failed, the field the database refused, the field a validator wanted);
 //! a stack module reads its framework's error pages into an
 //! [`ErrorReport`] and puts a [`Situation`] into its framework's words.
-//! Django's pages are still read by `diagnose::django` and `diagnose::drf`
-//! and its advice written by the rules; the other stacks live here.
+//! Django's pages ([`django`]) and DRF's JSON errors and `OPTIONS`
+//! description ([`drf`]) live here too; Django's advice is still written by
+//! the diagnosis rules, in the words the first version gave it.
 //!
 //! Adding a framework: one file with its `parse`, one line in
 //! [`parse_framework`], one `StackId` and, where it has words of its own,
@@ -16,6 +17,8 @@
 pub mod api;
 pub mod aspnet;
 pub mod db;
+pub mod django;
+pub mod drf;
 pub mod express;
 pub mod fastapi;
 pub mod flask;

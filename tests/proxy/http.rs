@@ -158,8 +158,7 @@ async fn the_chat_rest_bug_is_relayed_and_recorded_with_the_django_page() {
     let capture = h.finish().await;
     let response = &responses(&capture)[0];
     assert_eq!(response.status, 500);
-    let page =
-        wsdiag::diagnose::django::parse_technical_500(response.body.text().unwrap()).unwrap();
+    let page = wsdiag::stacks::django::parse_technical_500(response.body.text().unwrap()).unwrap();
     assert_eq!(page.exception_type, "IntegrityError");
     assert_eq!(capture.trailer().unwrap().exchanges_by_status["5xx"], 1);
 }

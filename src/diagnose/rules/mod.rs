@@ -13,11 +13,11 @@ use serde_json::{Map, Value};
 use super::action::Action;
 use super::attempt::{Attempt, Outcome, SendPath};
 use super::compare::{compare, Comparison};
-use super::drf::Introspection;
 use super::error_body::ErrorBody;
 use super::finding::{Code, Finding};
 use super::reading::Reading;
 use crate::event::{EventKind, Flows};
+use crate::stacks::drf::Introspection;
 use crate::stacks::StackId;
 use rest::{
     body_not_parsed, content_type, credentials_missing, csrf_failed, error_after_save,

@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::{Facts, RestCase};
 use crate::diagnose::attempt::{Attempt, Outcome, SendPath};
 use crate::diagnose::compare::UnknownField;
-use crate::diagnose::drf::{DrfError, Introspection};
 use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::finding::{Code, Finding};
+use crate::stacks::drf::{DrfError, Introspection};
 use crate::stacks::{Advice, DbErrorKind, FieldPlace, Situation, StackId};
 use std::collections::BTreeMap;
 
