@@ -16,6 +16,13 @@ use crate::support::{address_in, root, Running};
 /// Runs the backend with `bug` and `debug`, the proxy, the client with
 /// `args`; returns the diagnosis (JSON) and its text report.
 fn scenario(bug: &str, debug: &str, args: &[&str]) -> (Value, String) {
+    let (json, text, _) = scenario_introspected(bug, debug, args);
+    (json, text)
+}
+
+/// [`scenario`], and the diagnosis with `--introspect` (JSON), asked while
+/// the backend still runs.
+fn scenario_introspected(bug: &str, debug: &str, args: &[&str]) -> (Value, String, Value) {
     let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(python());
     command
@@ -39,6 +46,16 @@ fn scenario(bug: &str, debug: &str, args: &[&str]) -> (Value, String) {
         String::from_utf8_lossy(&client.stderr)
     );
     let (live, _) = proxy.stop("INT");
+    let (introspected, _) = wsdiag(
+        &[
+            "diagnose",
+            "capture.jsonl",
+            "--introspect",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
     let _ = backend.child.kill();
     let (json, code) = wsdiag(
         &["diagnose", "capture.jsonl", "--format", "json"],
@@ -66,7 +83,12 @@ fn scenario(bug: &str, debug: &str, args: &[&str]) -> (Value, String) {
             "the reloaded list proves nothing was saved: {summary}\n{text}"
         );
     }
-    (serde_json::from_str(&json).unwrap(), text)
+    let introspected = introspected[introspected.find('{').unwrap_or(0)..].to_owned();
+    (
+        serde_json::from_str(&json).unwrap(),
+        text,
+        serde_json::from_str(&introspected).unwrap_or(Value::Null),
+    )
 }
 
 /// The one finding, and the attempts: no login among them.
@@ -112,6 +134,26 @@ fn fastapi_sender_never_set_names_the_column_the_line_and_the_dependency() {
             "no Django words for FastAPI: {text}"
         );
     }
+}
+
+/// `--introspect` reads FastAPI's `/openapi.json`: the request model has
+/// `text`, only the response model has `sender`, so the server must set it;
+/// without debug, where the page says nothing, that is the evidence.
+#[test]
+fn fastapi_introspection_reads_the_openapi_document() {
+    let (_, _, d) = scenario_introspected("no-sender", "0", &[]);
+    assert_eq!(d["introspection"]["source"], "/openapi.json", "{d:#}");
+    let fields = &d["introspection"]["fields"];
+    assert_eq!(fields["text"]["required"], true, "{d:#}");
+    assert_eq!(fields["sender"]["read_only"], true, "{d:#}");
+    let f = finding(&d);
+    assert_eq!(f["code"], "rest-server-error", "{d:#}");
+    assert!(
+        f["explanation"].to_string().contains(
+            "The API description (/openapi.json) has `sender` only as a value the server sets"
+        ),
+        "{f:#}"
+    );
 }
 
 #[test]

@@ -29,7 +29,8 @@ pub fn error_pages(data: &[u8]) {
     let _ = django::is_generic_500(&text);
     let _ = django::parse_csrf_failure(&text);
     let _ = drf::DrfError::parse(&text).map(|e| e.is_csrf());
-    let _ = drf::Introspection::parse(&text);
+    let _ = drf::options_schema(&text);
+    let _ = wsdiag::stacks::openapi::write_schema(&text, "fuzz", "POST", "/api/rooms/3/messages");
     let status = 350 + u16::from(data.first().copied().unwrap_or(0));
     let _ = wsdiag::stacks::parse(status, &text).map(|r| r.summary());
     let _ = wsdiag::stacks::db::parse(&text);

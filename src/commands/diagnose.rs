@@ -1,7 +1,7 @@
 //! `wsdiag diagnose CAPTURE`: the REST-against-WebSocket diagnosis of a
-//! capture, optionally with the upstream's serializer description.
+//! capture, optionally with the upstream's description of the endpoint (DRF
+//! `OPTIONS`, or OpenAPI).
 
-use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -11,9 +11,10 @@ use super::{runtime, Outcome};
 use crate::capture::{self, Capture};
 use crate::cli::DiagnoseArgs;
 use crate::diagnose::{self, report, Introspection, Outcome as AttemptOutcome, SendPath};
-use crate::event::{EventKind, HttpRequest};
+use crate::event::{EventKind, Flows, HttpRequest};
 use crate::proxy::Upstream;
 use crate::sink::console::say;
+use crate::stacks::{self, drf, openapi, SchemaSource, StackId};
 
 /// Diagnoses a capture and prints the report.
 pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
@@ -29,7 +30,7 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
             .unwrap_or_else(|| capture.header.upstream.clone());
         options.introspection = runtime()?.block_on(introspect(&capture, &upstream))?;
         if options.introspection.is_none() {
-            say("(--introspect: the upstream's OPTIONS answer describes no serializer fields)");
+            say("(--introspect: the upstream describes no body for the failing endpoint: no DRF OPTIONS answer, no OpenAPI document where its framework publishes one)");
         }
     }
     let diagnosis = diagnose::run(&capture.events, &options);
@@ -50,9 +51,11 @@ pub(super) fn diagnose_file(
     Ok(diagnose::run(&capture.events, options))
 }
 
-/// Asks the upstream `OPTIONS` on the first failing REST endpoint, with that
-/// request's credentials (DRF only describes the fields to users who may
-/// write).
+/// Asks the upstream to describe the first failing REST endpoint, where
+/// its stack publishes such a description (`stacks::schema_sources`): DRF's
+/// `OPTIONS` on the endpoint, or an OpenAPI document; the first that
+/// describes the endpoint's body wins. Sent with the failing request's
+/// credentials (DRF only describes the fields to users who may write).
 async fn introspect(capture: &Capture, upstream: &str) -> anyhow::Result<Option<Introspection>> {
     let diagnosis = diagnose::run(&capture.events, &diagnose::Options::default());
     let Some(failed) = diagnosis
@@ -62,28 +65,62 @@ async fn introspect(capture: &Capture, upstream: &str) -> anyhow::Result<Option<
     else {
         return Ok(None);
     };
-    let request = capture.events.iter().find_map(|e| match &e.kind {
-        EventKind::HttpRequest(r) if e.seq == failed.seq => Some(r),
+    let flows = Flows::of(&capture.events);
+    let request = flows.at_seq(failed.seq).and_then(|e| match &e.kind {
+        EventKind::HttpRequest(r) => Some(r),
         _ => None,
     });
+    let stack = request.map_or(StackId::Generic, |r| {
+        match diagnosis.errors.get(&r.exchange).map(|e| e.stack()) {
+            Some(stack) if stack != StackId::Generic => stack,
+            _ => flows
+                .response(r.exchange)
+                .map_or(StackId::Generic, |(_, resp)| stacks::detect(&resp.headers)),
+        }
+    });
     let upstream = Upstream::parse(upstream)?;
-    let uri = upstream.uri(&failed.endpoint)?;
-    let mut builder = http::Request::builder()
-        .method(http::Method::OPTIONS)
-        .uri(uri.clone());
-    for (name, value) in request.map(credentials).unwrap_or_default() {
-        builder = builder.header(name, value);
-    }
     let connector = crate::proxy::upstream::connector(false, std::time::Duration::from_secs(10));
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let response = client
-        .request(builder.body(Empty::new())?)
-        .await
-        .with_context(|| format!("--introspect: OPTIONS {uri} failed; is the upstream running? (--upstream URL names another)"))?;
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok(std::str::from_utf8(&body)
-        .ok()
-        .and_then(Introspection::parse))
+    let method = failed.method.as_deref().unwrap_or("POST");
+    let mut reached = false;
+    for source in stacks::schema_sources(stack) {
+        let (verb, path) = match source {
+            SchemaSource::Options => (http::Method::OPTIONS, failed.endpoint.as_str()),
+            SchemaSource::OpenApi(path) => (http::Method::GET, *path),
+        };
+        let uri = upstream.uri(path)?;
+        let mut builder = http::Request::builder().method(verb).uri(uri);
+        for (name, value) in request.map(credentials).unwrap_or_default() {
+            builder = builder.header(name, value);
+        }
+        let Ok(response) = client.request(builder.body(Empty::new())?).await else {
+            continue;
+        };
+        reached = true;
+        if !response.status().is_success() {
+            continue;
+        }
+        let body = response.into_body().collect().await?.to_bytes();
+        let Ok(text) = std::str::from_utf8(&body) else {
+            continue;
+        };
+        let found = match source {
+            SchemaSource::Options => drf::options_schema(text),
+            SchemaSource::OpenApi(path) => {
+                openapi::write_schema(text, path, method, &failed.endpoint)
+            }
+        };
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    if !reached {
+        anyhow::bail!(
+            "--introspect: nothing answers at {}; is the upstream running? (--upstream URL names another)",
+            upstream.display
+        );
+    }
+    Ok(None)
 }
 
 /// The headers that authenticate a request.

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::attempt::Attempt;
 use super::context::RequestContext;
-use crate::stacks::drf::Introspection;
+use crate::stacks::Introspection;
 
 /// One field across the paths.
 #[derive(Debug, Clone, PartialEq, Serialize)]

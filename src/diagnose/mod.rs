@@ -30,7 +30,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::event::{Event, EventKind};
-pub use crate::stacks::drf::Introspection;
+use crate::stacks::drf;
+pub use crate::stacks::Introspection;
 pub use action::Action;
 pub use attempt::{Attempt, Outcome, SendPath};
 pub use error_body::ErrorBody;
@@ -137,7 +138,7 @@ fn introspection_in(events: &[Event]) -> Option<Introspection> {
                 options_exchanges.insert(r.exchange);
             }
             EventKind::HttpResponse(r) if options_exchanges.contains(&r.exchange) => {
-                found = r.body.text().and_then(Introspection::parse).or(found);
+                found = r.body.text().and_then(drf::options_schema).or(found);
             }
             _ => {}
         }

@@ -227,3 +227,27 @@ pub struct Advice {
     /// A code change to try, when one can be named.
     pub suggestion: Option<String>,
 }
+
+/// What the upstream says about the body a write endpoint takes: DRF's
+/// `OPTIONS` answer ([`super::drf::options_schema`]), or the endpoint's
+/// operation in an OpenAPI document ([`super::openapi::write_schema`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Introspection {
+    /// Where it was read: `OPTIONS`, or the document's path
+    /// (`/openapi.json`).
+    pub source: String,
+    /// The fields by name.
+    pub fields: std::collections::BTreeMap<String, FieldInfo>,
+}
+
+/// One field of a write endpoint's body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldInfo {
+    /// The client must send it.
+    pub required: bool,
+    /// The server sets it: DRF's `read_only`, OpenAPI's `readOnly`, or a
+    /// field only the response has. A client value is ignored.
+    pub read_only: bool,
+    /// The schema's type name (`string`, `integer`, DRF's `field`, …).
+    pub kind: String,
+}

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use super::api::{FieldInfo, Introspection};
+
 use serde_json::Value;
 
 /// A DRF error body.
@@ -73,49 +75,32 @@ fn collect(value: &Value, prefix: &str, out: &mut BTreeMap<String, Vec<String>>)
     }
 }
 
-/// What DRF's `OPTIONS` answer says about a serializer's fields
-/// (`SimpleMetadata`: `actions.POST`, or `PUT`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-pub struct Introspection {
-    /// The fields by name.
-    pub fields: BTreeMap<String, FieldInfo>,
-}
-
-/// One serializer field as `OPTIONS` describes it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FieldInfo {
-    /// The client must send it.
-    pub required: bool,
-    /// The server sets it; a client value is ignored.
-    pub read_only: bool,
-    /// DRF's type name (`string`, `field`, `datetime`, …).
-    pub kind: String,
-}
-
-impl Introspection {
-    /// Parses an `OPTIONS` body; `None` when it describes no write action.
-    pub fn parse(body: &str) -> Option<Introspection> {
-        let value: Value = serde_json::from_str(body).ok()?;
-        let actions = value.get("actions")?;
-        let post = actions
-            .get("POST")
-            .or_else(|| actions.get("PUT"))?
-            .as_object()?;
-        let fields = post
-            .iter()
-            .map(|(name, info)| {
-                let flag = |key: &str| info.get(key).and_then(Value::as_bool).unwrap_or(false);
-                let kind = info.get("type").and_then(Value::as_str).unwrap_or("field");
-                let field = FieldInfo {
-                    required: flag("required"),
-                    read_only: flag("read_only"),
-                    kind: kind.to_owned(),
-                };
-                (name.clone(), field)
-            })
-            .collect();
-        Some(Introspection { fields })
-    }
+/// The fields DRF's `OPTIONS` answer describes (`SimpleMetadata`:
+/// `actions.POST`, or `PUT`); `None` when it describes no write action.
+pub fn options_schema(body: &str) -> Option<Introspection> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let actions = value.get("actions")?;
+    let post = actions
+        .get("POST")
+        .or_else(|| actions.get("PUT"))?
+        .as_object()?;
+    let fields = post
+        .iter()
+        .map(|(name, info)| {
+            let flag = |key: &str| info.get(key).and_then(Value::as_bool).unwrap_or(false);
+            let kind = info.get("type").and_then(Value::as_str).unwrap_or("field");
+            let field = FieldInfo {
+                required: flag("required"),
+                read_only: flag("read_only"),
+                kind: kind.to_owned(),
+            };
+            (name.clone(), field)
+        })
+        .collect();
+    Some(Introspection {
+        source: "OPTIONS".to_owned(),
+        fields,
+    })
 }
 
 #[cfg(test)]
@@ -123,10 +108,10 @@ mod tests {
     #[test]
     fn options_metadata_describes_the_serializer() {
         let body = r#"{"name":"Message List","actions":{"POST":{"id":{"type":"integer","required":false,"read_only":true},"expediteur":{"type":"field","required":true,"read_only":false}}}}"#;
-        let i = Introspection::parse(body).unwrap();
+        let i = options_schema(body).unwrap();
         assert!(i.fields["id"].read_only);
         assert!(i.fields["expediteur"].required && !i.fields["expediteur"].read_only);
-        assert_eq!(Introspection::parse(r#"{"name":"x"}"#), None);
+        assert_eq!(options_schema(r#"{"name":"x"}"#), None);
     }
 
     use super::*;

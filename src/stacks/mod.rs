@@ -24,6 +24,7 @@ pub mod fastapi;
 pub mod flask;
 pub mod generic;
 pub mod laravel;
+pub mod openapi;
 pub mod page;
 pub mod phoenix;
 pub mod python_traceback;
@@ -31,7 +32,8 @@ pub mod rails;
 pub mod spring;
 
 pub use api::{
-    Advice, DbError, DbErrorKind, ErrorReport, FieldError, FieldPlace, Frame, Situation, StackId,
+    Advice, DbError, DbErrorKind, ErrorReport, FieldError, FieldInfo, FieldPlace, Frame,
+    Introspection, Situation, StackId,
 };
 
 /// Reads an error response (status 400 or more) with the first stack that
@@ -81,6 +83,49 @@ pub fn detect(headers: &[(String, String)]) -> StackId {
         StackId::Aspnet
     } else {
         StackId::Generic
+    }
+}
+
+/// Where an upstream describes its write endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaSource {
+    /// `OPTIONS` on the endpoint itself, answered by DRF's `SimpleMetadata`.
+    Options,
+    /// An OpenAPI document (JSON) at this path.
+    OpenApi(&'static str),
+}
+
+/// Where `stack` publishes the description of its endpoints, most likely
+/// first: DRF answers `OPTIONS`; FastAPI serves `/openapi.json`
+/// (`FastAPI(openapi_url=...)`'s default); springdoc `/v3/api-docs`;
+/// NestJS's `SwaggerModule.setup("api", …)` `/api-json`; Swashbuckle
+/// `/swagger/v1/swagger.json` and `Microsoft.AspNetCore.OpenApi`
+/// `/openapi/v1.json`; flask-smorest `/openapi.json` and flask-restx
+/// `/swagger.json`; Laravel's Scramble `/docs/api.json`; Phoenix's
+/// open_api_spex, by its guide, `/api/openapi`. An unknown stack gets all
+/// the common ones.
+pub fn schema_sources(stack: StackId) -> &'static [SchemaSource] {
+    use SchemaSource::{OpenApi, Options};
+    match stack {
+        StackId::Django => &[Options, OpenApi("/openapi.json")],
+        StackId::Fastapi => &[OpenApi("/openapi.json")],
+        StackId::Spring => &[OpenApi("/v3/api-docs")],
+        StackId::Express => &[OpenApi("/api-json"), OpenApi("/openapi.json")],
+        StackId::Aspnet => &[
+            OpenApi("/swagger/v1/swagger.json"),
+            OpenApi("/openapi/v1.json"),
+        ],
+        StackId::Flask => &[OpenApi("/openapi.json"), OpenApi("/swagger.json")],
+        StackId::Laravel => &[OpenApi("/docs/api.json")],
+        StackId::Phoenix => &[OpenApi("/api/openapi")],
+        StackId::Rails => &[],
+        StackId::Generic => &[
+            Options,
+            OpenApi("/openapi.json"),
+            OpenApi("/v3/api-docs"),
+            OpenApi("/swagger.json"),
+            OpenApi("/api-json"),
+        ],
     }
 }
 

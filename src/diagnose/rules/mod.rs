@@ -17,7 +17,7 @@ use super::error_body::ErrorBody;
 use super::finding::{Code, Finding};
 use super::reading::Reading;
 use crate::event::{EventKind, Flows};
-use crate::stacks::drf::Introspection;
+use crate::stacks::Introspection;
 use crate::stacks::StackId;
 use rest::{
     body_not_parsed, content_type, credentials_missing, csrf_failed, error_after_save,

@@ -9,7 +9,8 @@ use crate::diagnose::attempt::{Attempt, Outcome, SendPath};
 use crate::diagnose::compare::UnknownField;
 use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::finding::{Code, Finding};
-use crate::stacks::drf::{DrfError, Introspection};
+use crate::stacks::drf::DrfError;
+use crate::stacks::Introspection;
 use crate::stacks::{Advice, DbErrorKind, FieldPlace, Situation, StackId};
 use std::collections::BTreeMap;
 
@@ -399,17 +400,10 @@ pub(super) fn missing_server_field(
             if django { "view" } else { "route" }
         ));
     }
+    f.explanation
+        .extend(schema_says(introspection, &field, django));
     if !django {
         return Some(f);
-    }
-    match introspection.and_then(|i| i.fields.get(&field)) {
-        Some(info) if info.read_only => f.explanation.push(format!(
-            "OPTIONS says `{field}` is read-only: the serializer ignores client values, so only the view can set it."
-        )),
-        Some(info) if info.required => f.explanation.push(format!(
-            "OPTIONS says `{field}` is required and writable: the serializer expects the client to send it; make it read-only and set it on the server instead."
-        )),
-        _ => {}
     }
     let location = f.location.clone();
     f.suggestion = location
@@ -418,6 +412,32 @@ pub(super) fn missing_server_field(
         .and_then(|l| with_save_argument(&l.source, &field, &value))
         .map(|line| format!("{line}\n(and declare `{field}` read-only in the serializer, so clients never have to send it)"));
     Some(f)
+}
+
+/// What the upstream's own description of the endpoint says about
+/// `field`: DRF's `OPTIONS`, or its OpenAPI document.
+fn schema_says(introspection: Option<&Introspection>, field: &str, django: bool) -> Option<String> {
+    let schema = introspection?;
+    let info = schema.fields.get(field);
+    let source = &schema.source;
+    Some(match info {
+        Some(info) if info.read_only && django => format!(
+            "{source} says `{field}` is read-only: the serializer ignores client values, so only the view can set it."
+        ),
+        Some(info) if info.required && django => format!(
+            "{source} says `{field}` is required and writable: the serializer expects the client to send it; make it read-only and set it on the server instead."
+        ),
+        Some(info) if info.read_only => format!(
+            "The API description ({source}) has `{field}` only as a value the server sets: clients are not meant to send it, so the route must set it."
+        ),
+        Some(info) if info.required => format!(
+            "The API description ({source}) requires the client to send `{field}`: either the client sends it, or the route sets it and the request schema drops it."
+        ),
+        Some(_) => return None,
+        None => format!(
+            "The API description ({source}) does not mention `{field}` for this endpoint: the server is meant to set it."
+        ),
+    })
 }
 
 /// What the events after a failed REST write show about whether it saved
@@ -655,6 +675,9 @@ pub(super) fn server_error(
         f.explanation.push(format!(
             "The saved object has `{field}` ({saved}), which the REST body never supplies; if the server does not set it, saving fails. {fix}"
         ));
+        let django = case.stack == StackId::Django;
+        f.explanation
+            .extend(schema_says(introspection, field, django));
     }
     Some(f)
 }
