@@ -301,3 +301,32 @@ fn rails_and_laravel_csrf_refusals_in_their_words() {
         );
     }
 }
+
+/// An error page of many MiB (a 20 MiB body of a real Express page padded
+/// with markup, and of a page no stack knows) is read by what matters at
+/// its start: the exception and the route's line, or the title and
+/// heading. How long it takes is in `cargo bench --bench diagnose`.
+#[test]
+fn enormous_pages_are_read_by_their_start() {
+    let (status, express) = response(&dir().join("express-no-sender.http"));
+    let unknown = "<html><head><title>Oops</title></head><body><h1>Something broke</h1>";
+    for page in [express.as_str(), unknown] {
+        let mut body = page.to_owned();
+        while body.len() < 20 << 20 {
+            body.push_str("<p>lorem ipsum dolor sit amet</p>\n");
+        }
+        let payload = wsdiag::event::Payload::capture(&bytes::Bytes::from(body), 30 << 20);
+        let parsed = wsdiag::diagnose::ErrorBody::parse(status, &payload).unwrap();
+        if page == unknown {
+            assert_eq!(parsed.summary(), "HTML page: Oops — Something broke");
+        } else {
+            let at = parsed.location().unwrap();
+            assert!(at.file.ends_with("socketio_chat.js"), "{at:?}");
+            assert!(
+                parsed.summary().contains("TypeError"),
+                "{}",
+                parsed.summary()
+            );
+        }
+    }
+}

@@ -99,7 +99,16 @@ pub fn run(events: &[Event], options: &Options) -> Diagnosis {
         .introspection
         .clone()
         .or_else(|| introspection_in(events));
+    let ws_saved_ids = attempts
+        .iter()
+        .filter(|a| a.path == SendPath::Ws)
+        .filter_map(|a| match &a.outcome {
+            Outcome::Succeeded { saved: Some(s), .. } => s.get("id").map(|id| id.to_string()),
+            _ => None,
+        })
+        .collect();
     let facts = rules::Facts {
+        ws_saved_ids: &ws_saved_ids,
         flows: &flows,
         reading: &reading,
         attempts: &attempts,

@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::capture::{self, Capture};
 use crate::diagnose::{self, ErrorBody};
-use crate::event::EventKind;
+use crate::event::{EventKind, Flows};
 use crate::export::ExportFormat;
 use crate::export::{self, redact, Selection};
 use crate::proxy::BoxError;
@@ -228,10 +228,9 @@ fn message(capture: &Capture, seq: u64) -> Value {
 
 /// The parsed error of an exchange's response, if it failed.
 fn exchange(capture: &Capture, id: u64) -> Value {
-    let parsed = capture.events.iter().find_map(|e| match &e.kind {
-        EventKind::HttpResponse(r) if r.exchange == id => ErrorBody::parse(r.status, &r.body),
-        _ => None,
-    });
+    let parsed = Flows::of(&capture.events)
+        .response(id)
+        .and_then(|(_, r)| ErrorBody::parse(r.status, &r.body));
     let error = parsed.map(|body| {
         let (kind, exception) = match &body {
             ErrorBody::Django(d) => ("django", Some(d.exception_type.as_str())),

@@ -8,6 +8,8 @@ mod cors;
 mod rest;
 mod ws;
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::action::Action;
@@ -31,6 +33,8 @@ pub(super) struct Facts<'a> {
     pub flows: &'a Flows<'a>,
     /// The payloads and saved objects, read once.
     pub reading: &'a Reading,
+    /// The ids of the objects WebSocket sends saved (as JSON text).
+    pub ws_saved_ids: &'a HashSet<String>,
     pub attempts: &'a [Attempt],
     pub actions: &'a [Action],
     pub introspection: Option<&'a Introspection>,

@@ -2,10 +2,12 @@
 //! validation, a NOT NULL column the server never sets, an error after
 //! saving, any other server error.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::{Facts, RestCase};
-use crate::diagnose::attempt::{Attempt, Outcome, SendPath};
+use crate::diagnose::attempt::Attempt;
 use crate::diagnose::compare::UnknownField;
 use crate::diagnose::error_body::ErrorBody;
 use crate::diagnose::finding::{Code, Finding};
@@ -463,19 +465,18 @@ pub(super) fn saved_by(facts: &Facts<'_>, attempt: &Attempt) -> Saved {
         return Saved::Unknown;
     };
     let shown = facts.reading.shown_with(content);
-    let mut known: Vec<&Value> = facts
-        .attempts
+    let earlier: HashSet<String> = shown
         .iter()
-        .filter(|a| a.path == SendPath::Ws)
-        .filter_map(|a| match &a.outcome {
-            Outcome::Succeeded { saved: Some(s), .. } => s.get("id"),
-            _ => None,
-        })
+        .filter(|s| s.seq < attempt.seq)
+        .map(|s| s.id.to_string())
         .collect();
-    known.extend(shown.iter().filter(|s| s.seq < attempt.seq).map(|s| &s.id));
+    let known = |id: &Value| {
+        let id = id.to_string();
+        facts.ws_saved_ids.contains(&id) || earlier.contains(&id)
+    };
     let mut only_known = None;
     for later in shown.iter().filter(|s| s.seq > attempt.seq) {
-        if !known.contains(&&later.id) {
+        if !known(&later.id) {
             return Saved::New(later.seq);
         }
         only_known.get_or_insert(later.seq);
