@@ -257,11 +257,28 @@ fn flask_and_rails_pages_give_the_error_and_the_application_line() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// A `.http` fixture's header lines, as the capture records them.
+fn response_headers(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let head = text
+        .split_once("\r\n\r\n")
+        .or_else(|| text.split_once("\n\n"))
+        .map_or("", |(head, _)| head);
+    head.lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect()
+}
+
 /// `wsdiag diagnose --format json` on a capture of one REST write
-/// (`{"text":"cc"}`) answered with fixture `name`.
+/// (`{"text":"cc"}`) answered with fixture `name` (its status, headers and
+/// body).
 fn diagnose_answer(name: &str) -> Value {
     use serde_json::json;
-    let (status, body) = response(&dir().join(format!("{name}.http")));
+    let path = dir().join(format!("{name}.http"));
+    let (status, body) = response(&path);
+    let headers = response_headers(&path);
     let header = json!({"type":"header","format_version":2,"wsdiag_version":"0.1.0",
         "started_at":"2026-11-29T10:00:00Z","listen":"127.0.0.1:9000",
         "upstream":"http://127.0.0.1:8000","body_limit":262144});
@@ -269,7 +286,7 @@ fn diagnose_answer(name: &str) -> Value {
         "method":"POST","uri":"/messages","version":"HTTP/1.1",
         "headers":[["content-type","application/json"]],"body":{"len":13,"text":"{\"text\":\"cc\"}"}});
     let answer = json!({"seq":2,"t_us":2000,"conn":1,"type":"http_response","exchange":1,
-        "status":status,"headers":[],"body":{"len":body.len(),"text":body},"duration_us":1000});
+        "status":status,"headers":headers,"body":{"len":body.len(),"text":body},"duration_us":1000});
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("capture.jsonl");
     std::fs::write(&file, format!("{header}\n{request}\n{answer}\n")).unwrap();
@@ -294,6 +311,25 @@ fn rails_and_laravel_csrf_refusals_in_their_words() {
         let d = diagnose_answer(name);
         let f = &d["findings"][0];
         assert_eq!(f["code"], "csrf-failed", "{name}: {d:#}");
+        assert!(
+            f["next_step"].as_str().unwrap().contains(words),
+            "{name}: {}",
+            f["next_step"]
+        );
+    }
+}
+
+/// Spring Boot and ASP.NET Core production 500s (no details in the body)
+/// say where the details are, in each framework's words.
+#[test]
+fn spring_and_aspnet_answers_in_their_words() {
+    for (name, words) in [
+        ("spring-500-default", "server.error.include-stacktrace"),
+        ("aspnet-problem-500", "ASPNETCORE_ENVIRONMENT=Development"),
+    ] {
+        let d = diagnose_answer(name);
+        let f = &d["findings"][0];
+        assert_eq!(f["code"], "rest-server-error", "{name}: {d:#}");
         assert!(
             f["next_step"].as_str().unwrap().contains(words),
             "{name}: {}",
