@@ -16,13 +16,18 @@ use crate::support::{address_in, root, Running};
 /// Runs the backend with `bug` and `debug`, the proxy, the client with
 /// `args`; returns the diagnosis (JSON) and its text report.
 fn scenario(bug: &str, debug: &str, args: &[&str]) -> (Value, String) {
-    let (json, text, _) = scenario_introspected(bug, debug, args);
+    let (json, text, _) = scenario_introspected(bug, debug, args, 1);
     (json, text)
 }
 
-/// [`scenario`], and the diagnosis with `--introspect` (JSON), asked while
-/// the backend still runs.
-fn scenario_introspected(bug: &str, debug: &str, args: &[&str]) -> (Value, String, Value) {
+/// [`scenario`] where `diagnose` must exit with `exit`, and the diagnosis
+/// with `--introspect` (JSON), asked while the backend still runs.
+fn scenario_introspected(
+    bug: &str,
+    debug: &str,
+    args: &[&str],
+    exit: i32,
+) -> (Value, String, Value) {
     let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(python());
     command
@@ -61,7 +66,7 @@ fn scenario_introspected(bug: &str, debug: &str, args: &[&str]) -> (Value, Strin
         &["diagnose", "capture.jsonl", "--format", "json"],
         dir.path(),
     );
-    assert_eq!(code, 1, "a failing REST path exits 1: {json}");
+    assert_eq!(code, exit, "diagnose's exit code: {json}");
     // The live console, even with --quiet, showed the same findings.
     let offline: Value = serde_json::from_str(&json).unwrap();
     for finding in offline["findings"].as_array().unwrap() {
@@ -136,12 +141,25 @@ fn fastapi_sender_never_set_names_the_column_the_line_and_the_dependency() {
     }
 }
 
+/// The same chat without a bug: the message goes both ways, and neither
+/// the live console nor `diagnose` finds anything.
+#[test]
+fn fastapi_without_a_bug_gives_no_finding() {
+    let (d, text, _) = scenario_introspected("none", "1", &[], 0);
+    assert_eq!(d["findings"], Value::Array(Vec::new()), "{text}");
+    let attempts = d["attempts"].as_array().unwrap();
+    assert!(
+        attempts.iter().any(|a| a["path"] == "rest") && attempts.iter().any(|a| a["path"] == "ws"),
+        "both paths were tried: {d:#}"
+    );
+}
+
 /// `--introspect` reads FastAPI's `/openapi.json`: the request model has
 /// `text`, only the response model has `sender`, so the server must set it;
 /// without debug, where the page says nothing, that is the evidence.
 #[test]
 fn fastapi_introspection_reads_the_openapi_document() {
-    let (_, _, d) = scenario_introspected("no-sender", "0", &[]);
+    let (_, _, d) = scenario_introspected("no-sender", "0", &[], 1);
     assert_eq!(d["introspection"]["source"], "/openapi.json", "{d:#}");
     let fields = &d["introspection"]["fields"];
     assert_eq!(fields["text"]["required"], true, "{d:#}");

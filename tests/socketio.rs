@@ -320,6 +320,25 @@ fn socketio_sessions_replay_against_a_fresh_server() {
 /// The Express chat's REST bugs, each diagnosed from Express's own error
 /// page through the proxy: the finding, the field, the route's line in
 /// `socketio_chat.js`, and the fix in Express's words.
+/// The Express chat without a bug: the message goes both ways, and neither
+/// the live console nor `diagnose` finds anything.
+#[test]
+fn express_without_a_bug_gives_no_finding() {
+    let (dir, summary, console) = session(None, &["--transport", "websocket", "--rest"]);
+    assert!(
+        summary["rest_status"].as_u64().is_some_and(|s| s < 300),
+        "{summary}"
+    );
+    assert!(!console.contains('✗'), "{console}");
+    let (json, exit) = wsdiag(
+        &["diagnose", "capture.jsonl", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(exit, 0, "{json}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["findings"], Value::Array(Vec::new()), "{json}");
+}
+
 #[test]
 fn express_rest_bugs_are_diagnosed_in_express_words() {
     let cases = [
