@@ -260,10 +260,14 @@ mod live {
         let capture = h.finish().await;
         let d = diagnose::run(&capture.events, &diagnose::Options::default());
         assert_eq!(codes(&capture), [Code::WsClosedAfterMessage]);
+        let f = &d.findings[0];
+        assert!(f.title.contains("with close 1011"), "{}", f.title);
         assert!(
-            d.findings[0].title.contains("closed the socket with 1011"),
-            "{}",
-            d.findings[0].title
+            f.explanation
+                .iter()
+                .any(|e| e.contains("Channels closes with 1011 when a consumer raises")),
+            "{:?}",
+            f.explanation
         );
     }
 

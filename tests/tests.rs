@@ -16,6 +16,7 @@ mod export;
 mod fastapi;
 mod fuzz_regressions;
 mod ladder;
+mod lifecycle;
 mod nothing_lost;
 mod protocols;
 mod proxy;

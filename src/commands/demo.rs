@@ -90,7 +90,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     ));
     if let Some(path) = capture {
         let capture = crate::capture::read_path(&path)?;
-        let diagnosis = diagnose::run(&capture.events, &diagnose::Options::default());
+        let diagnosis = diagnose::run(
+            &capture.events,
+            &diagnose::Options::for_capture(&capture.header),
+        );
         say(&format!(
             "\nDiagnosis (wsdiag diagnose {}):\n",
             path.display()

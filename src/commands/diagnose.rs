@@ -21,7 +21,7 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
     let capture = super::read_capture(&args.capture, args.dialect)?;
     let mut options = diagnose::Options {
         delivery_window: args.window,
-        ..diagnose::Options::default()
+        ..diagnose::Options::for_capture(&capture.header)
     };
     if args.introspect {
         let upstream = args
@@ -48,7 +48,11 @@ pub(super) fn diagnose_file(
     options: &diagnose::Options,
 ) -> anyhow::Result<diagnose::Diagnosis> {
     let capture = capture::read_path(path)?;
-    Ok(diagnose::run(&capture.events, options))
+    let options = diagnose::Options {
+        started_at: Some(capture.header.started_at),
+        ..options.clone()
+    };
+    Ok(diagnose::run(&capture.events, &options))
 }
 
 /// Asks the upstream to describe the first failing REST endpoint, where

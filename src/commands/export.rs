@@ -30,7 +30,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         .then(|| redact::Rules::new(args.redact_key.clone(), args.redact_header.clone()));
     let command: Vec<String> = std::env::args().collect();
     let selected = export::prepare(&capture, &selection, rules.as_ref());
-    let diagnosis = diagnose::run(&selected.events, &diagnose::Options::default());
+    let diagnosis = diagnose::run(
+        &selected.events,
+        &diagnose::Options::for_capture(&capture.header),
+    );
     let export = export::render(
         &capture.header,
         &selected,

@@ -53,6 +53,20 @@ fn overrides(args: &ReplayArgs) -> anyhow::Result<Overrides> {
     })
 }
 
+/// What `events` hold, in a few words: "3 events (2 conn_open, 1 error)".
+fn holds(events: &[crate::event::Event]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for event in events {
+        *counts.entry(event.kind.type_name()).or_default() += 1;
+    }
+    let kinds: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    if kinds.is_empty() {
+        "no events".to_owned()
+    } else {
+        format!("{} events ({})", events.len(), kinds.join(", "))
+    }
+}
+
 /// Prints results (text or JSON), writes JUnit, and decides the exit code.
 fn conclude(
     results: &[ActionResult],
@@ -81,6 +95,13 @@ fn conclude(
 pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
     let capture = super::read_capture(&args.capture, args.dialect)?;
     let script = Script::of(&capture);
+    if script.steps.is_empty() {
+        anyhow::bail!(
+            "nothing to replay: {} holds {}, and no HTTP request or WebSocket of a client; record the traffic to replay through `wsdiag proxy` (a CI job should not pass on an empty recording)",
+            args.capture.display(),
+            holds(&capture.events)
+        );
+    }
     let target = Upstream::parse(&args.target)?;
     let mut options = Options {
         target: target.clone(),

@@ -18,7 +18,10 @@ pub fn run(args: ShowArgs) -> anyhow::Result<Outcome> {
     let mut console = Console::new(formatter, Some(args.filter.filter()));
     // The findings of `wsdiag diagnose`, each under the failure it
     // explains, as the live console places them.
-    let diagnosis = diagnose::run(&capture.events, &diagnose::Options::default());
+    let diagnosis = diagnose::run(
+        &capture.events,
+        &diagnose::Options::for_capture(&capture.header),
+    );
     let found = live::placed(&capture.events, diagnosis.findings);
     let mut lines = Vec::new();
     for event in &capture.events {

@@ -19,7 +19,7 @@ use super::context::RequestContext;
 use super::error_body::ErrorBody;
 use super::reading::Reading;
 use crate::event::text::normalize;
-use crate::event::{Direction, Event, EventKind, Flows, HttpRequest, Role};
+use crate::event::{Direction, Event, EventKind, Flows, HttpRequest, Role, Side};
 
 /// One way the client can deliver the same user action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -369,7 +369,8 @@ fn ws_outcome(
                 if reading.sessions[j] == reading.sessions[i]
                     && answered.is_none()
                     && echo.is_none()
-                    && (c.code == Some(1011) || !c.clean) =>
+                    && c.initiator == Side::Upstream
+                    && (!c.clean || !matches!(c.code, Some(1000 | 1001 | 1005) | None)) =>
             {
                 let how = c.code.map_or("dropped the connection".to_owned(), |code| {
                     format!("closed the socket with {code}")

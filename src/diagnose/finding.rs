@@ -49,6 +49,17 @@ pub enum Code {
     WsClosedAfterMessage,
     /// The upstream answered a client message with an error message.
     WsErrorReply,
+    /// The client offered subprotocols and the upstream's 101 chose none
+    /// (RFC 6455 section 4.1: browsers fail such a connection).
+    WsSubprotocolNotChosen,
+    /// The upstream's 101 chose a subprotocol the client did not offer.
+    WsSubprotocolNotOffered,
+    /// The upstream closed the WebSocket with an error code, not right
+    /// after a client message.
+    WsClosedByUpstream,
+    /// Something on the upstream's side dropped a silent WebSocket without
+    /// a close frame (an idle timeout in front of the backend).
+    WsIdleDrop,
 }
 
 impl Code {
@@ -70,6 +81,10 @@ impl Code {
             Code::WsHandshakeRefused => "ws-handshake-refused",
             Code::WsClosedAfterMessage => "ws-closed-after-message",
             Code::WsErrorReply => "ws-error-reply",
+            Code::WsSubprotocolNotChosen => "ws-subprotocol-not-chosen",
+            Code::WsSubprotocolNotOffered => "ws-subprotocol-not-offered",
+            Code::WsClosedByUpstream => "ws-closed-by-upstream",
+            Code::WsIdleDrop => "ws-idle-drop",
         }
     }
 }

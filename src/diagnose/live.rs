@@ -79,7 +79,9 @@ const REQUEST_LOOKBACK: usize = 256;
 /// True for an event that may complete a finding: an error status, a
 /// failed exchange (a refused handshake's answer among them), the answer
 /// to an `OPTIONS` (a CORS preflight the upstream may refuse with a 200),
-/// an abrupt or 1011 close, an error message of the socket's protocol.
+/// an accepted handshake whose subprotocol a browser refuses, a close
+/// without a close frame or with an error code, an error message of the
+/// socket's protocol.
 /// `earlier` yields the events before it, newest first.
 fn failure<'a>(event: &Event, earlier: impl Iterator<Item = &'a Event>) -> bool {
     match &event.kind {
@@ -88,7 +90,11 @@ fn failure<'a>(event: &Event, earlier: impl Iterator<Item = &'a Event>) -> bool 
             matches!(&e.kind, EventKind::HttpRequest(q) if q.exchange == r.exchange && q.method == "OPTIONS")
         }),
         EventKind::HttpError(_) => true,
-        EventKind::WsClose(c) => !c.clean || c.code == Some(1011),
+        EventKind::WsClose(c) => !c.clean || !matches!(c.code, Some(1000 | 1001 | 1005) | None),
+        EventKind::WsHandshake(h) if h.accepted => match &h.subprotocol {
+            None => !h.subprotocols_offered.is_empty(),
+            Some(chosen) => !h.subprotocols_offered.contains(chosen),
+        },
         EventKind::WsMessage(m) => m.msg_role == Some(Role::Error),
         _ => false,
     }

@@ -19,6 +19,7 @@ pub mod compare;
 pub mod context;
 pub mod error_body;
 pub mod finding;
+mod jwt;
 pub mod live;
 mod reading;
 pub mod report;
@@ -26,6 +27,8 @@ mod rules;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use serde::Serialize;
 
@@ -49,6 +52,19 @@ pub struct Options {
     /// The serializer's fields from DRF's `OPTIONS`, when fetched live;
     /// an `OPTIONS` exchange in the capture is used otherwise.
     pub introspection: Option<Introspection>,
+    /// When the capture started (its header's `started_at`), to put event
+    /// times against wall-clock facts such as a token's expiry.
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+impl Options {
+    /// The default settings for the capture that `header` starts.
+    pub fn for_capture(header: &crate::capture::Header) -> Options {
+        Options {
+            started_at: Some(header.started_at),
+            ..Options::default()
+        }
+    }
 }
 
 impl Default for Options {
@@ -57,6 +73,7 @@ impl Default for Options {
             delivery_window: Duration::from_secs(2),
             action_window: Duration::from_secs(60),
             introspection: None,
+            started_at: None,
         }
     }
 }
@@ -108,6 +125,7 @@ pub fn run(events: &[Event], options: &Options) -> Diagnosis {
         })
         .collect();
     let facts = rules::Facts {
+        started_at: options.started_at,
         ws_saved_ids: &ws_saved_ids,
         flows: &flows,
         reading: &reading,

@@ -14,7 +14,7 @@ pub mod text;
 use serde::{Deserialize, Serialize};
 
 pub use app::{DialectId, Role};
-pub use flow::Flows;
+pub use flow::{ExchangeFlow, Flows, SocketFlow};
 pub use payload::Payload;
 
 /// Which way a WebSocket message (or close) travelled through the proxy.
@@ -159,6 +159,24 @@ pub enum EventKind {
     Error(ErrorEvent),
     /// The last record of a complete capture: counts.
     Trailer(Trailer),
+}
+
+impl EventKind {
+    /// The JSON `type` tag of this kind (`ws_message`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::ConnOpen(_) => "conn_open",
+            EventKind::HttpRequest(_) => "http_request",
+            EventKind::HttpResponse(_) => "http_response",
+            EventKind::HttpError(_) => "http_error",
+            EventKind::WsHandshake(_) => "ws_handshake",
+            EventKind::WsMessage(_) => "ws_message",
+            EventKind::WsClose(_) => "ws_close",
+            EventKind::ConnClose(_) => "conn_close",
+            EventKind::Error(_) => "error",
+            EventKind::Trailer(_) => "trailer",
+        }
+    }
 }
 
 /// `conn_open`: a client connected.

@@ -201,7 +201,10 @@ async fn cached_diagnosis(state: &State) -> Response<UiBody> {
 
 /// The whole diagnosis, as `wsdiag diagnose --format json` gives it.
 fn diagnosis(capture: &Capture) -> Value {
-    let diagnosis = crate::diagnose::run(&capture.events, &Default::default());
+    let diagnosis = crate::diagnose::run(
+        &capture.events,
+        &crate::diagnose::Options::for_capture(&capture.header),
+    );
     serde_json::to_value(&diagnosis).unwrap_or(Value::Null)
 }
 
@@ -257,7 +260,10 @@ async fn export_response(path: &Path, format: ExportFormat) -> Response<UiBody> 
     let rendered = read_with(path, move |capture| {
         let rules = redact::Rules::new(Vec::new(), Vec::new());
         let selected = export::prepare(capture, &Selection::default(), Some(&rules));
-        let diagnosis = diagnose::run(&selected.events, &diagnose::Options::default());
+        let diagnosis = diagnose::run(
+            &selected.events,
+            &diagnose::Options::for_capture(&capture.header),
+        );
         export::render(
             &capture.header,
             &selected,

@@ -5,6 +5,7 @@
 //! handshakes get theirs directly.
 
 mod cors;
+mod lifecycle;
 mod rest;
 mod ws;
 
@@ -35,6 +36,8 @@ pub(super) struct Facts<'a> {
     pub reading: &'a Reading,
     /// The ids of the objects WebSocket sends saved (as JSON text).
     pub ws_saved_ids: &'a HashSet<String>,
+    /// When the capture started, if known.
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub attempts: &'a [Attempt],
     pub actions: &'a [Action],
     pub introspection: Option<&'a Introspection>,
@@ -119,6 +122,8 @@ impl RestCase<'_> {
 /// Every finding in the facts.
 pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
     let mut out = ws::refused_handshakes(facts.flows);
+    out.extend(lifecycle::subprotocols(facts));
+    out.extend(lifecycle::closes(facts));
     out.extend(cors::refused_preflights(facts.flows));
     let mut action_of = vec![None; facts.attempts.len()];
     for (a, action) in facts.actions.iter().enumerate() {
@@ -129,7 +134,10 @@ pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
     for (attempt, action) in facts.attempts.iter().zip(action_of) {
         let finding = match (&attempt.outcome, attempt.path) {
             (Outcome::Failed { .. }, SendPath::Rest) => Some(rest_failure(facts, attempt, action)),
-            (Outcome::Failed { .. }, SendPath::Ws) => Some(ws::ws_failure(attempt, action)),
+            // A close that failed it is explained by the lifecycle rules.
+            (Outcome::Failed { reason, .. }, SendPath::Ws) if reason.starts_with("error reply") => {
+                Some(ws::error_reply(attempt, action))
+            }
             _ => None,
         };
         out.extend(finding);

@@ -1,12 +1,12 @@
-//! The WebSocket rules: error replies, closes right after a message, and
-//! refused handshakes.
+//! The WebSocket rules: error replies and refused handshakes (closes are
+//! the lifecycle rules').
 
 use crate::diagnose::attempt::{Attempt, Outcome, SendPath};
 use crate::diagnose::finding::{Code, Finding};
 use crate::event::{EventKind, Flows};
 
-/// `ws-error-reply` and `ws-closed-after-message`.
-pub(super) fn ws_failure(attempt: &Attempt, action: Option<usize>) -> Finding {
+/// `ws-error-reply`: the upstream answered the message with an error.
+pub(super) fn error_reply(attempt: &Attempt, action: Option<usize>) -> Finding {
     let Outcome::Failed {
         evidence,
         status,
@@ -14,24 +14,16 @@ pub(super) fn ws_failure(attempt: &Attempt, action: Option<usize>) -> Finding {
         ..
     } = &attempt.outcome
     else {
-        unreachable!("ws_failure is only called for failed attempts")
+        unreachable!("error_reply is only called for failed attempts")
     };
-    let (code, title, next) = if reason.starts_with("error reply") {
-        (
-            Code::WsErrorReply,
-            format!(
-                "The upstream answered the WebSocket message with an error: {}",
-                reason.trim_start_matches("error reply: ")
-            ),
-            "check the message's shape against what the consumer's receive_json expects".to_owned(),
-        )
-    } else {
-        (
-            Code::WsClosedAfterMessage,
-            format!("The upstream {}", reason.trim_start_matches("the upstream ")),
-            "the consumer most likely raised while handling the message (Channels closes with 1011): find the traceback in the server's log".to_owned(),
-        )
-    };
+    let (code, title, next) = (
+        Code::WsErrorReply,
+        format!(
+            "The upstream answered the WebSocket message with an error: {}",
+            reason.trim_start_matches("error reply: ")
+        ),
+        "check the message's shape against what the server's handler expects".to_owned(),
+    );
     Finding {
         code,
         path: SendPath::Ws,

@@ -1,0 +1,332 @@
+//! The WebSocket's own lifecycle: a handshake whose subprotocol a browser
+//! refuses, and closes the upstream caused: right after a client message
+//! (with the close code's meaning, the size against a stated limit, the
+//! token's expiry), with an error code at another moment, or a drop without
+//! a close frame after a silence (an idle timeout in front of the backend).
+//!
+//! Close codes as RFC 6455 section 7.4.1 and the IANA "WebSocket Close Code
+//! Number Registry" define them; 4000-4999 are the application's own.
+
+use chrono::{DateTime, Utc};
+
+use super::Facts;
+use crate::diagnose::attempt::{Outcome, SendPath};
+use crate::diagnose::finding::{Code, Finding};
+use crate::diagnose::jwt;
+use crate::event::{Direction, Event, EventKind, Opcode, Role, Side, SocketFlow, WsClose};
+
+/// A close this soon after a client message is taken as its answer.
+const AFTER_MESSAGE_US: u64 = 1_000_000;
+
+/// A drop without a close frame after this much silence both ways is an
+/// idle drop.
+const IDLE_US: u64 = 1_000_000;
+
+/// `ws-subprotocol-not-chosen` and `ws-subprotocol-not-offered`.
+pub(super) fn subprotocols(facts: &Facts<'_>) -> Vec<Finding> {
+    let flows = facts.flows;
+    let mut out = Vec::new();
+    for socket in flows.sockets() {
+        let event = &flows.events()[socket.handshake];
+        let EventKind::WsHandshake(h) = &event.kind else {
+            continue;
+        };
+        let offered = h.subprotocols_offered.join(", ");
+        let (code, title, next) = match &h.subprotocol {
+            None if !h.subprotocols_offered.is_empty() => (
+                Code::WsSubprotocolNotChosen,
+                format!("The client offered the subprotocol {offered} and the upstream chose none: browsers fail such a handshake"),
+                format!("make the server accept one of the offered subprotocols ({offered}) and send it back in Sec-WebSocket-Protocol, or stop offering one in the client"),
+            ),
+            Some(chosen) if !h.subprotocols_offered.iter().any(|o| o == chosen) => (
+                Code::WsSubprotocolNotOffered,
+                format!("The upstream chose the subprotocol {chosen}, which the client did not offer ({}): clients fail such a handshake", if offered.is_empty() { "it offered none" } else { offered.as_str() }),
+                format!("make the server choose only among the subprotocols the client offers, or have the client offer {chosen}"),
+            ),
+            _ => continue,
+        };
+        let mut evidence = vec![event.seq];
+        let close = socket.closes.iter().map(|&i| &flows.events()[i]).next();
+        let mut explanation = vec![
+            "RFC 6455 section 4.1: a client that offered subprotocols fails the connection when the server's 101 names none of them, and Chrome, Firefox and Node's ws do; the server sees an open socket that the browser has already dropped.".to_owned(),
+        ];
+        if let Some(close) = close {
+            evidence.push(close.seq);
+            if let EventKind::WsClose(c) = &close.kind {
+                explanation.push(format!(
+                    "The {} ended the socket {} ms after the handshake{}.",
+                    side_name(c.initiator),
+                    close.t_us.saturating_sub(event.t_us) / 1000,
+                    if c.clean {
+                        ""
+                    } else {
+                        ", without a close frame"
+                    }
+                ));
+            }
+        }
+        out.push(finding(code, title, next, explanation, evidence));
+    }
+    out
+}
+
+/// `ws-closed-after-message`, `ws-closed-by-upstream` and `ws-idle-drop`:
+/// every close of the upstream's that was not a normal one.
+pub(super) fn closes(facts: &Facts<'_>) -> Vec<Finding> {
+    let flows = facts.flows;
+    let events = flows.events();
+    let mut out = Vec::new();
+    for socket in flows.sockets() {
+        let Some(at) = socket.closes.first().copied() else {
+            continue;
+        };
+        let close_event = &events[at];
+        let EventKind::WsClose(close) = &close_event.kind else {
+            continue;
+        };
+        if close.initiator != Side::Upstream || normal(close) {
+            continue;
+        }
+        // Traffic: any frame but a close. A client's message: its text or
+        // binary data, heartbeats aside.
+        let last = |dir: Option<Direction>| {
+            socket.messages.iter().rev().map(|&i| &events[i]).find(|e| {
+                let EventKind::WsMessage(m) = &e.kind else {
+                    return false;
+                };
+                let wanted = match dir {
+                    None => m.opcode != Opcode::Close,
+                    Some(d) => {
+                        m.dir == d
+                            && matches!(m.opcode, Opcode::Text | Opcode::Binary)
+                            && m.msg_role != Some(Role::Heartbeat)
+                    }
+                };
+                e.t_us <= close_event.t_us && wanted
+            })
+        };
+        let handshake = &events[socket.handshake];
+        let quiet_since = last(None).map_or(handshake.t_us, |e| e.t_us);
+        let silence = close_event.t_us.saturating_sub(quiet_since);
+        let sent = last(Some(Direction::ClientToUpstream))
+            .filter(|m| close_event.t_us.saturating_sub(m.t_us) <= AFTER_MESSAGE_US)
+            .filter(|m| m.t_us >= quiet_since);
+        let mut f = match sent {
+            Some(message) => after_message(facts, socket, message, close_event, close),
+            None if !close.clean && close.code.is_none() && silence >= IDLE_US => {
+                idle_drop(close_event, silence)
+            }
+            None => by_upstream(close_event, close),
+        };
+        f.action = facts.attempts.iter().enumerate().find_map(|(i, a)| {
+            let closed_it = matches!(&a.outcome, Outcome::Failed { evidence, .. } if evidence.contains(&close_event.seq));
+            (a.path == SendPath::Ws && closed_it)
+                .then(|| facts.actions.iter().position(|x| x.attempts.contains(&i)))
+                .flatten()
+        });
+        out.push(f);
+    }
+    out
+}
+
+/// A close code that ends a WebSocket normally: 1000, 1001 (going away),
+/// 1005 (no code given) in a completed close handshake.
+fn normal(close: &WsClose) -> bool {
+    close.clean && matches!(close.code, Some(1000 | 1001 | 1005) | None)
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Client => "client",
+        Side::Upstream => "upstream",
+        Side::Proxy => "proxy",
+    }
+}
+
+/// `code "reason"`, or how the socket ended without a close frame.
+fn quoted(close: &WsClose) -> String {
+    match close.code {
+        Some(code) if close.reason.is_empty() => format!("close {code}"),
+        Some(code) => format!("close {code} {:?}", close.reason),
+        None => "no close frame (browsers report 1006)".to_owned(),
+    }
+}
+
+/// What a close code means, and what to do, by RFC 6455 section 7.4.1 and
+/// the IANA registry; `None` for the application's own codes.
+fn meaning(code: Option<u16>) -> Option<(&'static str, &'static str)> {
+    Some(match code? {
+        1002 => ("1002 is a protocol error: the upstream saw a frame it considers invalid", "compare the message's frames with RFC 6455 (masking, fragmentation, reserved bits): `wsdiag show` lists them"),
+        1003 => ("1003: the upstream does not accept this kind of data (text where it wants binary, or the reverse)", "send the message type the server expects"),
+        1007 => ("1007: the message's data is not what its type says (text that is not UTF-8)", "send text messages as valid UTF-8, or as binary"),
+        1008 => ("1008 is a policy violation: most often authentication or authorization, as the reason says", "check the credentials the socket opened with and what the server allows this user"),
+        1009 => ("1009: the message was too big for the upstream", "send smaller messages (split them), or raise the server's maximum message size"),
+        1010 => ("1010: the client expected an extension the server did not negotiate", "check Sec-WebSocket-Extensions on both sides"),
+        1011 => ("1011: the server raised while handling the message (Channels closes with 1011 when a consumer raises)", "find the traceback in the server's log for this message"),
+        1012 => ("1012: the server is restarting", "reconnect after a pause"),
+        1013 => ("1013: the server is overloaded, try again later", "reconnect with backoff"),
+        1014 => ("1014: a gateway in front of the server got a bad answer from it", "check the server behind the gateway"),
+        _ => return None,
+    })
+}
+
+/// `ws-closed-after-message`: the close answered a client message.
+fn after_message(
+    facts: &Facts<'_>,
+    socket: &SocketFlow,
+    message: &Event,
+    close_event: &Event,
+    close: &WsClose,
+) -> Finding {
+    let EventKind::WsMessage(m) = &message.kind else {
+        unreachable!("the last client message is a ws_message")
+    };
+    let after_ms = close_event.t_us.saturating_sub(message.t_us) / 1000;
+    let what = m
+        .msg_type
+        .as_deref()
+        .map_or(String::new(), |t| format!(" `{t}`"));
+    let title = format!(
+        "The upstream ended the WebSocket with {} {after_ms} ms after the client's message{what}",
+        quoted(close)
+    );
+    let mut explanation = Vec::new();
+    let mut next = match meaning(close.code) {
+        Some((means, next)) => {
+            explanation.push(format!("{means}."));
+            next.to_owned()
+        }
+        None if close.code.is_none() => {
+            explanation.push("The upstream dropped the connection without a close frame: its process crashed, or something in front of it cut the connection.".to_owned());
+            "find what the server did with this message in its log (a crash, a worker killed)"
+                .to_owned()
+        }
+        None => {
+            explanation.push(format!(
+                "{} is the application's own code (4000-4999): the reason is its explanation.",
+                close.code.unwrap_or_default()
+            ));
+            "see what the server's code means by this close code and reason".to_owned()
+        }
+    };
+    if close.code == Some(1009) {
+        let limit = first_number(&close.reason)
+            .map(|l| format!(", over the {l}-byte limit the reason states"))
+            .unwrap_or_default();
+        explanation.push(format!("The message was {} bytes{limit}.", m.payload.len));
+    }
+    if let Some(text) = token_expiry(facts, socket, close_event) {
+        if close.reason.to_ascii_lowercase().contains("expire")
+            || close.reason.to_ascii_lowercase().contains("token")
+        {
+            next = "open the socket again with a fresh token when it expires (refresh it before `exp`, or reconnect on this close code)".to_owned();
+        }
+        explanation.push(text);
+    }
+    let mut f = finding(
+        Code::WsClosedAfterMessage,
+        title,
+        next,
+        explanation,
+        vec![message.seq, close_event.seq],
+    );
+    f.error = Some(quoted(close));
+    f
+}
+
+/// `ws-idle-drop`: dropped without a close frame after a silence.
+fn idle_drop(close_event: &Event, silence_us: u64) -> Finding {
+    let seconds = silence_us as f64 / 1e6;
+    let mut f = finding(
+        Code::WsIdleDrop,
+        format!("Something on the upstream's side dropped the WebSocket without a close frame after {seconds:.1} s of silence in both directions"),
+        format!("send heartbeats more often than every {seconds:.0} s (a ping, or the protocol's own), or raise the idle timeout of what sits in front of the backend (nginx `proxy_read_timeout`, a load balancer's idle timeout)"),
+        vec![
+            "No message went either way before the drop, and no close frame came: an idle timeout in a proxy or load balancer between wsdiag and the backend ends such connections; browsers report 1006.".to_owned(),
+        ],
+        vec![close_event.seq],
+    );
+    f.error = Some(format!("no close frame after {seconds:.1} s idle"));
+    f
+}
+
+/// `ws-closed-by-upstream`: an error close not tied to a client message.
+fn by_upstream(close_event: &Event, close: &WsClose) -> Finding {
+    let (explanation, next) = match meaning(close.code) {
+        Some((means, next)) => (format!("{means}."), next.to_owned()),
+        None if close.code.is_none() => (
+            "The upstream dropped the connection without a close frame.".to_owned(),
+            "find what happened to the server's connection in its log".to_owned(),
+        ),
+        None => (
+            "The application's own close code (4000-4999): the reason is its explanation."
+                .to_owned(),
+            "see what the server's code means by this close code and reason".to_owned(),
+        ),
+    };
+    let mut f = finding(
+        Code::WsClosedByUpstream,
+        format!("The upstream ended the WebSocket with {}", quoted(close)),
+        next,
+        vec![explanation],
+        vec![close_event.seq],
+    );
+    f.error = Some(quoted(close));
+    f
+}
+
+/// The expiry of the token the socket opened with, against the close.
+fn token_expiry(facts: &Facts<'_>, socket: &SocketFlow, close_event: &Event) -> Option<String> {
+    let (_, request) = facts.flows.upgrade(socket.conn)?;
+    let token = jwt::in_request(request)?;
+    let exp = token.exp?;
+    let expires = DateTime::<Utc>::from_timestamp(exp, 0)?;
+    let at = expires.format("%H:%M:%S UTC");
+    Some(match facts.started_at {
+        Some(start) => {
+            let closed = crate::capture::wall_clock(start, close_event.t_us);
+            let delta = (closed - expires).num_milliseconds() as f64 / 1000.0;
+            let when = if delta >= 0.0 {
+                format!("{delta:.1} s before the close")
+            } else {
+                format!("{:.1} s after the close", -delta)
+            };
+            format!(
+                "The socket opened with a JWT in {} whose exp is {at}, {when}.",
+                token.place
+            )
+        }
+        None => format!(
+            "The socket opened with a JWT in {} whose exp is {at}.",
+            token.place
+        ),
+    })
+}
+
+fn first_number(text: &str) -> Option<u64> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+}
+
+fn finding(
+    code: Code,
+    title: String,
+    next_step: String,
+    explanation: Vec<String>,
+    evidence: Vec<u64>,
+) -> Finding {
+    Finding {
+        code,
+        path: SendPath::Ws,
+        title,
+        error: None,
+        location: None,
+        explanation,
+        next_step,
+        suggestion: None,
+        evidence,
+        action: None,
+        comparison: None,
+    }
+}

@@ -1,0 +1,45 @@
+'use strict';
+// A WebSocket client (npm `ws`, which fails a handshake as browsers do)
+// for wsdiag's lifecycle tests. Usage:
+//   node lifecycle_client.js BASE_URL --path /ws/x [--protocol chat.v1]
+//        [--send TEXT]... [--send-bytes N] [--before-send-ms N] [--wait-ms N]
+// Opens the socket, waits --before-send-ms, sends each message, then waits
+// for the close or --wait-ms; prints {opened, protocol, received, close:
+// {code, reason}, error} as one JSON line.
+
+const WebSocket = require('ws');
+const { baseUrl, wsUrl, done, watchdog } = require('./common');
+
+const args = process.argv.slice(3);
+const opt = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const sends = args.flatMap((a, i) => (a === '--send' ? [args[i + 1]] : []));
+const bytes = Number(opt('--send-bytes', 0));
+if (bytes > 0) sends.push('x'.repeat(bytes));
+const beforeSend = Number(opt('--before-send-ms', 0));
+const waitMs = Number(opt('--wait-ms', 3000));
+const protocol = opt('--protocol', undefined);
+
+const wd = watchdog(waitMs + beforeSend + 10000);
+const summary = { opened: false, protocol: null, received: [], close: null, error: null };
+const ws = new WebSocket(wsUrl(baseUrl(process.argv[2]), opt('--path', '/')), protocol ? [protocol] : []);
+let finished = false;
+const finish = () => {
+  if (!finished) done(summary, wd);
+  finished = true;
+};
+const giveUp = setTimeout(() => { ws.terminate(); finish(); }, waitMs + beforeSend);
+ws.on('open', () => {
+  summary.opened = true;
+  summary.protocol = ws.protocol || null;
+  setTimeout(() => sends.forEach((m) => ws.send(m)), beforeSend);
+});
+ws.on('message', (data) => summary.received.push(data.toString().slice(0, 80)));
+ws.on('error', (e) => { summary.error = e.message; });
+ws.on('close', (code, reason) => {
+  summary.close = { code, reason: reason.toString() };
+  clearTimeout(giveUp);
+  finish();
+});
