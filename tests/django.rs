@@ -218,6 +218,43 @@ async fn wrong_field_name_in_the_rest_body() {
     );
 }
 
+/// JSON sent as `text/plain;charset=UTF-8`, as `fetch()` sends a string
+/// body without headers: DRF answers 415 while the same text works over
+/// the WebSocket. The finding names the content type and the fix, and
+/// blames no field.
+#[tokio::test]
+async fn json_sent_as_text_plain_is_named_with_the_header_to_send() {
+    let (summary, d) = scenario(
+        "none",
+        "1",
+        &["--content-type", "text/plain;charset=UTF-8"],
+        &[],
+    )
+    .await;
+    assert_eq!(summary["rest"]["status"], 415, "{summary:#}");
+    let f = the_finding(&d);
+    assert_eq!(f["code"], "rest-content-type", "{f:#}");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("`text/plain;charset=UTF-8`"),
+        "{f:#}"
+    );
+    assert!(
+        f["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Type: application/json"),
+        "{f:#}"
+    );
+    let said = format!("{} {}", f["title"], f["explanation"]);
+    assert!(
+        !said.contains("does not carry") && !said.contains("never sets"),
+        "no field is blamed: {f:#}"
+    );
+}
+
 const ALICE_TOKEN: &str = "a11ce00000000000000000000000000000000001";
 
 /// `wsdiag probe` against the Django backend with `bug`, token auth.

@@ -21,6 +21,10 @@ pub struct RequestContext {
     pub query_token: bool,
     /// `Content-Type`, without parameters.
     pub content_type: Option<String>,
+    /// `Content-Type` as sent, parameters included
+    /// (`text/plain;charset=UTF-8`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type_sent: Option<String>,
     /// `Origin`.
     pub origin: Option<String>,
     /// `Host`.
@@ -56,6 +60,7 @@ impl RequestContext {
                 .any(|(k, _)| k.to_ascii_lowercase().contains("token")),
             content_type: header(headers, "content-type")
                 .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned()),
+            content_type_sent: header(headers, "content-type").map(str::to_owned),
             origin: header(headers, "origin").map(str::to_owned),
             host: header(headers, "host").map(str::to_owned),
         }

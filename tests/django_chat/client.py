@@ -53,6 +53,9 @@ def parse_args():
     p.add_argument("--accept", choices=sorted(ACCEPT), default="json",
                    help="Accept header of the REST POST (json = axios default)")
     p.add_argument("--timeout", type=float, default=10.0, help="per-wait timeout, seconds")
+    p.add_argument("--content-type", default="application/json",
+                   help="Content-Type of the REST POST; text/plain;charset=UTF-8 is what "
+                        "fetch() sends for a string body without headers")
     p.add_argument("--rest-body-out", help="write the raw REST POST response body to this file")
     return p.parse_args()
 
@@ -288,7 +291,7 @@ async def run(args, summary):
         ) if ws_id is not None else False
 
         # 2) the same message over REST
-        headers = {"Content-Type": "application/json", **alice.rest_headers(ACCEPT[args.accept])}
+        headers = {"Content-Type": args.content_type, **alice.rest_headers(ACCEPT[args.accept])}
         body = json.dumps({args.rest_field: text})
         r = await loop.run_in_executor(None, lambda: alice.http.post(
             f"{alice.base}/api/conversations/{conv}/messages/", data=body, headers=headers, timeout=t))

@@ -172,7 +172,13 @@ pub(super) fn content_type(case: &RestCase<'_>) -> Option<Finding> {
     if !(json_body && not_json && (case.status == Some(415) || refused_whole_body)) {
         return None;
     }
-    let sent = sent.unwrap_or("no Content-Type");
+    let sent = case
+        .attempt
+        .context
+        .content_type_sent
+        .as_deref()
+        .or(sent)
+        .unwrap_or("no Content-Type");
     let mut f = case.finding(
         Code::RestContentType,
         format!("The REST request sends JSON as `{sent}`, which the server does not parse as JSON"),
