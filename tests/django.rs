@@ -381,3 +381,83 @@ async fn a_recorded_django_session_replays_against_a_fresh_backend_with_correlat
         "{text}"
     );
 }
+
+/// Chromium opens the chat's socket with its trailing slash, then without:
+/// daphne answers the unrouted path with a bodiless
+/// `500 Internal server error` and closes, and Chromium drops its side as
+/// soon as it reads the status line. The capture holds the 500 as the
+/// upstream's response (a 5xx, no error), and the finding says Channels
+/// answers an unrouted path with 500 and that this one lacks the trailing
+/// slash the accepted one has.
+#[tokio::test]
+async fn a_channels_path_without_its_trailing_slash_is_a_500_and_named() {
+    let backend = tokio::task::spawn_blocking(|| Backend::start("none", "1"))
+        .await
+        .unwrap();
+    let harness =
+        Harness::in_front_of(&format!("http://{}", backend.addr), Options::default()).await;
+    crate::support::chromium();
+    let mut closes = Vec::new();
+    for path in ["/ws/chat/3/", "/ws/chat/3"] {
+        let out = tokio::process::Command::new("node")
+            .arg(crate::support::node_tools().join("browser_ws.js"))
+            .args([&harness.url(""), "/api/csrf/", path])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        closes.push(serde_json::from_slice::<Value>(&out.stdout).unwrap());
+    }
+    assert_eq!(closes[0]["opened"], true, "{closes:?}");
+    assert_eq!(closes[1]["opened"], false, "{closes:?}");
+    let capture = harness.finish().await;
+    drop(backend);
+    let refused = capture
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            wsdiag::event::EventKind::WsHandshake(h) if !h.accepted => Some(h.exchange),
+            _ => None,
+        })
+        .unwrap();
+    let answered = capture.events.iter().any(|e| {
+        matches!(&e.kind, wsdiag::event::EventKind::HttpResponse(r) if r.exchange == refused && r.status == 500)
+    });
+    assert!(answered, "the 500 is recorded as the upstream's response");
+    let trailer = capture.trailer().unwrap();
+    assert_eq!(
+        trailer.exchanges_by_status.get("5xx"),
+        Some(&1),
+        "{trailer:?}"
+    );
+    assert_eq!(trailer.errors, 0, "{trailer:?}");
+    let d = wsdiag::diagnose::run(
+        &capture.events,
+        &wsdiag::diagnose::Options::for_capture(&capture.header),
+    );
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.code == wsdiag::diagnose::Code::WsHandshakeRefused)
+        .unwrap();
+    assert!(
+        f.title.contains("refused with 500") && f.title.contains("no route matches"),
+        "{}",
+        f.title
+    );
+    assert!(
+        f.explanation
+            .iter()
+            .any(|e| e.contains("lacks the trailing slash")
+                && e.contains("`/ws/chat/3/` was accepted")),
+        "{:?}",
+        f.explanation
+    );
+    assert!(f.next_step.contains("trailing slash"), "{}", f.next_step);
+}

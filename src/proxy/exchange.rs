@@ -10,14 +10,14 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming};
 
-use super::body::{BodyOutcome, TeeBody};
+use super::body::{BodyOutcome, BoxError, TeeBody};
 use super::conn_state::ConnState;
 use super::headers::{self, Hop};
 use super::{ProxyBody, Shared};
 use crate::event::{
-    headers_from, ErrorKind, EventKind, HttpError, HttpRequest, HttpResponse, Side,
+    headers_from, ErrorKind, EventKind, HttpError, HttpRequest, HttpResponse, Payload, Side,
 };
 
 /// The parts of a request the capture keeps, taken before forwarding
@@ -161,7 +161,11 @@ impl Exchange {
 
     /// Passes the upstream's response to the client, recording it once its
     /// body has been forwarded completely (or has failed).
-    pub fn relay(self, response: Response<Incoming>) -> Response<ProxyBody> {
+    pub fn relay<B>(self, response: Response<B>) -> Response<ProxyBody>
+    where
+        B: Body<Data = Bytes> + Unpin + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let (mut parts, body) = response.into_parts();
         let status = parts.status;
         let recorded_headers = headers_from(&parts.headers);
@@ -196,6 +200,70 @@ impl Exchange {
         Response::from_parts(parts, tee.boxed_unsync())
     }
 }
+
+impl Exchange {
+    /// Relays the upstream's answer to a WebSocket upgrade that it refused.
+    ///
+    /// A browser fails the WebSocket as soon as it reads a status other
+    /// than 101 and drops the connection before any body, so this answer
+    /// is read from the upstream first, up to [`READ_AHEAD`] bytes within
+    /// `timeout`, and recorded as it came before the client gets it: the
+    /// capture never depends on the client reading it (daphne's bodiless
+    /// `500 Internal server error`, ended by closing the connection). A
+    /// longer or slower body is relayed as it streams, the bytes read
+    /// ahead first.
+    pub async fn relay_refusal(
+        self,
+        response: Response<Incoming>,
+        timeout: std::time::Duration,
+    ) -> Response<ProxyBody> {
+        let (mut parts, mut body) = response.into_parts();
+        let mut ahead: Vec<Bytes> = Vec::new();
+        let mut size = 0;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let ended = loop {
+            if size > READ_AHEAD {
+                break false;
+            }
+            match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        size += data.len();
+                        ahead.push(data);
+                    }
+                }
+                Ok(None) => break true,
+                // A failure or a slow body: what follows relays the rest,
+                // and records its end, as for any response.
+                Ok(Some(Err(_))) | Err(_) => break false,
+            }
+        };
+        if !ended {
+            let read = futures_util::stream::iter(ahead.into_iter().map(|b| Ok(Frame::data(b))));
+            let rest = http_body_util::BodyStream::new(
+                body.map_err(|e: hyper::Error| -> BoxError { e.into() }),
+            );
+            let chained: std::pin::Pin<Box<dyn futures_util::Stream<Item = _> + Send>> =
+                Box::pin(futures_util::StreamExt::chain(read, rest));
+            let body = http_body_util::StreamBody::new(chained);
+            return self.relay(Response::from_parts(parts, body));
+        }
+        let bytes: Bytes = ahead.concat().into();
+        let recorded = HttpResponse {
+            exchange: self.id,
+            status: parts.status.as_u16(),
+            headers: headers_from(&parts.headers),
+            body: Payload::capture(&bytes, self.shared.recorder.body_limit()),
+            duration_us: self.elapsed_us(),
+        };
+        self.record(EventKind::HttpResponse(recorded)).await;
+        headers::strip_hop_by_hop(&mut parts.headers);
+        Response::from_parts(parts, full(bytes))
+    }
+}
+
+/// How much of a refused upgrade's answer is read before relaying it.
+const READ_AHEAD: usize = 64 << 10;
 
 /// A complete body of the proxy's own.
 pub(super) fn full(body: impl Into<Bytes>) -> ProxyBody {

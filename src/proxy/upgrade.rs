@@ -77,7 +77,7 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
         let status = response.status().as_u16();
         ex.record(EventKind::WsHandshake(handshake(status, None)))
             .await;
-        return ex.relay(response);
+        return ex.relay_refusal(response, timeout).await;
     }
 
     let subprotocol = response

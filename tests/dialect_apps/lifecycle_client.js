@@ -3,6 +3,7 @@
 // for wsdiag's lifecycle tests. Usage:
 //   node lifecycle_client.js BASE_URL --path /ws/x [--protocol chat.v1]
 //        [--send TEXT]... [--send-bytes N] [--before-send-ms N] [--wait-ms N]
+//        [--origin ORIGIN]
 // Opens the socket, waits --before-send-ms, sends each message, then waits
 // for the close or --wait-ms; prints {opened, protocol, received, close:
 // {code, reason}, error} as one JSON line.
@@ -24,7 +25,8 @@ const protocol = opt('--protocol', undefined);
 
 const wd = watchdog(waitMs + beforeSend + 10000);
 const summary = { opened: false, protocol: null, received: [], close: null, error: null };
-const ws = new WebSocket(wsUrl(baseUrl(process.argv[2]), opt('--path', '/')), protocol ? [protocol] : []);
+const origin = opt('--origin', undefined);
+const ws = new WebSocket(wsUrl(baseUrl(process.argv[2]), opt('--path', '/')), protocol ? [protocol] : [], origin ? { origin } : {});
 let finished = false;
 const finish = () => {
   if (!finished) done(summary, wd);

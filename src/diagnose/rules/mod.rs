@@ -5,6 +5,7 @@
 //! handshakes get theirs directly.
 
 mod cors;
+mod handshake_diff;
 mod lifecycle;
 mod rest;
 mod ws;

@@ -1,9 +1,23 @@
 //! The WebSocket rules: error replies and refused handshakes (closes are
 //! the lifecycle rules').
 
+use super::handshake_diff;
 use crate::diagnose::attempt::{Attempt, Outcome, SendPath};
 use crate::diagnose::finding::{Code, Finding};
 use crate::event::{EventKind, Flows};
+use crate::stacks::{self, StackId};
+
+/// The framework the upstream's responses name in their headers
+/// (`Server: daphne`), the first that names one.
+fn upstream_stack(flows: &Flows<'_>) -> StackId {
+    flows
+        .exchanges()
+        .iter()
+        .filter_map(|x| flows.response(x.id))
+        .map(|(_, r)| stacks::detect(&r.headers))
+        .find(|s| *s != StackId::Generic)
+        .unwrap_or(StackId::Generic)
+}
 
 /// `ws-error-reply`: the upstream answered the message with an error.
 pub(super) fn error_reply(attempt: &Attempt, action: Option<usize>) -> Finding {
@@ -55,13 +69,25 @@ pub(super) fn refused_handshakes(flows: &Flows<'_>) -> Vec<Finding> {
         let response = flows.response(exchange.id).map(|(e, r)| (e.seq, r));
         let body = response
             .and_then(|(_, r)| r.body.text())
-            .map(|t| crate::event::text::shorten(t.trim(), 120));
+            .map(|t| crate::event::text::shorten(t.trim(), 120))
+            .filter(|t| !t.is_empty());
+        let explanation = flows
+            .request(exchange.id)
+            .map(|(_, r)| handshake_diff::against_accepted(flows, r))
+            .unwrap_or_default();
+        let slash = explanation.iter().any(|e| e.contains("trailing slash"));
+        let channels = upstream_stack(flows) == StackId::Django;
         let (why, next) = match h.status {
-            403 => ("the origin validator (AllowedHostsOriginValidator) or the consumer refused it", "add the page's host to ALLOWED_HOSTS, or check the consumer's connect() permissions"),
-            404 => ("no WebSocket route matches the path", "check websocket_urlpatterns (a missing trailing slash or prefix?) and that the ASGI application routes \"websocket\""),
-            401 => ("it was not authenticated", "send the session cookie or the token the consumer expects"),
-            502 | 504 => ("wsdiag could not reach the upstream", "check that the backend runs under an ASGI server (daphne, uvicorn) at the --upstream address"),
-            _ => ("the upstream did not switch protocols", "check the upstream's log for this request"),
+            403 => ("the origin validator (AllowedHostsOriginValidator) or the consumer refused it", "add the page's host to ALLOWED_HOSTS, or check the consumer's connect() permissions".to_owned()),
+            404 => ("no WebSocket route matches the path", "check websocket_urlpatterns (a missing trailing slash or prefix?) and that the ASGI application routes \"websocket\"".to_owned()),
+            500 if channels && body.is_none() => ("Channels answers a WebSocket path that no route matches with a bodiless 500 (URLRouter raises \"No route found for path\"; daphne sends `500 Internal server error`)", if slash {
+                "open the path with its trailing slash, as the route is written, or make the slash optional in websocket_urlpatterns (`re_path(r\"ws/chat/(?P<conversation_id>\\d+)/?$\", ...)`)".to_owned()
+            } else {
+                "check websocket_urlpatterns against this path (daphne's log says \"No route found for path\")".to_owned()
+            }),
+            401 => ("it was not authenticated", "send the session cookie or the token the consumer expects".to_owned()),
+            502 | 504 => ("wsdiag could not reach the upstream", "check that the backend runs under an ASGI server (daphne, uvicorn) at the --upstream address".to_owned()),
+            _ => ("the upstream did not switch protocols", "check the upstream's log for this request".to_owned()),
         };
         let mut evidence = vec![event.seq];
         evidence.extend(response.map(|(seq, _)| seq));
@@ -74,8 +100,8 @@ pub(super) fn refused_handshakes(flows: &Flows<'_>) -> Vec<Finding> {
             ),
             error: body,
             location: None,
-            explanation: Vec::new(),
-            next_step: next.to_owned(),
+            explanation,
+            next_step: next,
             suggestion: None,
             evidence,
             action: None,
