@@ -399,3 +399,50 @@ fn express_rest_bugs_are_diagnosed_in_express_words() {
         }
     }
 }
+
+/// Two Socket.IO server processes behind a load balancer without sticky
+/// sessions (`round_robin.js`, as a plain nginx `upstream` block): the real
+/// socket.io-client over long-polling opens a session on one process and
+/// its next request reaches the other, which answers 400 "Session ID
+/// unknown". The finding names the session, says the same upstream issued
+/// it, and gives sticky sessions as the fix.
+#[test]
+fn a_session_refused_by_another_server_process_is_named() {
+    let balancer = NodeServer::start("round_robin.js", &[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy, addr) = Running::proxy(&balancer.url, "capture.jsonl", &[], dir.path());
+    // The client cannot connect; its watchdog ends it after 3 s.
+    let _ = Command::new("node")
+        .args(["socketio_client.js", &format!("http://{addr}")])
+        .args(["--transport", "polling-only"])
+        .env("DIALECT_TIMEOUT_MS", "3000")
+        .current_dir(dialect_apps())
+        .output()
+        .unwrap();
+    let (console, _) = proxy.stop("INT");
+    let (json, exit) = wsdiag(
+        &["diagnose", "capture.jsonl", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(exit, 1, "{json}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "socketio-session-unknown")
+        .unwrap_or_else(|| panic!("{json}"));
+    let title = f["title"].as_str().unwrap();
+    let sid = title
+        .split("Engine.IO session ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .unwrap();
+    assert_eq!(sid.len(), 20, "an Engine.IO sid: {title}");
+    assert!(title.contains("it had issued"), "{title}");
+    assert!(
+        f["next_step"].as_str().unwrap().contains("sticky sessions"),
+        "{f:#}"
+    );
+    assert!(console.contains("✗ socketio-session-unknown:"), "{console}");
+}

@@ -60,6 +60,9 @@ pub enum Code {
     /// Something on the upstream's side dropped a silent WebSocket without
     /// a close frame (an idle timeout in front of the backend).
     WsIdleDrop,
+    /// The upstream refused an Engine.IO session it had issued (no sticky
+    /// sessions between several server processes).
+    SocketioSessionUnknown,
 }
 
 impl Code {
@@ -85,6 +88,7 @@ impl Code {
             Code::WsSubprotocolNotOffered => "ws-subprotocol-not-offered",
             Code::WsClosedByUpstream => "ws-closed-by-upstream",
             Code::WsIdleDrop => "ws-idle-drop",
+            Code::SocketioSessionUnknown => "socketio-session-unknown",
         }
     }
 }

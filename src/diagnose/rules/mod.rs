@@ -5,6 +5,7 @@
 //! handshakes get theirs directly.
 
 mod cors;
+mod engineio;
 mod handshake_diff;
 mod lifecycle;
 mod rest;
@@ -125,6 +126,7 @@ pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
     let mut out = ws::refused_handshakes(facts.flows);
     out.extend(lifecycle::subprotocols(facts));
     out.extend(lifecycle::closes(facts));
+    out.extend(engineio::unknown_sessions(facts.flows));
     out.extend(cors::refused_preflights(facts.flows));
     let mut action_of = vec![None; facts.attempts.len()];
     for (a, action) in facts.actions.iter().enumerate() {
