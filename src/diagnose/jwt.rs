@@ -3,11 +3,9 @@
 //! JWS compact serialization of RFC 7515 section 7.1 (three base64url
 //! segments, the first a JSON header naming its `alg`).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde_json::Value;
 
-use crate::event::HttpRequest;
+use crate::event::{jwt, HttpRequest};
 
 /// A token found in a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,20 +16,16 @@ pub struct Token {
     pub exp: Option<i64>,
 }
 
-/// The claims of `text` when it is a JWT: a JSON object header with `alg`,
-/// and a JSON object payload.
+/// The claims of `text` when it is a JWT (the shape of `event::jwt`: a
+/// JSON object header with `alg`) whose payload is a JSON object.
 pub fn claims(text: &str) -> Option<Value> {
     let mut parts = text.trim().split('.');
     let (header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
         return None;
     }
-    let decode = |segment: &str| -> Option<Value> {
-        let bytes = URL_SAFE_NO_PAD.decode(segment.trim_end_matches('=')).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    };
-    decode(header)?.get("alg")?.as_str()?;
-    decode(payload).filter(Value::is_object)
+    jwt::header(header)?;
+    jwt::segment_json(payload).filter(Value::is_object)
 }
 
 /// The first JWT `request` carries: in a query parameter, the
@@ -71,6 +65,9 @@ pub fn in_request(request: &HttpRequest) -> Option<Token> {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
     use super::*;
 
     fn jwt(payload: &str) -> String {

@@ -8,6 +8,7 @@
 
 mod app;
 pub mod flow;
+pub mod jwt;
 mod payload;
 pub mod text;
 
