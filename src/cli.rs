@@ -61,7 +61,7 @@ pub struct ProxyArgs {
     pub upstream: String,
     /// Address to listen on. Loopback by default: say 0.0.0.0:9000 to let
     /// other machines in.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Send the upstream's host:port as `Host` instead of the client's (for
     /// virtual-hosted upstreams). Off by default: Django's CSRF check
@@ -120,7 +120,8 @@ pub struct UiArgs {
         long,
         value_name = "ADDR",
         default_value = "127.0.0.1:9001",
-        requires = "ui"
+        requires = "ui",
+        value_parser = parse_listen
     )]
     pub ui_listen: SocketAddr,
 }
@@ -135,6 +136,10 @@ pub struct RecordingArgs {
     /// Record nothing to a file (the console still shows the traffic).
     #[arg(long, conflicts_with = "capture")]
     pub no_capture: bool,
+    /// Replace the --capture file if it exists (without this, an existing
+    /// file is refused and left as it is).
+    #[arg(long, requires = "capture")]
+    pub overwrite: bool,
     /// Bytes of each body or message the capture keeps (the rest is
     /// forwarded, counted, and marked truncated), e.g. 256KiB.
     #[arg(long, value_name = "BYTES", default_value = "256KiB", value_parser = parse_size)]
@@ -267,7 +272,7 @@ pub struct DemoArgs {
     /// Where to listen: the proxy's address, or with --backend-only the
     /// backend's. Default: a free loopback port (127.0.0.1:8000 with
     /// --backend-only).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     pub listen: Option<SocketAddr>,
     /// Where to record.
     #[command(flatten)]
@@ -489,11 +494,45 @@ pub struct MockArgs {
     #[command(flatten)]
     pub dialect: DialectArgs,
     /// Where to listen (where the frontend expects its backend).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// What to ignore when matching requests and messages.
     #[command(flatten)]
     pub ignore: IgnoreArgs,
+}
+
+/// A listening address: `HOST:PORT` with an IP or a host name
+/// (`localhost:9000`, resolved, IPv4 first), or a bare port for loopback
+/// (`9000` is `127.0.0.1:9000`).
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    let hint =
+        "give HOST:PORT (127.0.0.1:9000, or 0.0.0.0:9000 for other machines) or a bare port (9000)";
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if s.contains("://") {
+        return Err(format!("{s:?} is a URL: {hint}"));
+    }
+    let Some((_, port)) = s.rsplit_once(':') else {
+        return Err(format!("{s:?} has no port: {hint}"));
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(format!("{port:?} is not a TCP port (0-65535): {hint}"));
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("{s:?} does not resolve ({e}): {hint}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s:?} resolves to no address: {hint}"))
 }
 
 /// Parses `10s`, `500ms`, `2m` or a plain number of seconds.

@@ -14,6 +14,7 @@ mod dialects;
 mod django;
 mod export;
 mod fastapi;
+mod first_contact;
 mod fuzz_regressions;
 mod ladder;
 mod lifecycle;

@@ -100,13 +100,12 @@ impl StopSignal {
     }
 }
 
-/// Starts the web viewer on `args.ui_listen` for `source`, if `--ui` was
-/// given, and prints its URL. Returns the token that stops it.
-fn start_ui(
+/// Binds the web viewer's listener when `--ui` asks for it: before
+/// anything is recorded, so a busy port fails first.
+fn bind_ui(
     runtime: &tokio::runtime::Runtime,
     args: &crate::cli::UiArgs,
-    source: crate::ui::Source,
-) -> anyhow::Result<Option<tokio_util::sync::CancellationToken>> {
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
     use anyhow::Context as _;
     if !args.ui {
         return Ok(None);
@@ -119,15 +118,26 @@ fn start_ui(
                 args.ui_listen
             )
         })?;
+    Ok(Some(listener))
+}
+
+/// Serves the web viewer of `source` on `listener` (from [`bind_ui`]) and
+/// prints its URL; returns what stops it.
+fn start_ui(
+    runtime: &tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    source: crate::ui::Source,
+) -> anyhow::Result<tokio_util::sync::CancellationToken> {
+    use anyhow::Context as _;
     let token = crate::ui::new_token();
     let url = crate::ui::url(&listener, &token).context("while reading the viewer's address")?;
     crate::sink::console::say(&format!("Web viewer: {url}"));
-    if !args.ui_listen.ip().is_loopback() {
+    if !listener.local_addr().is_ok_and(|a| a.ip().is_loopback()) {
         crate::sink::console::say(
             "WARNING: the web viewer listens on a non-loopback address: anyone with its URL can read the traffic.",
         );
     }
     let stop = tokio_util::sync::CancellationToken::new();
     runtime.spawn(crate::ui::serve(listener, source, token, stop.clone()));
-    Ok(Some(stop))
+    Ok(stop)
 }

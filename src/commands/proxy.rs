@@ -31,6 +31,19 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     let listen = listener
         .local_addr()
         .context("while reading the listening address")?;
+    if config.upstream.is_address_of(listen) {
+        anyhow::bail!(
+            "--upstream {} is wsdiag's own address ({listen}): it would forward every request to itself; point --upstream at your backend, and --listen at another port",
+            config.upstream.display
+        );
+    }
+    // Every listener is bound before anything is recorded.
+    let ui_listener = super::bind_ui(&runtime, &args.ui)?;
+    if args.ui.ui && args.recording.no_capture {
+        anyhow::bail!(
+            "--ui shows what the capture file holds: drop --no-capture (or use --capture FILE)"
+        );
+    }
     let stop = {
         let _context = runtime.enter();
         StopSignal::install()?
@@ -64,19 +77,21 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     if config.insecure {
         say("WARNING: --insecure: the upstream's TLS certificate is not verified.");
     }
-    let ui = match &recording.capture {
-        Some(capture) => {
+    let ui = match (ui_listener, &recording.capture) {
+        (Some(listener), Some(capture)) => {
             let source = crate::ui::Source {
                 capture: capture.clone(),
                 live: true,
             };
-            super::start_ui(&runtime, &args.ui, source)?
+            Some(super::start_ui(&runtime, listener, source)?)
         }
-        None if args.ui.ui => anyhow::bail!(
-            "--ui shows what the capture file holds: drop --no-capture (or use --capture FILE)"
-        ),
-        None => None,
+        _ => None,
     };
+    if let Some(unreachable) = runtime.block_on(config.upstream.unreachable()) {
+        say(&format!(
+            "WARNING: {unreachable}; wsdiag keeps running and answers 502 until it does"
+        ));
+    }
     runtime.block_on(proxy::run(listener, config, recorder, stop.wait()));
     if let Some(ui) = ui {
         ui.cancel();

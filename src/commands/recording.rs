@@ -50,6 +50,12 @@ pub fn start(
         (None, false) => Some(default_path(prefix)),
     };
     if let Some(path) = &capture {
+        if path.exists() && !args.overwrite {
+            anyhow::bail!(
+                "the capture file {} exists: wsdiag will not overwrite it; choose another name with --capture FILE, or replace it with --overwrite",
+                path.display()
+            );
+        }
         let writer = CaptureWriter::create(path, &header).with_context(|| {
             format!(
                 "cannot create the capture file {}: choose another place with --capture FILE",

@@ -127,6 +127,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
             let recording_args = RecordingArgs {
                 capture: Some(path.clone()),
                 no_capture: false,
+                overwrite: true,
                 body_limit: capture.header.body_limit.min(256 << 10),
                 dialect: args.dialect,
             };

@@ -54,7 +54,10 @@ fn serve_ui(args: &ShowArgs) -> anyhow::Result<Outcome> {
         capture: args.capture.clone(),
         live: false,
     };
-    let ui = super::start_ui(&runtime, &args.ui, source)?;
+    let ui = match super::bind_ui(&runtime, &args.ui)? {
+        Some(listener) => Some(super::start_ui(&runtime, listener, source)?),
+        None => None,
+    };
     console::say("Ctrl-C stops the viewer.");
     runtime.block_on(stop.wait());
     if let Some(ui) = ui {

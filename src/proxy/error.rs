@@ -68,6 +68,42 @@ fn chain_of<'a>(e: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'sta
     all
 }
 
+/// What a failure to reach `upstream` (its display form) means for a
+/// person, in words that name the cause and what to try, with the
+/// library's wording only as the last resort: a refused connection
+/// ("nothing answers at 127.0.0.1:8000: is your backend running?"), TLS
+/// spoken to a plain-HTTP port, a name that does not resolve, a timeout.
+pub fn explain(e: &(dyn StdError + 'static), upstream: &str) -> String {
+    let causes = chain_of(e);
+    let io_kind = causes
+        .iter()
+        .find_map(|c| c.downcast_ref::<io::Error>().map(io::Error::kind));
+    let tls = causes
+        .iter()
+        .find_map(|c| c.downcast_ref::<rustls::Error>());
+    if let Some(tls) = tls {
+        return match tls {
+            rustls::Error::InvalidMessage(_) => format!(
+                "the upstream {upstream} does not speak TLS: use http:// (or ws://) instead of https://"
+            ),
+            other => format!("TLS with the upstream {upstream} failed: {other}; for a self-signed certificate, --insecure"),
+        };
+    }
+    let text = chain(e);
+    match io_kind {
+        Some(io::ErrorKind::ConnectionRefused) => format!(
+            "nothing answers at {upstream} (connection refused): is your backend running, on that port?"
+        ),
+        _ if text.contains("dns error") || text.contains("failed to lookup address") => format!(
+            "the upstream's host name in {upstream} does not resolve: check --upstream"
+        ),
+        Some(io::ErrorKind::TimedOut) => format!(
+            "connecting to {upstream} timed out: is the address right, and no firewall in between? (--connect-timeout)"
+        ),
+        _ => format!("the upstream {upstream} failed: {text}"),
+    }
+}
+
 /// The error and its causes in one line: "a: b: c", without repeats.
 pub fn chain(e: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();

@@ -61,7 +61,7 @@ pub(super) async fn forward(req: Request<Incoming>, ex: Exchange) -> Response<Pr
         }
         Ok(Err(e)) => {
             let kind = error::classify(&e);
-            let message = format!("the upstream failed: {}", error::chain(&e));
+            let message = error::explain(&e, &ex.shared.config.upstream.display);
             let status = match kind {
                 ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::BAD_GATEWAY,

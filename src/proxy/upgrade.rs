@@ -51,7 +51,10 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
             let kind = error::classify(e.as_ref());
-            let message = format!("WebSocket upgrade failed: {}", error::chain(e.as_ref()));
+            let message = format!(
+                "WebSocket upgrade failed: {}",
+                error::explain(e.as_ref(), &ex.shared.config.upstream.display)
+            );
             ex.record(EventKind::WsHandshake(handshake(502, None)))
                 .await;
             return ex

@@ -5,6 +5,8 @@
 //! through rustls, with the system's roots plus the webpki roots, or no
 //! verification at all with `--insecure` (self-signed staging certificates).
 
+use std::net::SocketAddr;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +42,17 @@ pub enum UpstreamError {
     /// A scheme wsdiag does not forward to.
     #[error("--upstream {0:?}: the scheme must be http, https, ws or wss")]
     Scheme(String),
+    /// A host and port without `http://`.
+    #[error("--upstream {0:?} has no scheme: did you mean http://{0}?")]
+    NoScheme(String),
+    /// A port no TCP connection can have.
+    #[error("--upstream {url:?}: {port} is not a TCP port (1-65535)")]
+    Port {
+        /// The URL given.
+        url: String,
+        /// Its port, as written.
+        port: String,
+    },
     /// Credentials in the URL would be sent as part of `Host`.
     #[error("--upstream must not carry credentials (user:password@): send them with the client's own Authorization header or cookies")]
     Credentials,
@@ -48,12 +61,19 @@ pub enum UpstreamError {
 impl Upstream {
     /// Parses `http://host:port/prefix` (also https, ws, wss).
     pub fn parse(url: &str) -> Result<Upstream, UpstreamError> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| UpstreamError::Invalid(url.to_owned()))?;
+        let no_scheme = !url.contains("://");
+        let uri: Uri = match url.parse() {
+            Ok(uri) => uri,
+            // `localhost:8000` reads as a scheme `localhost`; say what was meant.
+            Err(_) if no_scheme && format!("http://{url}").parse::<Uri>().is_ok() => {
+                return Err(UpstreamError::NoScheme(url.to_owned()))
+            }
+            Err(_) => return Err(UpstreamError::Invalid(url.to_owned())),
+        };
         let tls = match uri.scheme_str() {
             Some("http") | Some("ws") => false,
             Some("https") | Some("wss") => true,
+            _ if no_scheme => return Err(UpstreamError::NoScheme(url.to_owned())),
             _ => return Err(UpstreamError::Scheme(url.to_owned())),
         };
         let authority = uri
@@ -62,6 +82,19 @@ impl Upstream {
             .ok_or_else(|| UpstreamError::Invalid(url.to_owned()))?;
         if authority.as_str().contains('@') {
             return Err(UpstreamError::Credentials);
+        }
+        // The port as written: after an IPv6 literal's `]`, else after the
+        // last `:`. One that is not a u16 (or is 0) is refused, not ignored.
+        let written = authority.as_str();
+        let port_text = match written.rfind(']') {
+            Some(end) => written[end + 1..].strip_prefix(':'),
+            None => written.rsplit_once(':').map(|(_, p)| p),
+        };
+        if let (Some(port), None | Some(0)) = (port_text, authority.port_u16()) {
+            return Err(UpstreamError::Port {
+                url: url.to_owned(),
+                port: port.to_owned(),
+            });
         }
         let default_port = if tls { 443 } else { 80 };
         let authority = match authority.port_u16() {
@@ -76,6 +109,52 @@ impl Upstream {
             base_path: uri.path().trim_end_matches('/').to_owned(),
             display: url.to_owned(),
         })
+    }
+
+    /// True when this upstream is `listen` itself: the same port, and a
+    /// host that is the same address, or both local (a loopback address,
+    /// `localhost`, or `0.0.0.0` / `::`, which take every local address).
+    /// Resolves the host name (at start only).
+    pub fn is_address_of(&self, listen: SocketAddr) -> bool {
+        use std::net::ToSocketAddrs as _;
+        let local = |ip: std::net::IpAddr| ip.is_loopback() || ip.is_unspecified();
+        let host = self
+            .authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = self.authority.port_u16().unwrap_or(0);
+        let resolved: Vec<SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        resolved.iter().any(|a| {
+            a.port() == listen.port()
+                && (a.ip() == listen.ip() || (local(a.ip()) && local(listen.ip())))
+        })
+    }
+
+    /// Why nothing can be reached at this upstream right now (a refused
+    /// or timed-out TCP connection, within 2 s), for a warning at start;
+    /// `None` when it answers.
+    pub async fn unreachable(&self) -> Option<String> {
+        let address = (
+            self.authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            self.authority.port_u16().unwrap_or(0),
+        );
+        let connect = tokio::net::TcpStream::connect(address);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), connect).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(super::error::explain(&e, &self.display)),
+            Err(_) => Some(format!(
+                "nothing answered at {} within 2 s: is the address right?",
+                self.display
+            )),
+        }
     }
 
     /// The absolute URI of `path_and_query` on the upstream, for the client
@@ -230,5 +309,25 @@ mod tests {
             Err(UpstreamError::Scheme(_))
         ));
         assert!(Upstream::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn first_contact_mistakes_get_what_to_try() {
+        for url in ["127.0.0.1:8000", "localhost:8000"] {
+            let e = Upstream::parse(url).unwrap_err().to_string();
+            assert!(e.contains(&format!("did you mean http://{url}?")), "{e}");
+        }
+        assert!(Upstream::parse("http://[::1]/").is_ok());
+        assert!(Upstream::parse("http://[::1]:8000/").is_ok());
+        for (url, port) in [
+            ("http://127.0.0.1:99999", "99999"),
+            ("http://localhost:0", "0"),
+        ] {
+            let e = Upstream::parse(url).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{port} is not a TCP port")),
+                "{url}: {e}"
+            );
+        }
     }
 }

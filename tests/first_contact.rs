@@ -1,0 +1,259 @@
+//! The mistakes new users make with `wsdiag proxy`, through the real
+//! binary: each gets a message that says what happened and what to try,
+//! and nothing recorded is lost.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::{address_in, Running};
+
+fn wsdiag(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the wsdiag binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A loopback port nothing listens on: bound on port 0, then released.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` through `addr`; the status line and body.
+fn get(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[test]
+fn an_existing_capture_is_refused_and_left_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = "{\"type\":\"header\"}\n{\"seq\":1}\n";
+    std::fs::write(dir.path().join("session.jsonl"), old).unwrap();
+    let out = wsdiag(
+        &[
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:8000",
+            "--listen",
+            "127.0.0.1:0",
+            "--capture",
+            "session.jsonl",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(
+        e.contains("session.jsonl exists") && e.contains("--overwrite"),
+        "{e}"
+    );
+    let kept = std::fs::read_to_string(dir.path().join("session.jsonl")).unwrap();
+    assert_eq!(kept, old, "the old capture is intact");
+}
+
+/// `--upstream` naming wsdiag's own address, in each form that means it:
+/// refused at start, before it could forward to itself.
+#[test]
+fn an_upstream_that_is_the_listen_address_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (listen_host, upstream_host) in [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.1", "localhost"),
+        ("0.0.0.0", "127.0.0.1"),
+        ("127.0.0.1", "0.0.0.0"),
+    ] {
+        let port = free_port();
+        let out = wsdiag(
+            &[
+                "proxy",
+                "--listen",
+                &format!("{listen_host}:{port}"),
+                "--upstream",
+                &format!("http://{upstream_host}:{port}"),
+                "--no-capture",
+            ],
+            dir.path(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{listen_host} / {upstream_host}"
+        );
+        let e = stderr(&out);
+        assert!(e.contains("is wsdiag's own address"), "{e}");
+    }
+}
+
+#[test]
+fn upstream_urls_with_mistakes_say_what_was_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    for (upstream, expected) in [
+        ("127.0.0.1:8000", "did you mean http://127.0.0.1:8000?"),
+        ("localhost:8000", "did you mean http://localhost:8000?"),
+        ("http://127.0.0.1:99999", "99999 is not a TCP port"),
+    ] {
+        let out = wsdiag(
+            &["proxy", "--upstream", upstream, "--listen", "127.0.0.1:0"],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{upstream}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{upstream}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// `--listen 9000` and `--listen localhost:PORT` are loopback addresses;
+/// a URL or a missing port get the form to use.
+#[test]
+fn listen_takes_a_bare_port_and_host_names() {
+    let dir = tempfile::tempdir().unwrap();
+    for form in ["{port}", "localhost:{port}"] {
+        let port = free_port();
+        let listen = form.replace("{port}", &port.to_string());
+        let mut proxy = Running::start(
+            &[
+                "proxy",
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--listen",
+                &listen,
+                "--no-capture",
+            ],
+            dir.path(),
+        );
+        let banner = proxy.line_with("proxy on");
+        assert!(
+            banner.contains(&format!("http://127.0.0.1:{port}")),
+            "{banner}"
+        );
+        let _ = proxy.stop("INT");
+    }
+    for bad in ["http://127.0.0.1:9000", "localhost"] {
+        let out = wsdiag(
+            &["proxy", "--upstream", "http://127.0.0.1:1", "--listen", bad],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(stderr(&out).contains("give HOST:PORT"), "{}", stderr(&out));
+    }
+}
+
+/// A backend that is not running: said at start, the proxy keeps
+/// running, and a request gets a 502 that says the same, in words.
+#[test]
+fn a_backend_that_is_down_is_named_at_start_and_in_the_502() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = format!("http://127.0.0.1:{}", free_port());
+    let mut proxy = Running::start(
+        &[
+            "proxy",
+            "--upstream",
+            &upstream,
+            "--listen",
+            "127.0.0.1:0",
+            "--no-capture",
+        ],
+        dir.path(),
+    );
+    let addr = address_in(&proxy.line_with("proxy on"));
+    let warning = proxy.line_with("WARNING");
+    assert!(
+        warning.contains(&format!("nothing answers at {upstream}"))
+            && warning.contains("is your backend running")
+            && warning.contains("keeps running"),
+        "{warning}"
+    );
+    let answer = get(&addr, "/api/");
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    assert!(answer.contains("nothing answers at"), "{answer}");
+    assert!(!answer.contains("client error (Connect)"), "{answer}");
+    let _ = proxy.stop("INT");
+}
+
+/// `https://` to a plain-HTTP backend: the 502 says to use `http://`.
+#[test]
+fn tls_to_a_plain_http_backend_says_to_use_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = Running::start(
+        &["demo", "--backend-only", "--listen", "127.0.0.1:0"],
+        dir.path(),
+    );
+    let backend_addr = address_in(&backend.line_with("Sample chat backend on"));
+    let mut proxy = Running::start(
+        &[
+            "proxy",
+            "--upstream",
+            &format!("https://{backend_addr}"),
+            "--listen",
+            "127.0.0.1:0",
+            "--no-capture",
+        ],
+        dir.path(),
+    );
+    let addr = address_in(&proxy.line_with("proxy on"));
+    let answer = get(&addr, "/api/echo/");
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    assert!(
+        answer.contains("does not speak TLS: use http://"),
+        "{answer}"
+    );
+    assert!(!answer.contains("InvalidContentType"), "{answer}");
+    let _ = proxy.stop("INT");
+    let _ = backend.child.kill();
+}
+
+/// A busy `--ui-listen` port fails before anything is recorded: no
+/// banner, no header-only capture.
+#[test]
+fn a_busy_viewer_port_fails_before_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let out = wsdiag(
+        &[
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+            "--capture",
+            "c.jsonl",
+            "--ui",
+            "--ui-listen",
+            &busy_addr,
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("for the web viewer"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("c.jsonl").exists(), "nothing was recorded");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("proxy on"),
+        "no banner before the failure"
+    );
+}
