@@ -26,13 +26,16 @@
 //! secrets are learned from the whole capture, so a filtered export still
 //! knows them.
 
+mod django;
+mod sweep;
+
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, RandomState};
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::event::{Event, EventKind, Headers, Opcode, Payload};
+use crate::event::{Event, EventKind, Headers, Payload};
 
 /// Words that make a header, cookie, query parameter or JSON key secret.
 const SECRET_WORDS: [&str; 13] = [
@@ -331,154 +334,6 @@ impl Rules {
             body.len
         );
         Some(replaced(body, note))
-    }
-
-    /// Replaces every known secret in every text of `event`.
-    fn sweep_event(&self, event: &mut Event, secrets: &[String]) {
-        let sweep = |text: &str| self.sweep(text, secrets);
-        let sweep_payload = |p: &mut Payload| {
-            if let Some(text) = p.text() {
-                let swept = sweep(text);
-                if swept != text {
-                    *p = replaced(p, swept);
-                }
-            }
-        };
-        match &mut event.kind {
-            EventKind::HttpRequest(r) => {
-                r.uri = sweep(&r.uri);
-                sweep_payload(&mut r.body);
-                r.headers.iter_mut().for_each(|(_, v)| *v = sweep(v));
-            }
-            EventKind::HttpResponse(r) => {
-                sweep_payload(&mut r.body);
-                r.headers.iter_mut().for_each(|(_, v)| *v = sweep(v));
-            }
-            EventKind::WsMessage(m) if m.opcode == Opcode::Close => {
-                // A close payload is the code (two bytes), then the reason.
-                if let Some(reason) = m
-                    .payload
-                    .bytes
-                    .get(2..)
-                    .and_then(|r| std::str::from_utf8(r).ok())
-                {
-                    let swept = sweep(reason);
-                    if swept != reason {
-                        let mut raw = m.payload.bytes[..2].to_vec();
-                        raw.extend_from_slice(swept.as_bytes());
-                        m.payload = Payload {
-                            len: raw.len() as u64,
-                            bytes: raw.into(),
-                        };
-                    }
-                }
-            }
-            EventKind::WsMessage(m) => sweep_payload(&mut m.payload),
-            EventKind::WsHandshake(h) => h.uri = sweep(&h.uri),
-            EventKind::WsClose(c) => {
-                c.reason = sweep(&c.reason);
-                c.error = c.error.as_deref().map(sweep);
-            }
-            EventKind::HttpError(e) => e.message = sweep(&e.message),
-            EventKind::Error(e) => e.message = sweep(&e.message),
-            _ => {}
-        }
-    }
-
-    /// `text` with every secret, and its HTML- and JSON-escaped forms,
-    /// replaced by its placeholder.
-    fn sweep(&self, text: &str, secrets: &[String]) -> String {
-        let mut out = text.to_owned();
-        for s in secrets {
-            let json = serde_json::to_string(s).unwrap_or_default();
-            let html = s
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;")
-                .replace('\'', "&#x27;");
-            let forms = [
-                s.as_str(),
-                html.as_str(),
-                json.get(1..json.len().saturating_sub(1))
-                    .unwrap_or_default(),
-            ];
-            for form in forms.into_iter().filter(|f| !f.is_empty()) {
-                if out.contains(form) {
-                    out = out.replace(form, &self.placeholder(s));
-                }
-            }
-        }
-        out
-    }
-
-    /// In a Django technical 500 page, the values of COOKIES and META
-    /// entries whose names look secret (`HTTP_COOKIE`, `CSRF_COOKIE`,
-    /// `sessionid`, `HTTP_AUTHORIZATION`, …), in the HTML and the text form.
-    fn django_sections(&self, payload: &Payload) -> Payload {
-        let Some(text) = payload.text() else {
-            return payload.clone();
-        };
-        let marks = [
-            "id=\"meta-info\"",
-            "\nMETA:\n",
-            "id=\"cookie-info\"",
-            "\nCOOKIES:\n",
-        ];
-        if !marks.iter().any(|m| text.contains(m)) {
-            return payload.clone();
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut lines = text.split_inclusive('\n').peekable();
-        while let Some(line) = lines.next() {
-            // Text form: `NAME = 'value'` lines under META: and COOKIES:.
-            if let Some((name, value)) = line.trim_end().split_once(" = ") {
-                if self.secret_name(name.trim()) && !name.contains(' ') {
-                    out.push_str(&format!(
-                        "{name} = {}\n",
-                        self.placeholder(value.trim_matches('\''))
-                    ));
-                    continue;
-                }
-            }
-            // HTML form: <td>NAME</td>, then <td class="code"><pre>value</pre></td>.
-            if let Some(name) = line
-                .trim()
-                .strip_prefix("<td>")
-                .and_then(|l| l.strip_suffix("</td>"))
-            {
-                if self.secret_name(name) {
-                    out.push_str(line);
-                    if let Some(next) = lines.next() {
-                        out.push_str(&self.redact_pre(next));
-                    }
-                    continue;
-                }
-            }
-            out.push_str(line);
-        }
-        replaced(payload, out)
-    }
-
-    /// `<td class="code"><pre>VALUE</pre></td>` with VALUE redacted. Django
-    /// quotes string values (`&#x27;...&#x27;`): the quotes stay, the hash
-    /// is of the value itself, so it matches the same secret elsewhere.
-    fn redact_pre(&self, line: &str) -> String {
-        const QUOTE: &str = "&#x27;";
-        match (line.find("<pre>"), line.find("</pre>")) {
-            (Some(a), Some(b)) if a + 5 <= b => {
-                let value = &line[a + 5..b];
-                let inner = value
-                    .strip_prefix(QUOTE)
-                    .and_then(|v| v.strip_suffix(QUOTE));
-                let redacted = match inner {
-                    Some(inner) => format!("{QUOTE}{}{QUOTE}", self.placeholder(inner)),
-                    None => self.placeholder(value),
-                };
-                format!("{}{redacted}{}", &line[..a + 5], &line[b..])
-            }
-            _ => line.to_owned(),
-        }
     }
 }
 
