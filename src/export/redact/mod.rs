@@ -26,33 +26,17 @@
 //! secrets are learned from the whole capture, so a filtered export still
 //! knows them.
 
+mod body;
 mod django;
+mod names;
 mod sweep;
 
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, RandomState};
 
 use bytes::Bytes;
-use serde_json::Value;
 
 use crate::event::{Event, EventKind, Headers, Payload};
-
-/// Words that make a header, cookie, query parameter or JSON key secret.
-const SECRET_WORDS: [&str; 13] = [
-    "token",
-    "secret",
-    "pass", // password, passwd, passphrase
-    "pwd",
-    "session",
-    "auth",
-    "key",
-    "csrf",
-    "signature",
-    "cookie", // HTTP_COOKIE in a Django page's META
-    "jwt",
-    "bearer",
-    "credential",
-];
 
 /// Headers whose whole value is secret.
 const SECRET_HEADERS: [&str; 4] = [
@@ -92,10 +76,16 @@ impl Rules {
         format!("[REDACTED:{:08x}]", self.key.hash_one(secret) as u32)
     }
 
+    /// True when a JSON key, header or cookie called `name` holds a secret
+    /// ([`names`]) or the user named it (`--redact-key`).
     fn secret_name(&self, name: &str) -> bool {
-        let lower = name.to_ascii_lowercase();
-        SECRET_WORDS.iter().any(|w| lower.contains(w))
-            || self.keys.iter().any(|k| k.eq_ignore_ascii_case(name))
+        names::secret_name(name) || self.keys.iter().any(|k| k.eq_ignore_ascii_case(name))
+    }
+
+    /// True when a query parameter or form field called `name` holds a
+    /// secret: the JSON key rules plus OAuth's `code`, `state` and the like.
+    fn secret_param(&self, name: &str) -> bool {
+        names::secret_param(name) || self.secret_name(name)
     }
 
     fn secret_header(&self, name: &str) -> bool {
@@ -201,84 +191,20 @@ impl Rules {
         };
         let pairs: Vec<String> = query
             .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, v)) if self.secret_name(k) && !v.is_empty() => {
-                    let decoded: String = form_urlencoded::parse(pair.as_bytes())
-                        .map(|(_, v)| v.into_owned())
-                        .collect();
-                    secrets.insert(v.to_owned());
-                    format!("{k}={}", self.secret(&decoded, secrets))
+            .map(|pair| {
+                let decoded = form_urlencoded::parse(pair.as_bytes()).next();
+                match (pair.split_once('='), decoded) {
+                    (Some((k, v)), Some((name, value)))
+                        if self.secret_param(&name) && !v.is_empty() =>
+                    {
+                        secrets.insert(v.to_owned());
+                        format!("{k}={}", self.secret(&value, secrets))
+                    }
+                    _ => pair.to_owned(),
                 }
-                _ => pair.to_owned(),
             })
             .collect();
         format!("{path}?{}", pairs.join("&"))
-    }
-
-    /// A body or payload with secret JSON keys (or form fields) redacted.
-    fn body(&self, payload: &Payload, secrets: &mut BTreeSet<String>) -> Payload {
-        let Some(text) = payload.text() else {
-            return payload.clone();
-        };
-        let trimmed = text.trim_start();
-        let redacted = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-            match serde_json::from_str::<Value>(text) {
-                Ok(mut value) => {
-                    let before = secrets.len();
-                    self.json(&mut value, secrets);
-                    (secrets.len() != before).then(|| value.to_string())
-                }
-                Err(_) => None,
-            }
-        } else if text.contains('=')
-            && !text.contains(char::is_whitespace)
-            && !trimmed.starts_with('<')
-        {
-            self.form(text, secrets)
-        } else {
-            None
-        };
-        match redacted {
-            Some(text) => replaced(payload, text),
-            None => payload.clone(),
-        }
-    }
-
-    fn json(&self, value: &mut Value, secrets: &mut BTreeSet<String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, inner) in map.iter_mut() {
-                    match inner {
-                        Value::String(s) if self.secret_name(key) => *s = self.secret(s, secrets),
-                        Value::Number(n) if self.secret_name(key) => {
-                            *inner = Value::String(self.secret(&n.to_string(), secrets))
-                        }
-                        _ => self.json(inner, secrets),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.json(v, secrets)),
-            _ => {}
-        }
-    }
-
-    fn form(&self, text: &str, secrets: &mut BTreeSet<String>) -> Option<String> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
-            .into_owned()
-            .collect();
-        if !pairs.iter().any(|(k, _)| self.secret_name(k)) {
-            return None;
-        }
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs {
-            let v = if self.secret_name(&k) {
-                self.secret(&v, secrets)
-            } else {
-                v
-            };
-            out.append_pair(&k, &v);
-        }
-        Some(out.finish())
     }
 }
 
@@ -348,5 +274,35 @@ fn replaced(payload: &Payload, text: String) -> Payload {
     Payload {
         bytes: Bytes::from(text),
         len,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_urls_and_oauth_callbacks_lose_their_credentials() {
+        let rules = Rules::new(vec![], vec![]);
+        let mut secrets = BTreeSet::new();
+        let uri = "/up?X-Amz-Credential=AKIAq%2F2026&X-Amz-Date=20260101T000000Z\
+                   &X-Amz-Security-Token=st0k&X-Amz-Signature=s1gn&sv=2024&sig=az%3D\
+                   &code=c0d&state=st8&Access_Token=at9&page=2";
+        let out = rules.query(uri, &mut secrets);
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(out.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        for (name, value) in &pairs {
+            let kept = matches!(name.as_str(), "X-Amz-Date" | "sv" | "page");
+            assert_eq!(!kept, value.starts_with("[REDACTED:"), "{name}={value}");
+        }
+        // The decoded value is what the placeholder names, and both forms
+        // are known for the sweep.
+        assert!(out.contains(&format!(
+            "X-Amz-Credential={}",
+            rules.placeholder("AKIAq/2026")
+        )));
+        assert!(secrets.contains("AKIAq%2F2026") && secrets.contains("AKIAq/2026"));
     }
 }
