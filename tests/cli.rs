@@ -178,7 +178,11 @@ fn show_reads_a_capture_cut_short_by_a_crash_and_says_so() {
     let out = wsdiag(&["show", "cut.jsonl"], dir.path());
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(text.contains("partial line 10"), "{text}");
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("cut.jsonl is partial: it ends with a partial line 10"),
+        "{note}"
+    );
     assert!(text.contains("no trailer"), "{text}");
 }
 

@@ -257,3 +257,137 @@ fn a_busy_viewer_port_fails_before_recording() {
         "no banner before the failure"
     );
 }
+
+/// The recorded demo capture, in `dir` as `demo.jsonl`.
+fn demo_capture(dir: &Path) {
+    let out = wsdiag(&["demo", "--quiet", "--capture", "demo.jsonl"], dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn replay_names_its_own_flags_and_checks_the_junit_directory_first() {
+    let dir = tempfile::tempdir().unwrap();
+    demo_capture(dir.path());
+    let out = wsdiag(
+        &["replay", "demo.jsonl", "--target", "127.0.0.1:8100"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(
+        e.contains(
+            "--target \"127.0.0.1:8100\" has no scheme: did you mean http://127.0.0.1:8100?"
+        ) && !e.contains("--upstream"),
+        "{e}"
+    );
+    // The target does not even exist: the JUnit check comes before any
+    // work, so the message is about the directory.
+    let out = wsdiag(
+        &[
+            "replay",
+            "demo.jsonl",
+            "--target",
+            "http://127.0.0.1:1",
+            "--junit",
+            "/missing/dir/r.xml",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the directory /missing/dir does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn probe_against_a_dead_backend_exits_2_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = format!("http://127.0.0.1:{}", free_port());
+    let out = wsdiag(
+        &[
+            "probe",
+            "--upstream",
+            &upstream,
+            "--ws-path",
+            "/ws/chat/3/",
+            "--rest-path",
+            "/api/conversations/3/messages/",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("nothing answers at"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_directory_as_a_capture_is_said_once_with_what_to_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wsdiag(&["show", "."], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains(". is a directory: give a capture file"), "{e}");
+    assert_eq!(e.matches("directory").count(), 1, "the cause once: {e}");
+}
+
+#[test]
+fn an_export_selection_past_the_end_says_what_the_capture_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    demo_capture(dir.path());
+    let out = wsdiag(
+        &[
+            "export",
+            "demo.jsonl",
+            "--format",
+            "jsonl",
+            "--since",
+            "500",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(
+        e.contains("no event of demo.jsonl matches the selection")
+            && e.contains("the capture runs from"),
+        "{e}"
+    );
+}
+
+/// A capture cut by a crash: every reading command says so, and
+/// `diagnose` never says "nothing failed" without saying it is partial.
+#[test]
+fn a_partial_capture_is_named_by_every_command_that_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    demo_capture(dir.path());
+    let full = std::fs::read_to_string(dir.path().join("demo.jsonl")).unwrap();
+    // Cut inside the eighth line, before the REST failure.
+    let cut: usize = full.lines().take(7).map(|l| l.len() + 1).sum::<usize>() + 15;
+    std::fs::write(dir.path().join("cut.jsonl"), &full[..cut]).unwrap();
+    for args in [
+        vec!["diagnose", "cut.jsonl"],
+        vec!["export", "cut.jsonl", "--format", "har"],
+        vec!["show", "cut.jsonl"],
+        vec!["replay", "cut.jsonl", "--target", "http://127.0.0.1:1"],
+    ] {
+        let out = wsdiag(&args, dir.path());
+        assert!(
+            stderr(&out).contains("cut.jsonl is partial: it ends with a partial line 8"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = wsdiag(&["diagnose", "cut.jsonl"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("The capture is partial")
+            && text
+                .contains("no send path failed in what it holds, which is not the whole session"),
+        "{text}"
+    );
+}

@@ -25,6 +25,31 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// Why this capture may not hold everything that happened, in one
+    /// sentence; `None` for a complete one (it ends with its trailer).
+    pub fn partial(&self) -> Option<String> {
+        let last = self
+            .events
+            .last()
+            .map(|e| {
+                format!(
+                    " (its last event, seq {}, is at {})",
+                    e.seq,
+                    self.header.wall_clock(e.t_us).format("%H:%M:%S%.3f UTC")
+                )
+            })
+            .unwrap_or_default();
+        match self.cut_off {
+            Some((line, bytes)) => Some(format!(
+                "it ends with a partial line {line} ({bytes} bytes), cut when the proxy was killed{last}: the events before it are all there, what came after is lost"
+            )),
+            None if self.trailer().is_none() => Some(format!(
+                "it has no trailer: the proxy did not shut down cleanly{last}, so events of its last moments may be missing"
+            )),
+            None => None,
+        }
+    }
+
     /// The trailer, absent when the proxy did not shut down cleanly.
     pub fn trailer(&self) -> Option<&Trailer> {
         self.events.iter().rev().find_map(|e| match &e.kind {
@@ -37,14 +62,20 @@ impl Capture {
 /// Why a capture could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    /// The file could not be opened or read. (Its cause is in the message,
+    /// not chained as a source, so that it is said once.)
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
+    },
+    /// A directory was given where a capture file is read.
+    #[error("{path} is a directory: give a capture file (.jsonl, or a .har) inside it")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
     },
     /// The file is empty.
     #[error("{path} is empty: a capture starts with a header line; was the proxy stopped before it started?")]
@@ -82,9 +113,14 @@ pub enum ReadError {
 
 /// Reads the capture at `path`.
 pub fn read_path(path: &Path) -> Result<Capture, ReadError> {
-    let io_err = |source| ReadError::Io {
+    if path.is_dir() {
+        return Err(ReadError::Directory {
+            path: path.to_owned(),
+        });
+    }
+    let io_err = |cause| ReadError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     };
     let file = std::fs::File::open(path).map_err(io_err)?;
     read(BufReader::new(file), path)
@@ -100,9 +136,9 @@ pub fn read(mut input: impl BufRead, path: &Path) -> Result<Capture, ReadError> 
         bytes.clear();
         let n = input
             .read_until(b'\n', &mut bytes)
-            .map_err(|source| ReadError::Io {
+            .map_err(|cause| ReadError::Io {
                 path: path.to_owned(),
-                source,
+                cause,
             })?;
         *buf = String::from_utf8_lossy(&bytes).into_owned();
         Ok((n > 0).then(|| bytes.ends_with(b"\n")))
@@ -119,9 +155,9 @@ pub fn read(mut input: impl BufRead, path: &Path) -> Result<Capture, ReadError> 
             let mut rest = String::new();
             input
                 .read_to_string(&mut rest)
-                .map_err(|source| ReadError::Io {
+                .map_err(|cause| ReadError::Io {
                     path: path.to_owned(),
-                    source,
+                    cause,
                 })?;
             return match serde_json::from_str::<serde_json::Value>(&format!("{line}{rest}")) {
                 Ok(doc) if super::har::is_har(&doc) => super::har::read(&doc, path),

@@ -35,6 +35,18 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
     }
     let diagnosis = diagnose::run(&capture.events, &options);
     say(&report::render(&diagnosis, args.format));
+    if let (Some(why), report::Format::Text | report::Format::Markdown) =
+        (capture.partial(), args.format)
+    {
+        let what = if diagnosis.found_failures() {
+            "what it holds"
+        } else {
+            "no send path failed in what it holds, which is not the whole session"
+        };
+        say(&format!(
+            "\nThe capture is partial: {why}. The diagnosis covers {what}."
+        ));
+    }
     Ok(if diagnosis.found_failures() {
         Outcome::Problem
     } else {

@@ -30,6 +30,29 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         .then(|| redact::Rules::new(args.redact_key.clone(), args.redact_header.clone()));
     let command: Vec<String> = std::env::args().collect();
     let selected = export::prepare(&capture, &selection, rules.as_ref());
+    let kept = selected
+        .events
+        .iter()
+        .filter(|e| !matches!(e.kind, crate::event::EventKind::Trailer(_)))
+        .count();
+    if kept == 0 && !capture.events.is_empty() {
+        let span = |e: Option<&crate::event::Event>| {
+            e.map_or(String::new(), |e| {
+                capture
+                    .header
+                    .wall_clock(e.t_us)
+                    .format("%H:%M:%S%.3f")
+                    .to_string()
+            })
+        };
+        anyhow::bail!(
+            "no event of {} matches the selection (--since, --until, --conn, --path, --type): the capture runs from {} to {} UTC, {:.1} s; widen the selection",
+            args.capture.display(),
+            span(capture.events.first()),
+            span(capture.events.last()),
+            capture.events.last().map_or(0.0, |e| e.t_us as f64 / 1e6)
+        );
+    }
     let diagnosis = diagnose::run(
         &selected.events,
         &diagnose::Options::for_capture(&capture.header),

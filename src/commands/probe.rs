@@ -35,6 +35,9 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<Outcome> {
         window: args.window,
     };
     let runtime = runtime()?;
+    if let Some(unreachable) = runtime.block_on(upstream.unreachable()) {
+        anyhow::bail!("{unreachable}: the probe needs the backend running");
+    }
     let listener = runtime
         .block_on(TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
         .context("while opening the probe's proxy on a loopback port")?;

@@ -53,6 +53,22 @@ fn overrides(args: &ReplayArgs) -> anyhow::Result<Overrides> {
     })
 }
 
+/// Refuses a `--junit` file whose directory does not exist, before any
+/// work is done.
+fn check_junit(junit: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(dir) = junit.and_then(std::path::Path::parent) else {
+        return Ok(());
+    };
+    if !dir.as_os_str().is_empty() && !dir.is_dir() {
+        anyhow::bail!(
+            "--junit {}: the directory {} does not exist; create it first (mkdir -p), or write the report elsewhere",
+            junit.map(|p| p.display().to_string()).unwrap_or_default(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// What `events` hold, in a few words: "3 events (2 conn_open, 1 error)".
 fn holds(events: &[crate::event::Event]) -> String {
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -93,6 +109,7 @@ fn conclude(
 
 /// Replays a capture against `--target`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
+    check_junit(args.junit.as_deref())?;
     let capture = super::read_capture(&args.capture, args.dialect)?;
     let script = Script::of(&capture);
     if script.steps.is_empty() {
@@ -102,7 +119,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
             holds(&capture.events)
         );
     }
-    let target = Upstream::parse(&args.target)?;
+    let target = Upstream::parse_as(&args.target, "--target")?;
     let mut options = Options {
         target: target.clone(),
         rules: rules(&args.ignore)?,
@@ -177,8 +194,9 @@ fn unreachable(r: &ActionResult) -> bool {
 /// Compares two captures.
 pub fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let old = crate::capture::read_path(&args.old)?;
-    let new = crate::capture::read_path(&args.new)?;
+    check_junit(args.junit.as_deref())?;
+    let old = super::read_capture(&args.old, Default::default())?;
+    let new = super::read_capture(&args.new, Default::default())?;
     let results = capture_diff::diff(&old, &new, &rules(&args.ignore)?);
     conclude(
         &results,

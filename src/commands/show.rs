@@ -31,11 +31,6 @@ pub fn run(args: ShowArgs) -> anyhow::Result<Outcome> {
         }
     }
     console::say_all(&lines).context("while printing")?;
-    if let Some((line, bytes)) = capture.cut_off {
-        console::say(&format!(
-            "(the capture ends with a partial line {line} of {bytes} bytes: the proxy was stopped abruptly; everything before it is shown)"
-        ));
-    }
     match capture.trailer() {
         Some(trailer) => console::say(&format!("Summary: {}", console::summary(trailer))),
         None => console::say("(no trailer: the proxy did not shut down cleanly)"),

@@ -37,16 +37,16 @@ pub struct Upstream {
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// Not a URL.
-    #[error("--upstream {0:?} is not a URL: give one like http://127.0.0.1:8000")]
+    #[error("{0:?} is not a URL: give one like http://127.0.0.1:8000")]
     Invalid(String),
     /// A scheme wsdiag does not forward to.
-    #[error("--upstream {0:?}: the scheme must be http, https, ws or wss")]
+    #[error("{0:?}: the scheme must be http, https, ws or wss")]
     Scheme(String),
     /// A host and port without `http://`.
-    #[error("--upstream {0:?} has no scheme: did you mean http://{0}?")]
+    #[error("{0:?} has no scheme: did you mean http://{0}?")]
     NoScheme(String),
     /// A port no TCP connection can have.
-    #[error("--upstream {url:?}: {port} is not a TCP port (1-65535)")]
+    #[error("{url:?}: {port} is not a TCP port (1-65535)")]
     Port {
         /// The URL given.
         url: String,
@@ -54,13 +54,35 @@ pub enum UpstreamError {
         port: String,
     },
     /// Credentials in the URL would be sent as part of `Host`.
-    #[error("--upstream must not carry credentials (user:password@): send them with the client's own Authorization header or cookies")]
+    #[error("must not carry credentials (user:password@): send them with the client's own Authorization header or cookies")]
     Credentials,
 }
 
+/// An [`UpstreamError`] with the flag that gave the URL, for the message:
+/// `--target "127.0.0.1:8100" has no scheme: did you mean …?`.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag} {source}")]
+pub struct FlagError {
+    /// The command-line flag (`--upstream`, `--target`).
+    pub flag: &'static str,
+    /// What is wrong with its URL.
+    #[source]
+    pub source: UpstreamError,
+}
+
 impl Upstream {
-    /// Parses `http://host:port/prefix` (also https, ws, wss).
-    pub fn parse(url: &str) -> Result<Upstream, UpstreamError> {
+    /// Parses `--upstream`'s `http://host:port/prefix` (also https, ws,
+    /// wss).
+    pub fn parse(url: &str) -> Result<Upstream, FlagError> {
+        Upstream::parse_as(url, "--upstream")
+    }
+
+    /// Parses the URL that `flag` gave; its errors name `flag`.
+    pub fn parse_as(url: &str, flag: &'static str) -> Result<Upstream, FlagError> {
+        Upstream::parse_url(url).map_err(|source| FlagError { flag, source })
+    }
+
+    fn parse_url(url: &str) -> Result<Upstream, UpstreamError> {
         let no_scheme = !url.contains("://");
         let uri: Uri = match url.parse() {
             Ok(uri) => uri,
@@ -306,8 +328,17 @@ mod tests {
         );
         assert!(matches!(
             Upstream::parse("ftp://x"),
-            Err(UpstreamError::Scheme(_))
+            Err(FlagError {
+                source: UpstreamError::Scheme(_),
+                ..
+            })
         ));
+        let e = Upstream::parse_as("127.0.0.1:8100", "--target").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--target \"127.0.0.1:8100\" has no scheme"),
+            "{e}"
+        );
         assert!(Upstream::parse("not a url").is_err());
     }
 
