@@ -391,3 +391,41 @@ fn a_partial_capture_is_named_by_every_command_that_reads_it() {
         "{text}"
     );
 }
+
+/// A loop that the start-time check cannot see (two proxies pointing at
+/// each other): the request that comes back carrying the proxy's own
+/// `Via` is answered 508 Loop Detected at once, with a sentence that says
+/// what to fix, instead of multiplying connections.
+#[test]
+fn a_forwarding_loop_is_answered_508_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_port = free_port();
+    let (mut b, b_addr) = Running::proxy(
+        &format!("http://127.0.0.1:{a_port}"),
+        "b.jsonl",
+        &[],
+        dir.path(),
+    );
+    let mut a = Running::start(
+        &[
+            "proxy",
+            "--upstream",
+            &format!("http://{b_addr}"),
+            "--listen",
+            &a_port.to_string(),
+            "--capture",
+            "a.jsonl",
+        ],
+        dir.path(),
+    );
+    let a_addr = address_in(&a.line_with("proxy on"));
+    let answer = get(&a_addr, "/api/");
+    assert!(answer.starts_with("HTTP/1.1 508"), "{answer}");
+    assert!(answer.contains("forwarding loop"), "{answer}");
+    let (a_out, _) = a.stop("INT");
+    let _ = b.stop("INT");
+    assert!(
+        a_out.contains("1 HTTP exchanges") || a_out.contains("2 HTTP exchanges"),
+        "{a_out}"
+    );
+}

@@ -81,7 +81,7 @@ async fn route(
     shared: Arc<Shared>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let exchange = Exchange::start(conn, shared).await;
-    let response = if let Some((status, message)) = refusal(&req) {
+    let response = if let Some((status, message)) = refusal(&req, &exchange.shared.via) {
         exchange
             .record_request(RequestHead::of(&req), BodyOutcome::default())
             .await;
@@ -96,11 +96,21 @@ async fn route(
     Ok(response)
 }
 
-/// Why a request is refused rather than forwarded, if it is: wsdiag is a
-/// reverse proxy for one upstream and must never become an open proxy, so a
-/// forward-proxy request (`CONNECT`, or an absolute-form target naming a
-/// host) gets a clear refusal instead of being sent anywhere.
-fn refusal<B>(req: &Request<B>) -> Option<(StatusCode, String)> {
+/// Why a request is refused rather than forwarded, if it is: one that
+/// carries this proxy's own `Via` went round in a loop (508 Loop Detected,
+/// RFC 5842), and wsdiag is a reverse proxy for one upstream that must never
+/// become an open proxy, so a forward-proxy request (`CONNECT`, or an
+/// absolute-form target naming a host) gets a clear refusal instead of being
+/// sent anywhere.
+fn refusal<B>(req: &Request<B>, via: &str) -> Option<(StatusCode, String)> {
+    if headers::came_through(req.headers(), via) {
+        let message = format!(
+            "forwarding loop: {} {} came back through this wsdiag (its Via); --upstream leads back to wsdiag itself: point it at your backend",
+            req.method(),
+            req.uri()
+        );
+        return Some((StatusCode::LOOP_DETECTED, message));
+    }
     if req.method() == http::Method::CONNECT {
         let message = format!(
             "CONNECT {} refused: wsdiag is a reverse proxy for one upstream, not a forward proxy; \

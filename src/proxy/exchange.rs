@@ -125,6 +125,7 @@ impl Exchange {
                 .rewrite_host
                 .then(|| config.upstream.authority.as_str()),
             upstream_authority: config.upstream.authority.as_str(),
+            via: &self.shared.via,
         }
     }
 

@@ -75,14 +75,41 @@ pub struct Hop<'a> {
     pub rewrite_host_to: Option<&'a str>,
     /// The upstream's authority, used when the client sent no `Host`.
     pub upstream_authority: &'a str,
+    /// This proxy's `Via` entry, appended to the request's.
+    pub via: &'a str,
+}
+
+/// A `Via` entry for this run of the proxy (RFC 9110 section 7.6.3:
+/// protocol version and a pseudonym), unique enough to know our own:
+/// `1.1 wsdiag-` and the process id and start time in hex.
+pub fn via_entry() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("1.1 wsdiag-{:x}{nanos:08x}", std::process::id())
+}
+
+/// True when `headers` carry `via` (this proxy's entry): the request came
+/// back through this proxy, a forwarding loop.
+pub fn came_through(headers: &HeaderMap, via: &str) -> bool {
+    headers
+        .get_all(header::VIA)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|entry| entry.trim() == via)
 }
 
 /// Turns the client's request headers into the upstream's: strips
-/// hop-by-hop fields, adds `X-Forwarded-*`, applies the `Host` policy.
+/// hop-by-hop fields, adds `X-Forwarded-*` and this proxy's `Via`, applies
+/// the `Host` policy.
 pub fn prepare_request(headers: &mut HeaderMap, hop: &Hop<'_>) {
     strip_hop_by_hop(headers);
     let client_host = headers.get(header::HOST).cloned();
     append_forwarded_for(headers, hop.peer);
+    if let Ok(via) = HeaderValue::from_str(hop.via) {
+        headers.append(header::VIA, via);
+    }
     // A proxy in front of wsdiag (a TLS terminator) knows better: keep its
     // values, or Django's SECURE_PROXY_SSL_HEADER would see http.
     headers
@@ -160,12 +187,17 @@ mod tests {
     fn host_is_kept_unless_rewritten_and_forwarded_headers_added() {
         let peer: SocketAddr = "127.0.0.9:5000".parse().unwrap();
         let mut kept = map(&[("host", "localhost:9000"), ("x-forwarded-for", "10.0.0.1")]);
+        let via = via_entry();
         let hop = Hop {
             peer,
             rewrite_host_to: None,
             upstream_authority: "127.0.0.1:8000",
+            via: &via,
         };
+        assert!(!came_through(&kept, &via));
         prepare_request(&mut kept, &hop);
+        assert!(came_through(&kept, &via), "the request now carries our Via");
+        assert!(!came_through(&kept, "1.1 wsdiag-other"));
         assert_eq!(kept.get("host").unwrap(), "localhost:9000");
         assert_eq!(kept.get("x-forwarded-host").unwrap(), "localhost:9000");
         assert_eq!(kept.get("x-forwarded-for").unwrap(), "10.0.0.1, 127.0.0.9");

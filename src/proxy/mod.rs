@@ -115,6 +115,9 @@ struct Shared {
     shutdown: CancellationToken,
     /// Every task the proxy spawned, so shutdown can wait for them.
     tasks: TaskTracker,
+    /// This proxy's `Via` entry (`1.1 wsdiag-…`, unique per run): a
+    /// request that arrives carrying it went round in a loop.
+    via: String,
 }
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting, closes
@@ -138,6 +141,7 @@ pub async fn run(
         connector,
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
+        via: headers::via_entry(),
     });
     let mut next_conn = 0;
     tokio::pin!(shutdown);
