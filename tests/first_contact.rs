@@ -400,7 +400,7 @@ fn a_partial_capture_is_named_by_every_command_that_reads_it() {
 fn a_forwarding_loop_is_answered_508_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let a_port = free_port();
-    let (mut b, b_addr) = Running::proxy(
+    let (b, b_addr) = Running::proxy(
         &format!("http://127.0.0.1:{a_port}"),
         "b.jsonl",
         &[],
