@@ -22,6 +22,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log written to a file or a pipe
+        // holds no escape sequences.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match wsdiag::run(cli) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -429,3 +429,50 @@ fn a_forwarding_loop_is_answered_508_at_once() {
         "{a_out}"
     );
 }
+
+/// Written to a file or a pipe, wsdiag's output holds no escape sequence:
+/// no colour on its log lines, none in its console lines, even with
+/// `RUST_LOG=debug`.
+#[test]
+fn output_that_is_not_a_terminal_holds_no_escape_sequences() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proxy = Command::new(env!("CARGO_BIN_EXE_wsdiag"));
+    proxy
+        .args([
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--no-capture"])
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped());
+    let mut running = Running::spawn(proxy);
+    // Read the log as it comes, so that a full pipe never blocks the proxy.
+    let mut pipe = running.child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
+    let addr = address_in(&running.line_with("proxy on"));
+    let answer = get(&addr, "/api/");
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    let (stdout, _) = running.stop("INT");
+    let stderr = log.join().unwrap();
+    assert!(
+        stderr.contains("DEBUG"),
+        "a debug log was written: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no escape in the log: {stderr:?}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no escape on stdout: {stdout:?}"
+    );
+}
