@@ -476,3 +476,64 @@ fn output_that_is_not_a_terminal_holds_no_escape_sequences() {
         "no escape on stdout: {stdout:?}"
     );
 }
+
+/// HAR files of other tools write WebSocket message times in
+/// milliseconds, or in no unit at all: read in the unit their size shows,
+/// a millisecond HAR shows the same as the seconds one, and an unknown
+/// unit is warned about instead of putting messages in the year 58,000.
+#[test]
+fn har_message_times_are_read_in_the_unit_their_size_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    demo_capture(dir.path());
+    let out = wsdiag(
+        &[
+            "export",
+            "demo.jsonl",
+            "--format",
+            "har",
+            "--no-redact",
+            "-o",
+            "s.har",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let har: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.har")).unwrap()).unwrap();
+    let rewrite = |f: &dyn Fn(f64) -> serde_json::Value, name: &str| {
+        let mut doc = har.clone();
+        for entry in doc["log"]["entries"].as_array_mut().unwrap() {
+            for m in entry["_webSocketMessages"]
+                .as_array_mut()
+                .into_iter()
+                .flatten()
+            {
+                let seconds = m["time"].as_f64().unwrap();
+                m["time"] = f(seconds);
+            }
+        }
+        std::fs::write(dir.path().join(name), doc.to_string()).unwrap();
+    };
+    rewrite(&|s| serde_json::json!(s * 1000.0), "ms.har");
+    rewrite(&|_| serde_json::json!(12), "odd.har");
+    let seconds = wsdiag(&["show", "s.har"], dir.path());
+    let millis = wsdiag(&["show", "ms.har"], dir.path());
+    assert!(seconds.status.success() && millis.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&seconds.stdout),
+        String::from_utf8_lossy(&millis.stdout),
+        "milliseconds read as milliseconds"
+    );
+    let odd = wsdiag(&["show", "odd.har"], dir.path());
+    let e = stderr(&odd);
+    assert!(
+        e.contains("WebSocket messages have a `time` in no unit wsdiag knows (the first: 12"),
+        "{e}"
+    );
+    let diagnosis = wsdiag(&["diagnose", "ms.har"], dir.path());
+    assert!(
+        String::from_utf8_lossy(&diagnosis.stdout).contains("rest-missing-server-field"),
+        "the diagnosis works on it: {}",
+        String::from_utf8_lossy(&diagnosis.stdout)
+    );
+}

@@ -70,6 +70,7 @@ pub fn read(value: &Value, path: &Path) -> Result<Capture, ReadError> {
     };
     let micros = |t: DateTime<Utc>| (t - started_at).num_microseconds().unwrap_or(0).max(0) as u64;
     let mut events = Vec::new();
+    let mut odd_times = OddTimes::default();
     for (i, (entry, start)) in entries.iter().zip(&times).enumerate() {
         let conn = entry["_wsdiag"]["conn"]
             .as_u64()
@@ -82,6 +83,7 @@ pub fn read(value: &Value, path: &Path) -> Result<Capture, ReadError> {
             micros(*start),
             started_at,
             &mut events,
+            &mut odd_times,
         );
     }
     events.sort_by_key(|e| e.t_us);
@@ -102,7 +104,43 @@ pub fn read(value: &Value, path: &Path) -> Result<Capture, ReadError> {
         header,
         events,
         cut_off: None,
+        warnings: odd_times.warning().into_iter().collect(),
     })
+}
+
+/// WebSocket message times in no unit [`epoch_seconds`] recognises.
+#[derive(Default)]
+struct OddTimes {
+    count: usize,
+    first: Option<String>,
+}
+
+impl OddTimes {
+    fn note(&mut self, value: &Value) {
+        self.count += 1;
+        self.first.get_or_insert_with(|| value.to_string());
+    }
+
+    fn warning(&self) -> Option<String> {
+        let first = self.first.as_ref()?;
+        Some(format!(
+            "{} WebSocket messages have a `time` in no unit wsdiag knows (the first: {first}; expected seconds since 1970, as Chrome writes, or milliseconds or microseconds): they are placed at their exchange's start",
+            self.count
+        ))
+    }
+}
+
+/// A HAR WebSocket message's `time` as seconds since the Unix epoch, read
+/// in the unit its size shows: Chrome and Firefox write seconds (about
+/// 1.7e9 in 2026), some tools milliseconds (1.7e12) or microseconds
+/// (1.7e15). `None` when no unit makes it a time between 2000 and 2100.
+fn epoch_seconds(value: f64) -> Option<f64> {
+    const Y2000: f64 = 946_684_800.0;
+    const Y2100: f64 = 4_102_444_800.0;
+    [1.0, 1e3, 1e6]
+        .into_iter()
+        .map(|divisor| value / divisor)
+        .find(|s| (Y2000..Y2100).contains(s))
 }
 
 fn text(v: &Value) -> &str {
@@ -168,6 +206,7 @@ fn entry_events(
     t_us: u64,
     started_at: DateTime<Utc>,
     out: &mut Vec<Event>,
+    odd_times: &mut OddTimes,
 ) {
     let request = &entry["request"];
     let response = &entry["response"];
@@ -258,8 +297,13 @@ fn entry_events(
     }
     let mut last = end;
     for m in entry["_webSocketMessages"].as_array().into_iter().flatten() {
-        let seconds = m["time"].as_f64().unwrap_or(0.0);
-        let at = DateTime::from_timestamp_micros((seconds * 1e6) as i64).unwrap_or(started_at);
+        let seconds = m["time"].as_f64().and_then(epoch_seconds);
+        if seconds.is_none() {
+            odd_times.note(&m["time"]);
+        }
+        let at = seconds
+            .and_then(|s| DateTime::from_timestamp_micros((s * 1e6) as i64))
+            .unwrap_or(started_at + chrono::TimeDelta::microseconds(t_us as i64));
         let t = (at - started_at).num_microseconds().unwrap_or(0).max(0) as u64;
         last = last.max(t);
         let opcode = match m["opcode"].as_u64() {
@@ -296,5 +340,20 @@ fn entry_events(
                 messages_received: 0,
             }),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::epoch_seconds;
+
+    #[test]
+    fn message_times_in_seconds_milliseconds_and_microseconds() {
+        let now = 1_764_410_000.5;
+        assert_eq!(epoch_seconds(now), Some(now));
+        assert_eq!(epoch_seconds(now * 1e3), Some(now));
+        assert_eq!(epoch_seconds(now * 1e6), Some(now));
+        assert_eq!(epoch_seconds(12.0), None);
+        assert_eq!(epoch_seconds(-1.0), None);
     }
 }

@@ -22,6 +22,9 @@ pub struct Capture {
     /// Set when the last line was cut off (the writer was killed): the
     /// 1-based line number and how many bytes it had.
     pub cut_off: Option<(usize, usize)>,
+    /// What was read but not understood (a HAR field in an unknown unit),
+    /// one sentence each, for the commands to say.
+    pub warnings: Vec<String>,
 }
 
 impl Capture {
@@ -195,6 +198,7 @@ pub fn read(mut input: impl BufRead, path: &Path) -> Result<Capture, ReadError> 
         header,
         events,
         cut_off,
+        warnings: Vec::new(),
     })
 }
 

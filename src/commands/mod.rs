@@ -46,6 +46,9 @@ fn read_capture(
     dialect: crate::cli::DialectArgs,
 ) -> Result<crate::capture::Capture, crate::capture::ReadError> {
     let mut capture = crate::capture::read_path(path)?;
+    for warning in &capture.warnings {
+        crate::sink::console::note(&format!("Note: {}: {warning}.", path.display()));
+    }
     if let Some(why) = capture.partial() {
         crate::sink::console::note(&format!("Note: {} is partial: {why}.", path.display()));
     }
