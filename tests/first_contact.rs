@@ -537,3 +537,48 @@ fn har_message_times_are_read_in_the_unit_their_size_shows() {
         String::from_utf8_lossy(&diagnosis.stdout)
     );
 }
+
+/// Replaying a redacted export sends placeholders where the credentials
+/// were: the replay says so up front and names the flags that give real
+/// ones.
+#[test]
+fn replaying_a_redacted_export_says_to_pass_real_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    demo_capture(dir.path());
+    let out = wsdiag(
+        &[
+            "export",
+            "demo.jsonl",
+            "--format",
+            "jsonl",
+            "-o",
+            "shared.jsonl",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut backend = Running::start(
+        &["demo", "--backend-only", "--listen", "127.0.0.1:0"],
+        dir.path(),
+    );
+    let backend_addr = address_in(&backend.line_with("Sample chat backend on"));
+    let out = wsdiag(
+        &[
+            "replay",
+            "shared.jsonl",
+            "--target",
+            &format!("http://{backend_addr}"),
+            "--timeout",
+            "1s",
+        ],
+        dir.path(),
+    );
+    let _ = backend.child.kill();
+    let e = stderr(&out);
+    assert!(
+        e.contains("shared.jsonl is a redacted export")
+            && e.contains("--cookie NAME=VALUE, --token TOKEN or --header"),
+        "{e}"
+    );
+    assert_eq!(out.status.code(), Some(1), "the placeholders are refused");
+}

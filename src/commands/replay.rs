@@ -53,6 +53,30 @@ fn overrides(args: &ReplayArgs) -> anyhow::Result<Overrides> {
     })
 }
 
+/// How many cookies, `Authorization` headers and query tokens of the
+/// script's requests are redaction placeholders (`[REDACTED:…]`).
+fn redacted_credentials(script: &Script) -> usize {
+    let requests = script.steps.iter().filter_map(|timed| match &timed.step {
+        crate::replay::script::Step::Rest { request, .. } => Some(request),
+        _ => None,
+    });
+    let sockets = script.sockets.values().map(|s| &s.request);
+    requests
+        .chain(sockets)
+        .map(|r| {
+            let in_headers = r
+                .headers
+                .iter()
+                .filter(|(n, v)| {
+                    matches!(n.to_ascii_lowercase().as_str(), "cookie" | "authorization")
+                        && v.contains("[REDACTED:")
+                })
+                .count();
+            in_headers + r.uri.matches("REDACTED").count()
+        })
+        .sum()
+}
+
 /// Refuses a `--junit` file whose directory does not exist, before any
 /// work is done.
 fn check_junit(junit: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -120,6 +144,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
         );
     }
     let target = Upstream::parse_as(&args.target, "--target")?;
+    let placeholders = redacted_credentials(&script);
+    if placeholders > 0 && args.cookie.is_empty() && args.header.is_empty() && args.token.is_none()
+    {
+        note(&format!(
+            "Note: {} is a redacted export: {placeholders} of the credentials it would send are [REDACTED:…] placeholders, which the upstream will refuse (401, 403); pass real ones with --cookie NAME=VALUE, --token TOKEN or --header 'Name: value'.",
+            args.capture.display()
+        ));
+    }
     let mut options = Options {
         target: target.clone(),
         rules: rules(&args.ignore)?,
