@@ -21,6 +21,7 @@ mod lifecycle;
 mod nothing_lost;
 mod protocols;
 mod proxy;
+mod redaction;
 mod replay;
 mod security;
 mod socketio;

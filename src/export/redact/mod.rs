@@ -1,18 +1,20 @@
 //! Redaction: secrets out of a capture before it is shared, on by default.
 //!
 //! Two passes over the events:
-//! 1. **By place**: values of secret headers (`Cookie`, `Set-Cookie`,
-//!    `Authorization`, `Proxy-Authorization`, `X-CSRFToken`, and any header
-//!    named like a token, key, secret, session or password); the value of
-//!    every cookie; query parameters named like a token or key; JSON keys
-//!    (and form fields) named like a password, token, secret or key,
-//!    anywhere in REST bodies and WebSocket payloads.
+//! 1. **By place and by shape**: values of secret headers (`Cookie`,
+//!    `Set-Cookie`, `Authorization`, `Proxy-Authorization`, `X-CSRFToken`,
+//!    and any header with a secret name); the value of every cookie; query
+//!    parameters, form fields and JSON keys (at any depth, also after a
+//!    Socket.IO packet prefix and inside JSON strings) with secret names
+//!    (`names.rs`: `password`, `access`, `otp`, `X-Amz-Signature`, OAuth's
+//!    `code` in a query, …); and every value shaped like a JWT, whatever its
+//!    name and wherever it sits (`shape.rs`).
 //! 2. **By value**: every secret found in pass 1 is replaced wherever else
-//!    it appears: in a Django technical 500 page's COOKIES and META
-//!    sections, in an error message, in a WebSocket URL.
+//!    it appears (`sweep.rs`): in a Django technical 500 page, an error
+//!    message, a WebSocket URL, the bytes of a binary message.
 //!
 //! A Django page's META and COOKIES entries whose names look secret are
-//! redacted too, even when their values appear nowhere else.
+//! redacted too, even when their values appear nowhere else (`django.rs`).
 //!
 //! A redacted value becomes `[REDACTED:xxxxxxxx]`, where the hex digits are
 //! a keyed hash of the secret, with a key drawn at random for each export:
@@ -24,11 +26,12 @@
 //! replaced whole; a subprotocol value shaped like a token (apps put a JWT
 //! there, since browsers cannot set headers on a WebSocket) is redacted; the
 //! secrets are learned from the whole capture, so a filtered export still
-//! knows them.
+//! knows them. `docs/security.md` lists what is redacted for users.
 
 mod body;
 mod django;
 mod names;
+mod shape;
 mod sweep;
 
 use std::collections::BTreeSet;
@@ -77,7 +80,7 @@ impl Rules {
     }
 
     /// True when a JSON key, header or cookie called `name` holds a secret
-    /// ([`names`]) or the user named it (`--redact-key`).
+    /// (`names.rs`) or the user named it (`--redact-key`).
     fn secret_name(&self, name: &str) -> bool {
         names::secret_name(name) || self.keys.iter().any(|k| k.eq_ignore_ascii_case(name))
     }
@@ -125,7 +128,10 @@ impl Rules {
         secrets.len()
     }
 
+    /// The first pass: secrets found by shape (JWTs) and by place are
+    /// recorded in `secrets`, and those found by place replaced.
     fn by_place(&self, event: &mut Event, secrets: &mut BTreeSet<String>) {
+        shape::jwts(event, secrets);
         match &mut event.kind {
             EventKind::HttpRequest(r) => {
                 self.headers_in(&mut r.headers, secrets);
@@ -263,18 +269,17 @@ impl Rules {
     }
 }
 
-/// A payload with new text: the kept bytes change, and so does the length
-/// unless the original was truncated (then the wire length stays).
-fn replaced(payload: &Payload, text: String) -> Payload {
+/// A payload with new content (text, or bytes that are not text): the
+/// kept bytes change, and so does the length unless the original was
+/// truncated (then the wire length stays).
+fn replaced(payload: &Payload, content: impl Into<Bytes>) -> Payload {
+    let bytes = content.into();
     let len = if payload.truncated() {
         payload.len
     } else {
-        text.len() as u64
+        bytes.len() as u64
     };
-    Payload {
-        bytes: Bytes::from(text),
-        len,
-    }
+    Payload { bytes, len }
 }
 
 #[cfg(test)]

@@ -1,19 +1,25 @@
 //! Redaction's second pass, by value: every secret the first pass found
-//! is replaced wherever else it appears in an event, in its plain, HTML-
-//! and JSON-escaped forms.
+//! (by place or by shape) is replaced wherever else it appears in an
+//! event: in text in its plain, HTML- and JSON-escaped forms, and in the
+//! bytes of a binary message or body as it is.
 
 use crate::event::{Event, EventKind, Opcode, Payload};
 
 use super::{replaced, Rules};
 
 impl Rules {
-    /// Replaces every known secret in every text of `event`.
+    /// Replaces every known secret in every text and payload of `event`.
     pub(super) fn sweep_event(&self, event: &mut Event, secrets: &[String]) {
         let sweep = |text: &str| self.sweep(text, secrets);
-        let sweep_payload = |p: &mut Payload| {
-            if let Some(text) = p.text() {
+        let sweep_payload = |p: &mut Payload| match p.text() {
+            Some(text) => {
                 let swept = sweep(text);
                 if swept != text {
+                    *p = replaced(p, swept);
+                }
+            }
+            None => {
+                if let Some(swept) = self.sweep_bytes(&p.bytes, secrets) {
                     *p = replaced(p, swept);
                 }
             }
@@ -47,8 +53,25 @@ impl Rules {
                     }
                 }
             }
-            EventKind::WsMessage(m) => sweep_payload(&mut m.payload),
-            EventKind::WsHandshake(h) => h.uri = sweep(&h.uri),
+            EventKind::WsMessage(m) => {
+                sweep_payload(&mut m.payload);
+                for text in [&mut m.topic, &mut m.correlation, &mut m.note]
+                    .into_iter()
+                    .flatten()
+                {
+                    *text = sweep(text);
+                }
+            }
+            EventKind::WsHandshake(h) => {
+                h.uri = sweep(&h.uri);
+                for p in h
+                    .subprotocols_offered
+                    .iter_mut()
+                    .chain(h.subprotocol.iter_mut())
+                {
+                    *p = sweep(p);
+                }
+            }
             EventKind::WsClose(c) => {
                 c.reason = sweep(&c.reason);
                 c.error = c.error.as_deref().map(sweep);
@@ -84,5 +107,32 @@ impl Rules {
             }
         }
         out
+    }
+
+    /// `data` (not text) with every secret's bytes replaced by its
+    /// placeholder; `None` when none occurs. A binary format's lengths
+    /// (MessagePack, CBOR) no longer match afterwards: the frame is kept for
+    /// people to read, and a secret matters more than its framing.
+    fn sweep_bytes(&self, data: &[u8], secrets: &[String]) -> Option<Vec<u8>> {
+        let mut out = data.to_vec();
+        let mut changed = false;
+        for s in secrets {
+            let needle = s.as_bytes();
+            if needle.is_empty() || !out.windows(needle.len()).any(|w| w == needle) {
+                continue;
+            }
+            let placeholder = self.placeholder(s);
+            let mut swept = Vec::with_capacity(out.len());
+            let mut rest = out.as_slice();
+            while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+                swept.extend_from_slice(&rest[..at]);
+                swept.extend_from_slice(placeholder.as_bytes());
+                rest = &rest[at + needle.len()..];
+            }
+            swept.extend_from_slice(rest);
+            out = swept;
+            changed = true;
+        }
+        changed.then_some(out)
     }
 }
