@@ -310,4 +310,37 @@ mod tests {
         )));
         assert!(secrets.contains("AKIAq%2F2026") && secrets.contains("AKIAq/2026"));
     }
+
+    #[test]
+    fn a_short_secret_survives_no_export_that_learned_it_first() {
+        // `export::prepare` learns from the whole capture, selection
+        // included: a PIN under 6 characters is never swept by value, so
+        // it must go by place although it is already known.
+        let body = Payload::capture(&Bytes::from(r#"{"otp":"4821","pin":1234}"#), 1024);
+        let request = EventKind::HttpRequest(crate::event::HttpRequest {
+            exchange: 1,
+            method: "POST".into(),
+            uri: "/api/verify/".into(),
+            version: "HTTP/1.1".into(),
+            headers: vec![],
+            forwarded_host: None,
+            body,
+        });
+        let all = vec![Event {
+            seq: 1,
+            t_us: 0,
+            conn: Some(1),
+            kind: request,
+        }];
+        let mut selected = all.clone();
+        let rules = Rules::default();
+        rules.apply_learning_from(&all, &mut selected);
+        let EventKind::HttpRequest(r) = &selected[0].kind else {
+            unreachable!("the request stays a request")
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(r.body.text().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(body["otp"], rules.placeholder("4821"), "{body}");
+        assert_eq!(body["pin"], rules.placeholder("1234"), "{body}");
+    }
 }
