@@ -127,6 +127,7 @@ fn main() {
                 &diagnosis,
                 ExportFormat::Markdown,
                 "bench",
+                "bench.jsonl",
             )
         });
         println!(

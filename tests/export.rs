@@ -483,3 +483,49 @@ fn secrets_only_in_a_django_pages_cookies_and_meta_are_redacted() {
         "the page itself stays readable"
     );
 }
+
+/// A busy session through the real proxy and the sample backend: 200
+/// chat messages over the WebSocket and 200 REST sends, each refused with
+/// the backend's 500 page. Its Markdown report still fits a GitHub issue
+/// (under 60,000 characters), keeps the diagnosis and the first failing
+/// exchanges, and says what it left out and where the rest is.
+#[tokio::test]
+async fn the_markdown_of_a_busy_session_fits_an_issue_and_says_what_it_left_out() {
+    let h = Harness::start().await;
+    let mut ws = h.ws("/ws/chat/3/?token=alice-token-51c2", &[]).await;
+    for i in 0..200 {
+        let text = format!("message number {i} with some words to make it longer");
+        let sent = serde_json::json!({"type": "chat_message", "message": text}).to_string();
+        ws.send(Message::text(sent)).await.unwrap();
+        let body = serde_json::json!({"message": text}).to_string();
+        let request = Request::post(h.url("/api/conversations/3/messages/"))
+            .header("cookie", "sessionid=alice-session-7f3a")
+            .header("content-type", "application/json")
+            .header("accept", "text/html")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let (status, _, _) = call(request).await;
+        assert_eq!(status, 500);
+    }
+    while let Ok(Some(_)) =
+        tokio::time::timeout(std::time::Duration::from_millis(200), next(&mut ws)).await
+    {}
+    drop(ws);
+    let (_, path, dir) = h.finish_with_file().await;
+    let report = export(&path, "markdown", dir.path(), &[]);
+    assert!(report.len() < 60_000, "{} characters", report.len());
+    assert!(
+        report.contains("rest-missing-server-field"),
+        "the diagnosis is kept"
+    );
+    assert!(
+        report.contains("## Failing exchanges"),
+        "the first failures are kept"
+    );
+    let left_out = &report[report.find("## Left out").expect("a Left out section")..];
+    assert!(
+        left_out.contains("failing exchanges after the first 10")
+            && left_out.contains("--format har"),
+        "{left_out}"
+    );
+}

@@ -63,6 +63,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         &diagnosis,
         args.format,
         &command.join(" "),
+        &args.capture.display().to_string(),
     )?;
     let (bytes, replaced) = (export.bytes, export.replaced);
     match &args.output {

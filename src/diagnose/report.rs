@@ -188,6 +188,10 @@ fn comparison_text(c: &Comparison) -> String {
     out
 }
 
+/// Rows of the Markdown attempts table; the rest are counted (an issue
+/// body holds 65,536 characters).
+const MARKDOWN_ATTEMPTS: usize = 30;
+
 fn markdown(d: &Diagnosis) -> String {
     let mut out = format!("## wsdiag diagnosis\n\n{}\n", headline(d));
     let shown: Vec<&Attempt> = d
@@ -200,7 +204,8 @@ fn markdown(d: &Diagnosis) -> String {
         .collect();
     if !shown.is_empty() {
         out.push_str("\n| path | seq | conn | sent | outcome |\n| --- | --- | --- | --- | --- |\n");
-        for a in shown {
+        let more = shown.len().saturating_sub(MARKDOWN_ATTEMPTS);
+        for a in shown.into_iter().take(MARKDOWN_ATTEMPTS) {
             let sent = match a.path {
                 SendPath::Rest => {
                     format!("`{} {}`", a.method.as_deref().unwrap_or("?"), a.endpoint)
@@ -223,6 +228,9 @@ fn markdown(d: &Diagnosis) -> String {
                 a.seq,
                 a.conn
             );
+        }
+        if more > 0 {
+            let _ = writeln!(out, "| | | | … {more} more attempts | |");
         }
     }
     for f in &d.findings {

@@ -182,13 +182,15 @@ pub struct Export {
 
 /// `selected` (from [`prepare`]) rendered in `format`, with `diagnosis`
 /// (of the same events) for the findings and the parsed error reports.
-/// `command` is the command line the Markdown report names.
+/// `command` is the command line the Markdown report names, and
+/// `capture_name` the capture it points to for what it leaves out.
 pub fn render(
     header: &Header,
     selected: &Selected,
     diagnosis: &Diagnosis,
     format: ExportFormat,
     command: &str,
+    capture_name: &str,
 ) -> std::io::Result<Export> {
     let events = &selected.events;
     let mut bytes = Vec::new();
@@ -208,6 +210,7 @@ pub fn render(
                 header,
                 command: command.to_owned(),
                 redacted: selected.redacted,
+                capture_name: capture_name.to_owned(),
             };
             bytes = markdown::render(&context, events, diagnosis).into_bytes();
         }

@@ -257,6 +257,7 @@ fn exchange(capture: &Capture, id: u64) -> Value {
 
 /// An export of the whole capture, always redacted, as a download.
 async fn export_response(path: &Path, format: ExportFormat) -> Response<UiBody> {
+    let name = path.display().to_string();
     let rendered = read_with(path, move |capture| {
         let rules = redact::Rules::new(Vec::new(), Vec::new());
         let selected = export::prepare(capture, &Selection::default(), Some(&rules));
@@ -270,6 +271,7 @@ async fn export_response(path: &Path, format: ExportFormat) -> Response<UiBody> 
             &diagnosis,
             format,
             "wsdiag viewer",
+            &name,
         )
     })
     .await;
