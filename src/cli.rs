@@ -318,6 +318,11 @@ pub struct DiagnoseArgs {
     /// With --introspect: the upstream to ask, if not the capture's.
     #[arg(long, value_name = "URL", requires = "introspect")]
     pub upstream: Option<String>,
+    /// Keep secrets in the Markdown and JSON reports (made for sharing,
+    /// they are redacted as `wsdiag export` redacts; the terminal's text
+    /// report never is). The report says it is not redacted.
+    #[arg(long)]
+    pub no_redact: bool,
     /// How long after a WebSocket message an answer carrying the same
     /// content counts as its delivery.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]

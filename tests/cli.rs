@@ -251,11 +251,11 @@ fn damaged_captures_get_clear_errors_and_a_cut_off_tail_is_reported_not_fatal() 
     assert_eq!(code, Some(2));
     assert!(err.contains("line 6: not a valid capture event"), "{err}");
     // Cut mid-line, as by kill -9: everything before the cut is shown.
-    let (code, out, _) = show("cut.jsonl");
+    let (code, out, err) = show("cut.jsonl");
     assert_eq!(code, Some(0));
     assert!(
-        out.contains("the capture ends with a partial line"),
-        "{out}"
+        err.contains("cut.jsonl is partial: it ends with a partial line"),
+        "{err}"
     );
     assert!(
         out.contains("no trailer: the proxy did not shut down cleanly"),

@@ -311,3 +311,55 @@ fn binary_payloads(file: &Path, format: &str, text: &str) -> Vec<Vec<u8>> {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// `diagnose --format markdown|json` is for sharing: its report is made
+/// from redacted events, and `--no-redact` is explicit and said. The
+/// planted key rides in the body of a failing REST send, which the finding
+/// quotes.
+#[tokio::test]
+async fn the_shared_diagnosis_reports_are_redacted_unless_asked_not_to() {
+    use crate::support::{send_text, wait_for};
+    let secret = "sk-live-51HxQ2Ld9f0a77";
+    let h = Harness::start().await;
+    let mut ws = h.ws("/ws/chat/3/?token=alice-token-51c2", &[]).await;
+    send_text(&mut ws, r#"{"type":"chat_message","message":"cc"}"#).await;
+    wait_for(&mut ws, "chat_message").await;
+    let body = format!(r#"{{"message":"cc","api_key":"{secret}"}}"#);
+    let request = Request::post(h.url("/api/conversations/3/messages/"))
+        .header("cookie", "sessionid=alice-session-7f3a")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let (status, _, _) = call(request).await;
+    assert_eq!(status, 500);
+    drop(ws);
+    let (_, path, dir) = h.finish_with_file().await;
+    let diagnose = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsdiag"))
+            .arg("diagnose")
+            .arg(&path)
+            .args(extra)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = diagnose(&[]);
+    assert!(
+        text.contains(secret),
+        "the terminal's report is the user's own: {text}"
+    );
+    for format in ["markdown", "json"] {
+        let shared = diagnose(&["--format", format]);
+        assert!(shared.contains("rest-missing-server-field"), "{shared}");
+        assert!(!shared.contains(secret), "{format}: {shared}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&diagnose(&["--format", "json"])).unwrap();
+    assert_eq!(json["redacted"], true);
+    let kept = diagnose(&["--format", "json", "--no-redact"]);
+    assert!(kept.contains(secret));
+    let json: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    assert_eq!(json["redacted"], false);
+    let markdown = diagnose(&["--format", "markdown", "--no-redact"]);
+    assert!(markdown.starts_with("> **Not redacted**"), "{markdown}");
+}

@@ -2,6 +2,7 @@
 //! capture, optionally with the upstream's description of the endpoint (DRF
 //! `OPTIONS`, or OpenAPI).
 
+use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -12,6 +13,7 @@ use crate::capture::{self, Capture};
 use crate::cli::DiagnoseArgs;
 use crate::diagnose::{self, report, Introspection, Outcome as AttemptOutcome, SendPath};
 use crate::event::{EventKind, Flows, HttpRequest};
+use crate::export::redact;
 use crate::proxy::Upstream;
 use crate::sink::console::say;
 use crate::stacks::{self, drf, openapi, SchemaSource, StackId};
@@ -33,8 +35,31 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
             say("(--introspect: the upstream describes no body for the failing endpoint: no DRF OPTIONS answer, no OpenAPI document where its framework publishes one)");
         }
     }
-    let diagnosis = diagnose::run(&capture.events, &options);
-    say(&report::render(&diagnosis, args.format));
+    // The Markdown and JSON reports are for sharing: they are made from
+    // the redacted events, as `wsdiag export` makes its files.
+    let shared = matches!(args.format, report::Format::Markdown | report::Format::Json);
+    let events = if shared && !args.no_redact {
+        let mut redacted = capture.events.clone();
+        redact::Rules::new(Vec::new(), Vec::new())
+            .apply_learning_from(&capture.events, &mut redacted);
+        redacted
+    } else {
+        capture.events.clone()
+    };
+    let diagnosis = diagnose::run(&events, &options);
+    let rendered = report::render(&diagnosis, args.format);
+    match (args.format, shared && args.no_redact) {
+        (report::Format::Json, redacted_not) => {
+            let mut value: serde_json::Value =
+                serde_json::from_str(&rendered).context("while writing the JSON report")?;
+            value["redacted"] = serde_json::Value::Bool(!redacted_not);
+            say(&serde_json::to_string_pretty(&value)?);
+        }
+        (report::Format::Markdown, true) => say(&format!(
+            "> **Not redacted** (`--no-redact`): this report contains cookies, tokens and passwords as they were sent.\n\n{rendered}"
+        )),
+        _ => say(&rendered),
+    }
     if let (Some(why), report::Format::Text | report::Format::Markdown) =
         (capture.partial(), args.format)
     {
