@@ -582,3 +582,52 @@ fn replaying_a_redacted_export_says_to_pass_real_credentials() {
     );
     assert_eq!(out.status.code(), Some(1), "the placeholders are refused");
 }
+
+/// Bytes from the network never drive the terminal: a WebSocket message
+/// whose JSON `type` holds a clear-screen and a window-title sequence, and a
+/// text frame of raw ESC and BEL bytes, are printed escaped (`\e`,
+/// `\u{7}`) by the live console and by `show`.
+#[tokio::test]
+async fn control_characters_from_the_network_are_printed_escaped() {
+    use futures_util::SinkExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = Running::start(
+        &["demo", "--backend-only", "--listen", "127.0.0.1:0"],
+        dir.path(),
+    );
+    let backend_addr = address_in(&backend.line_with("Sample chat backend on"));
+    let (proxy, addr) = Running::proxy(
+        &format!("http://{backend_addr}"),
+        "esc.jsonl",
+        &[],
+        dir.path(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/echo/"))
+        .await
+        .unwrap();
+    let hostile = [
+        "{\"type\":\"\u{1b}[2J\u{1b}]0;TITLE\u{7}\"}",
+        "raw \u{1b}]52;c;aGVsbG8=\u{7} clipboard",
+    ];
+    for text in hostile {
+        ws.send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .unwrap();
+        let _ = crate::support::next(&mut ws).await;
+    }
+    drop(ws);
+    let (live, _) = proxy.stop("INT");
+    let shown = wsdiag(&["show", "esc.jsonl"], dir.path());
+    let _ = backend.child.kill();
+    for (name, out) in [
+        ("live console", live),
+        ("show", String::from_utf8_lossy(&shown.stdout).into_owned()),
+    ] {
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}'),
+            "{name}: raw control bytes reached the output: {out:?}"
+        );
+        assert!(out.contains("\\e[2J\\e]0;TITLE\\u{7}"), "{name}: {out}");
+        assert!(out.contains("raw \\e]52;c;"), "{name}: {out}");
+    }
+}
