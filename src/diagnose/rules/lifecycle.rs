@@ -215,14 +215,11 @@ fn after_message(
             .unwrap_or_default();
         explanation.push(format!("The message was {} bytes{limit}.", m.payload.len));
     }
-    if let Some(text) = token_expiry(facts, socket, close_event) {
-        if close.reason.to_ascii_lowercase().contains("expire")
-            || close.reason.to_ascii_lowercase().contains("token")
-        {
-            next = "open the socket again with a fresh token when it expires (refresh it before `exp`, or reconnect on this close code)".to_owned();
-        }
-        explanation.push(text);
+    let reason = close.reason.to_ascii_lowercase();
+    if reason.contains("expire") || reason.contains("token") {
+        next = "open the socket again with a fresh token when it expires (refresh it before `exp`, or reconnect on this close code)".to_owned();
     }
+    explanation.extend(token_expiry(facts, socket, close_event));
     let mut f = finding(
         Code::WsClosedAfterMessage,
         title,
