@@ -20,6 +20,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts that the command exited 2 and said `expected` on stderr.
+fn refused(out: &Output, expected: &str) {
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
+    assert!(stderr(out).contains(expected), "{}", stderr(out));
+}
+
 /// A loopback port nothing listens on: bound on port 0, then released.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -245,12 +251,7 @@ fn a_busy_viewer_port_fails_before_recording() {
         ],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("for the web viewer"),
-        "{}",
-        stderr(&out)
-    );
+    refused(&out, "for the web viewer");
     assert!(!dir.path().join("c.jsonl").exists(), "nothing was recorded");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("proxy on"),
@@ -293,12 +294,7 @@ fn replay_names_its_own_flags_and_checks_the_junit_directory_first() {
         ],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("the directory /missing/dir does not exist"),
-        "{}",
-        stderr(&out)
-    );
+    refused(&out, "the directory /missing/dir does not exist");
 }
 
 #[test]
@@ -317,12 +313,7 @@ fn probe_against_a_dead_backend_exits_2_saying_so() {
         ],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("nothing answers at"),
-        "{}",
-        stderr(&out)
-    );
+    refused(&out, "nothing answers at");
 }
 
 #[test]
