@@ -65,13 +65,13 @@ impl Capture {
 /// Why a capture could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    /// The file could not be opened or read. (Its cause is in the message,
-    /// not chained as a source, so that it is said once.)
-    #[error("cannot read {path}: {cause}")]
+    /// The file could not be opened or read.
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
+        /// The cause (the error chain says it after the path).
+        #[source]
         cause: io::Error,
     },
     /// A directory was given where a capture file is read.

@@ -104,6 +104,7 @@ async fn introspect(capture: &Capture, upstream: &str) -> anyhow::Result<Option<
         .iter()
         .find(|a| a.path == SendPath::Rest && matches!(a.outcome, AttemptOutcome::Failed { .. }))
     else {
+        say("(--introspect: no REST write failed in this capture, so there is no endpoint to ask about)");
         return Ok(None);
     };
     let flows = Flows::of(&capture.events);
@@ -123,8 +124,15 @@ async fn introspect(capture: &Capture, upstream: &str) -> anyhow::Result<Option<
     let connector = crate::proxy::upstream::connector(false, std::time::Duration::from_secs(10));
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     let method = failed.method.as_deref().unwrap_or("POST");
+    let sources = stacks::schema_sources(stack);
+    if sources.is_empty() {
+        say(&format!(
+            "(--introspect: {stack:?} publishes no description of its endpoints that wsdiag can read)"
+        ));
+        return Ok(None);
+    }
     let mut reached = false;
-    for source in stacks::schema_sources(stack) {
+    for source in sources {
         let (verb, path) = match source {
             SchemaSource::Options => (http::Method::OPTIONS, failed.endpoint.as_str()),
             SchemaSource::OpenApi(path) => (http::Method::GET, *path),

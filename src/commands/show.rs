@@ -23,9 +23,13 @@ pub fn run(args: ShowArgs) -> anyhow::Result<Outcome> {
         &diagnose::Options::for_capture(&capture.header),
     );
     let found = live::placed(&capture.events, diagnosis.findings);
+    let mut under: std::collections::HashMap<u64, Vec<&live::LiveFinding>> = Default::default();
+    for f in &found {
+        under.entry(f.at).or_default().push(f);
+    }
     let mut lines = Vec::new();
     for event in &capture.events {
-        let here: Vec<_> = found.iter().filter(|f| f.at == event.seq).collect();
+        let here = under.remove(&event.seq).unwrap_or_default();
         if let Some(line) = console.render(event, &here) {
             lines.push(line);
         }

@@ -60,6 +60,9 @@ pub fn group(attempts: &[Attempt], window_us: u64) -> Vec<Action> {
             continue;
         };
         let same = by_content.entry(content.as_str()).or_default();
+        // An action whose last attempt is out of the window can never be
+        // joined again: forgetting it keeps this linear.
+        same.retain(|&a| attempt.t_us.saturating_sub(actions[a].1) <= window_us);
         let open = same.iter().copied().find(|&a| {
             let (action, last) = &actions[a];
             same_conversation(

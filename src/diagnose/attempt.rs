@@ -370,7 +370,7 @@ fn ws_outcome(
                     && answered.is_none()
                     && echo.is_none()
                     && c.initiator == Side::Upstream
-                    && (!c.clean || !matches!(c.code, Some(1000 | 1001 | 1005) | None)) =>
+                    && !c.is_normal() =>
             {
                 let how = c.code.map_or("dropped the connection".to_owned(), |code| {
                     format!("closed the socket with {code}")

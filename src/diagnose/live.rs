@@ -90,11 +90,8 @@ fn failure<'a>(event: &Event, earlier: impl Iterator<Item = &'a Event>) -> bool 
             matches!(&e.kind, EventKind::HttpRequest(q) if q.exchange == r.exchange && q.method == "OPTIONS")
         }),
         EventKind::HttpError(_) => true,
-        EventKind::WsClose(c) => !c.clean || !matches!(c.code, Some(1000 | 1001 | 1005) | None),
-        EventKind::WsHandshake(h) if h.accepted => match &h.subprotocol {
-            None => !h.subprotocols_offered.is_empty(),
-            Some(chosen) => !h.subprotocols_offered.contains(chosen),
-        },
+        EventKind::WsClose(c) => !c.is_normal(),
+        EventKind::WsHandshake(h) => h.subprotocol_refused(),
         EventKind::WsMessage(m) => m.msg_role == Some(Role::Error),
         _ => false,
     }

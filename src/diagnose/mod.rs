@@ -126,6 +126,7 @@ pub fn run(events: &[Event], options: &Options) -> Diagnosis {
         .collect();
     let facts = rules::Facts {
         started_at: options.started_at,
+        delivery_us: windows.delivery_us,
         ws_saved_ids: &ws_saved_ids,
         flows: &flows,
         reading: &reading,

@@ -293,6 +293,19 @@ pub struct WsHandshake {
     pub dialect: Option<DialectId>,
 }
 
+impl WsHandshake {
+    /// True for an accepted handshake whose subprotocol a client refuses:
+    /// none chosen although the client offered some (browsers fail it), or
+    /// one the client did not offer (RFC 6455 section 4.1).
+    pub fn subprotocol_refused(&self) -> bool {
+        self.accepted
+            && match &self.subprotocol {
+                None => !self.subprotocols_offered.is_empty(),
+                Some(chosen) => !self.subprotocols_offered.contains(chosen),
+            }
+    }
+}
+
 /// `ws_message`: one message, in one direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WsMessage {
@@ -386,6 +399,15 @@ pub struct WsClose {
     pub messages_sent: u64,
     /// Messages forwarded upstream → client.
     pub messages_received: u64,
+}
+
+impl WsClose {
+    /// True for a normal end: a completed close handshake with 1000 (normal
+    /// closure), 1001 (going away), 1005 or no code (RFC 6455 section
+    /// 7.4.1). A drop without a close frame, or any other code, is not.
+    pub fn is_normal(&self) -> bool {
+        self.clean && matches!(self.code, Some(1000 | 1001 | 1005) | None)
+    }
 }
 
 /// `conn_close`: a client connection ended.

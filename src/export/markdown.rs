@@ -304,7 +304,7 @@ fn failed(e: &Event) -> bool {
         EventKind::HttpResponse(r) => r.status >= 400,
         EventKind::HttpError(_) => true,
         EventKind::WsHandshake(h) => !h.accepted,
-        EventKind::WsClose(c) => !c.clean || !matches!(c.code, Some(1000 | 1001 | 1005) | None),
+        EventKind::WsClose(c) => !c.is_normal(),
         EventKind::WsMessage(m) => m.msg_role == Some(crate::event::Role::Error),
         _ => false,
     }

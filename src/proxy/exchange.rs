@@ -222,6 +222,7 @@ impl Exchange {
         let mut ahead: Vec<Bytes> = Vec::new();
         let mut size = 0;
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut failure: Option<BoxError> = None;
         let ended = loop {
             if size > READ_AHEAD {
                 break false;
@@ -234,13 +235,23 @@ impl Exchange {
                     }
                 }
                 Ok(None) => break true,
-                // A failure or a slow body: what follows relays the rest,
-                // and records its end, as for any response.
-                Ok(Some(Err(_))) | Err(_) => break false,
+                // A failure is passed on after the bytes read ahead, so
+                // the relay records the cut; a slow body is relayed as it
+                // streams.
+                Ok(Some(Err(e))) => {
+                    failure = Some(e.into());
+                    break false;
+                }
+                Err(_) => break false,
             }
         };
         if !ended {
-            let read = futures_util::stream::iter(ahead.into_iter().map(|b| Ok(Frame::data(b))));
+            let read = futures_util::stream::iter(
+                ahead
+                    .into_iter()
+                    .map(|b| Ok(Frame::data(b)))
+                    .chain(failure.map(Err)),
+            );
             let rest = http_body_util::BodyStream::new(
                 body.map_err(|e: hyper::Error| -> BoxError { e.into() }),
             );

@@ -150,8 +150,11 @@ impl Upstream {
             .to_socket_addrs()
             .map(Iterator::collect)
             .unwrap_or_default();
+        // Within one address family: `localhost` may also be `::1`, where
+        // another program can listen on the same port.
         resolved.iter().any(|a| {
             a.port() == listen.port()
+                && a.is_ipv4() == listen.is_ipv4()
                 && (a.ip() == listen.ip() || (local(a.ip()) && local(listen.ip())))
         })
     }

@@ -142,7 +142,7 @@ fn print_lines(mut console: Console, rx: Receiver<Batch>, skipped: &AtomicU64) {
         });
         // Findings under an event of an earlier batch (a revision), or one
         // the console skipped (it fell behind).
-        let printed: Vec<u64> = batch.events.iter().map(|e| e.seq).collect();
+        let printed: std::collections::HashSet<u64> = batch.events.iter().map(|e| e.seq).collect();
         for found in batch.findings.iter().filter(|f| !printed.contains(&f.at)) {
             if result.is_ok() {
                 let text = console.live_finding(found);

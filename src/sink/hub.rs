@@ -190,7 +190,8 @@ impl Hub {
 
     fn flush(&mut self) {
         let found = self.live.findings();
-        self.findings += found.len();
+        // A revision replaces a finding already counted.
+        self.findings += found.iter().filter(|f| f.revises.is_empty()).count();
         let mut failures = Vec::new();
         for slot in self.sinks.iter_mut().filter(|s| s.failed.is_none()) {
             let result = if found.is_empty() {

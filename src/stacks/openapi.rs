@@ -148,7 +148,9 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value, depth: usize) -> Option<&'a Va
 }
 
 /// The properties and required names of an object schema, through `$ref`
-/// and `allOf` (an array of such objects: its items').
+/// and `allOf` (an array of such objects: its items'). Each reference is
+/// followed once, so a document whose references loop or fan out stays
+/// cheap.
 fn collect(
     doc: &Value,
     schema: &Value,
@@ -156,8 +158,25 @@ fn collect(
     properties: &mut Map<String, Value>,
     required: &mut Vec<String>,
 ) {
+    collect_once(doc, schema, depth, properties, required, &mut Vec::new());
+}
+
+fn collect_once<'a>(
+    doc: &'a Value,
+    schema: &'a Value,
+    depth: usize,
+    properties: &mut Map<String, Value>,
+    required: &mut Vec<String>,
+    seen: &mut Vec<&'a str>,
+) {
     if depth >= MAX_DEPTH {
         return;
+    }
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        if seen.contains(&reference) {
+            return;
+        }
+        seen.push(reference);
     }
     let Some(schema) = resolve(doc, schema, depth) else {
         return;
@@ -233,6 +252,15 @@ mod tests {
         let schema = write_schema(doc, "/swagger.json", "post", "/messages").unwrap();
         assert!(schema.fields["id"].read_only);
         assert!(schema.fields["body"].required);
+    }
+
+    #[test]
+    fn references_that_fan_out_are_followed_once() {
+        // A: allOf [B, B, B, B], B: allOf [A, A, A, A]: 4^8 paths without
+        // a memory of what was followed.
+        let doc = r##"{"paths":{"/a":{"post":{"requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/A"}}}}}}},"components":{"schemas":{"A":{"allOf":[{"$ref":"#/components/schemas/B"},{"$ref":"#/components/schemas/B"},{"$ref":"#/components/schemas/B"},{"$ref":"#/components/schemas/B"}],"properties":{"x":{"type":"string"}}},"B":{"allOf":[{"$ref":"#/components/schemas/A"},{"$ref":"#/components/schemas/A"},{"$ref":"#/components/schemas/A"},{"$ref":"#/components/schemas/A"}],"properties":{"y":{"type":"string"}}}}}}"##;
+        let schema = write_schema(doc, "x", "POST", "/a").unwrap();
+        assert!(schema.fields.contains_key("x") && schema.fields.contains_key("y"));
     }
 
     #[test]

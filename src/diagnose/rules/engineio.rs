@@ -61,9 +61,10 @@ pub(super) fn unknown_sessions(flows: &Flows<'_>) -> Vec<Finding> {
             location: None,
             explanation: vec![
                 format!(
-                    "The session was opened at event {issued}; {served} of its requests were served after that, then `{} {}` got 400 \"Session ID unknown\".",
+                    "The session was opened at event {issued}; {served} of its requests were served after that, then `{} {}` got 400 {}.",
                     request.method,
-                    crate::event::text::shorten(&request.uri, 80)
+                    crate::event::text::shorten(&request.uri, 80),
+                    crate::event::text::shorten(body.trim(), 80)
                 ),
                 "Engine.IO keeps each session in the memory of the process that opened it: behind a load balancer without sticky sessions, a long-polling request (or the upgrade) that lands on another process is refused.".to_owned(),
             ],

@@ -1,5 +1,6 @@
 //! The WebSocket's own lifecycle: a handshake whose subprotocol a browser
-//! refuses, and closes the upstream caused: right after a client message
+//! refuses, and closes the upstream caused: within the delivery window
+//! after a client message
 //! (with the close code's meaning, the size against a stated limit, the
 //! token's expiry), with an error code at another moment, or a drop without
 //! a close frame after a silence (an idle timeout in front of the backend).
@@ -14,9 +15,6 @@ use crate::diagnose::attempt::{Outcome, SendPath};
 use crate::diagnose::finding::{Code, Finding};
 use crate::diagnose::jwt;
 use crate::event::{Direction, Event, EventKind, Opcode, Role, Side, SocketFlow, WsClose};
-
-/// A close this soon after a client message is taken as its answer.
-const AFTER_MESSAGE_US: u64 = 1_000_000;
 
 /// A drop without a close frame after this much silence both ways is an
 /// idle drop.
@@ -47,15 +45,20 @@ pub(super) fn subprotocols(facts: &Facts<'_>) -> Vec<Finding> {
         };
         let mut evidence = vec![event.seq];
         let close = socket.closes.iter().map(|&i| &flows.events()[i]).next();
-        let mut explanation = vec![
-            "RFC 6455 section 4.1: a client that offered subprotocols fails the connection when the server's 101 names none of them, and Chrome, Firefox and Node's ws do; the server sees an open socket that the browser has already dropped.".to_owned(),
-        ];
+        let rule = if code == Code::WsSubprotocolNotChosen {
+            "The WHATWG WebSocket standard has a browser fail a connection that offered subprotocols when the 101 names none, and Chrome, Firefox and Node's ws do"
+        } else {
+            "RFC 6455 section 4.1: a client fails the connection when the server's 101 names a subprotocol it did not offer"
+        };
+        let mut explanation = vec![format!(
+            "{rule}: the server sees an open socket that the client has already dropped."
+        )];
         if let Some(close) = close {
             evidence.push(close.seq);
             if let EventKind::WsClose(c) = &close.kind {
                 explanation.push(format!(
                     "The {} ended the socket {} ms after the handshake{}.",
-                    side_name(c.initiator),
+                    c.initiator.as_str(),
                     close.t_us.saturating_sub(event.t_us) / 1000,
                     if c.clean {
                         ""
@@ -71,11 +74,25 @@ pub(super) fn subprotocols(facts: &Facts<'_>) -> Vec<Finding> {
 }
 
 /// `ws-closed-after-message`, `ws-closed-by-upstream` and `ws-idle-drop`:
-/// every close of the upstream's that was not a normal one.
-pub(super) fn closes(facts: &Facts<'_>) -> Vec<Finding> {
+/// every close of the upstream's that was not a normal one. A close within
+/// the delivery window of a client message (`--window`, the same as for
+/// the message's send attempt) answered it. `action_of` gives each
+/// attempt's action.
+pub(super) fn closes(facts: &Facts<'_>, action_of: &[Option<usize>]) -> Vec<Finding> {
     let flows = facts.flows;
     let events = flows.events();
     let mut out = Vec::new();
+    // The WebSocket attempt each close failed, by the close's `seq`.
+    let closed_attempt: std::collections::HashMap<u64, usize> = facts
+        .attempts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.path == SendPath::Ws)
+        .filter_map(|(i, a)| match &a.outcome {
+            Outcome::Failed { evidence, .. } => evidence.last().map(|&seq| (seq, i)),
+            _ => None,
+        })
+        .collect();
     for socket in flows.sockets() {
         let Some(at) = socket.closes.first().copied() else {
             continue;
@@ -84,7 +101,7 @@ pub(super) fn closes(facts: &Facts<'_>) -> Vec<Finding> {
         let EventKind::WsClose(close) = &close_event.kind else {
             continue;
         };
-        if close.initiator != Side::Upstream || normal(close) {
+        if close.initiator != Side::Upstream || close.is_normal() {
             continue;
         }
         // Traffic: any frame but a close. A client's message: its text or
@@ -109,7 +126,7 @@ pub(super) fn closes(facts: &Facts<'_>) -> Vec<Finding> {
         let quiet_since = last(None).map_or(handshake.t_us, |e| e.t_us);
         let silence = close_event.t_us.saturating_sub(quiet_since);
         let sent = last(Some(Direction::ClientToUpstream))
-            .filter(|m| close_event.t_us.saturating_sub(m.t_us) <= AFTER_MESSAGE_US)
+            .filter(|m| close_event.t_us.saturating_sub(m.t_us) <= facts.delivery_us)
             .filter(|m| m.t_us >= quiet_since);
         let mut f = match sent {
             Some(message) => after_message(facts, socket, message, close_event, close),
@@ -118,29 +135,12 @@ pub(super) fn closes(facts: &Facts<'_>) -> Vec<Finding> {
             }
             None => by_upstream(close_event, close),
         };
-        f.action = facts.attempts.iter().enumerate().find_map(|(i, a)| {
-            let closed_it = matches!(&a.outcome, Outcome::Failed { evidence, .. } if evidence.contains(&close_event.seq));
-            (a.path == SendPath::Ws && closed_it)
-                .then(|| facts.actions.iter().position(|x| x.attempts.contains(&i)))
-                .flatten()
-        });
+        f.action = closed_attempt
+            .get(&close_event.seq)
+            .and_then(|&i| action_of[i]);
         out.push(f);
     }
     out
-}
-
-/// A close code that ends a WebSocket normally: 1000, 1001 (going away),
-/// 1005 (no code given) in a completed close handshake.
-fn normal(close: &WsClose) -> bool {
-    close.clean && matches!(close.code, Some(1000 | 1001 | 1005) | None)
-}
-
-fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Client => "client",
-        Side::Upstream => "upstream",
-        Side::Proxy => "proxy",
-    }
 }
 
 /// `code "reason"`, or how the socket ended without a close frame.
@@ -168,6 +168,17 @@ fn meaning(code: Option<u16>) -> Option<(&'static str, &'static str)> {
         1014 => ("1014: a gateway in front of the server got a bad answer from it", "check the server behind the gateway"),
         _ => return None,
     })
+}
+
+/// What kind of code `code` is, when [`meaning`] has no words for it:
+/// the ranges of RFC 6455 section 7.4.2.
+fn code_class(code: u16) -> String {
+    match code {
+        4000..=4999 => format!("{code} is the application's own code (4000-4999): the reason is its explanation"),
+        3000..=3999 => format!("{code} is registered (3000-3999) for a library or framework: the reason, or its documentation, says what it means"),
+        1000 | 1001 => format!("{code} is a normal closure code, but the close handshake did not complete"),
+        _ => format!("{code} is a reserved or unassigned code (RFC 6455 section 7.4): no standard gives it a meaning"),
+    }
 }
 
 /// `ws-closed-after-message`: the close answered a client message.
@@ -202,10 +213,7 @@ fn after_message(
                 .to_owned()
         }
         None => {
-            explanation.push(format!(
-                "{} is the application's own code (4000-4999): the reason is its explanation.",
-                close.code.unwrap_or_default()
-            ));
+            explanation.push(format!("{}.", code_class(close.code.unwrap_or_default())));
             "see what the server's code means by this close code and reason".to_owned()
         }
     };
@@ -256,8 +264,7 @@ fn by_upstream(close_event: &Event, close: &WsClose) -> Finding {
             "find what happened to the server's connection in its log".to_owned(),
         ),
         None => (
-            "The application's own close code (4000-4999): the reason is its explanation."
-                .to_owned(),
+            format!("{}.", code_class(close.code.unwrap_or_default())),
             "see what the server's code means by this close code and reason".to_owned(),
         ),
     };

@@ -40,6 +40,9 @@ pub(super) struct Facts<'a> {
     pub ws_saved_ids: &'a HashSet<String>,
     /// When the capture started, if known.
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The delivery window: how long after a WebSocket message an answer
+    /// (or a close) belongs to it, in microseconds.
+    pub delivery_us: u64,
     pub attempts: &'a [Attempt],
     pub actions: &'a [Action],
     pub introspection: Option<&'a Introspection>,
@@ -123,18 +126,18 @@ impl RestCase<'_> {
 
 /// Every finding in the facts.
 pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
-    let mut out = ws::refused_handshakes(facts.flows);
-    out.extend(lifecycle::subprotocols(facts));
-    out.extend(lifecycle::closes(facts));
-    out.extend(engineio::unknown_sessions(facts.flows));
-    out.extend(cors::refused_preflights(facts.flows));
     let mut action_of = vec![None; facts.attempts.len()];
     for (a, action) in facts.actions.iter().enumerate() {
         for &i in &action.attempts {
             action_of[i] = Some(a);
         }
     }
-    for (attempt, action) in facts.attempts.iter().zip(action_of) {
+    let mut out = ws::refused_handshakes(facts.flows);
+    out.extend(lifecycle::subprotocols(facts));
+    out.extend(lifecycle::closes(facts, &action_of));
+    out.extend(engineio::unknown_sessions(facts.flows));
+    out.extend(cors::refused_preflights(facts.flows));
+    for (attempt, &action) in facts.attempts.iter().zip(&action_of) {
         let finding = match (&attempt.outcome, attempt.path) {
             (Outcome::Failed { .. }, SendPath::Rest) => Some(rest_failure(facts, attempt, action)),
             // A close that failed it is explained by the lifecycle rules.

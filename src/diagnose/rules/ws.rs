@@ -56,6 +56,7 @@ pub(super) fn error_reply(attempt: &Attempt, action: Option<usize>) -> Finding {
 /// `ws-handshake-refused`: every upgrade the upstream did not accept.
 pub(super) fn refused_handshakes(flows: &Flows<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    let mut channels = None;
     for exchange in flows.exchanges() {
         let Some(event) = exchange.handshake.map(|i| &flows.events()[i]) else {
             continue;
@@ -76,11 +77,11 @@ pub(super) fn refused_handshakes(flows: &Flows<'_>) -> Vec<Finding> {
             .map(|(_, r)| handshake_diff::against_accepted(flows, r))
             .unwrap_or_default();
         let slash = explanation.iter().any(|e| e.contains("trailing slash"));
-        let channels = upstream_stack(flows) == StackId::Django;
         let (why, next) = match h.status {
             403 => ("the origin validator (AllowedHostsOriginValidator) or the consumer refused it", "add the page's host to ALLOWED_HOSTS, or check the consumer's connect() permissions".to_owned()),
             404 => ("no WebSocket route matches the path", "check websocket_urlpatterns (a missing trailing slash or prefix?) and that the ASGI application routes \"websocket\"".to_owned()),
-            500 if channels && body.is_none() => ("Channels answers a WebSocket path that no route matches with a bodiless 500 (URLRouter raises \"No route found for path\"; daphne sends `500 Internal server error`)", if slash {
+            500 if body.is_none()
+                && *channels.get_or_insert_with(|| upstream_stack(flows) == StackId::Django) => ("Channels answers a WebSocket path that no route matches with a bodiless 500 (URLRouter raises \"No route found for path\"; daphne sends `500 Internal server error`)", if slash {
                 "open the path with its trailing slash, as the route is written, or make the slash optional in websocket_urlpatterns (`re_path(r\"ws/chat/(?P<conversation_id>\\d+)/?$\", ...)`)".to_owned()
             } else {
                 "check websocket_urlpatterns against this path (daphne's log says \"No route found for path\")".to_owned()

@@ -244,9 +244,15 @@ impl Rules {
     }
 
     /// A subprotocol value, redacted when it is shaped like a credential: a
-    /// JWT, or a long opaque string.
+    /// JWT, or a long opaque string (a segment of 16 or more characters
+    /// mixing letters and digits). Protocol names made of words
+    /// (`graphql-transport-ws`, `actioncable-v1-json`, `v12.stomp`) stay.
     fn subprotocol(&self, value: &str, secrets: &mut BTreeSet<String>) -> String {
-        let opaque = value.len() >= 20 && !value.contains(char::is_whitespace);
+        let opaque = value.split(['-', '.', '_']).any(|segment| {
+            segment.len() >= 16
+                && segment.bytes().any(|b| b.is_ascii_digit())
+                && segment.bytes().any(|b| b.is_ascii_alphabetic())
+        });
         if value.starts_with("eyJ") || opaque {
             self.secret(value, secrets)
         } else {
@@ -280,6 +286,29 @@ fn replaced(payload: &Payload, content: impl Into<Bytes>) -> Payload {
         bytes.len() as u64
     };
     Payload { bytes, len }
+}
+
+#[cfg(test)]
+mod subprotocol_tests {
+    use super::*;
+
+    #[test]
+    fn protocol_names_are_not_secrets_tokens_are() {
+        let rules = Rules::new(Vec::new(), Vec::new());
+        let mut secrets = BTreeSet::new();
+        for name in [
+            "graphql-transport-ws",
+            "actioncable-v1-json",
+            "v12.stomp",
+            "wamp.2.json",
+        ] {
+            assert_eq!(rules.subprotocol(name, &mut secrets), name);
+        }
+        let token = "access_token.3f9c2a7d41b8e6f09a1c";
+        assert!(rules
+            .subprotocol(token, &mut secrets)
+            .starts_with("[REDACTED:"));
+    }
 }
 
 #[cfg(test)]
