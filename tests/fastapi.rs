@@ -301,3 +301,51 @@ fn a_refused_cors_preflight_is_explained_in_fastapi_words() {
         "{json}"
     );
 }
+
+/// A WebSocket opened on a path no `@app.websocket` route matches: uvicorn
+/// answers 403, and the finding explains it in Starlette's terms, not in
+/// Django's.
+#[test]
+fn a_refused_websocket_path_is_explained_in_starlette_words() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(python());
+    command
+        .arg(root().join("tests/fastapi_chat/run_backend.py"))
+        .env("CHAT_BUG", "none")
+        .env("CHAT_DEBUG", "1")
+        .env("CHAT_DB", dir.path().join("chat.sqlite3"))
+        .stderr(Stdio::null());
+    let mut backend = Running::spawn(command);
+    let url = format!("http://{}", address_in(&backend.line_with("listening on")));
+    let (proxy, addr) = Running::proxy(&url, "capture.jsonl", &["--quiet"], dir.path());
+    for request in [
+        format!("GET /openapi.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        format!("GET /ws/nowhere HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"),
+    ] {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        // The status line is enough; the connection may stay open.
+        let mut head = [0u8; 64];
+        let n = stream.read(&mut head).unwrap();
+        assert!(head[..n].starts_with(b"HTTP/1.1 "), "{:?}", &head[..n]);
+    }
+    let (live, _) = proxy.stop("INT");
+    let _ = backend.child.kill();
+    let (json, code) = wsdiag(
+        &["diagnose", "capture.jsonl", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{json}");
+    let d: Value = serde_json::from_str(&json).unwrap();
+    let f = &d["findings"][0];
+    assert_eq!(f["code"], "ws-handshake-refused", "{json}");
+    assert!(
+        f["title"].as_str().unwrap().contains("refused with 403"),
+        "{json}"
+    );
+    let next = f["next_step"].as_str().unwrap();
+    assert!(next.contains("@app.websocket"), "{next}");
+    assert!(!json.contains("ALLOWED_HOSTS"), "no Django words: {json}");
+    assert!(live.contains("✗ ws-handshake-refused:"), "{live}");
+}

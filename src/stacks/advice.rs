@@ -61,6 +61,11 @@ fn fastapi_advice(situation: Situation<'_>) -> Advice {
             format!("add the CORS middleware with the frontend's origin: `app.add_middleware(CORSMiddleware, allow_origins=[\"{origin}\"], allow_methods=[\"*\"], allow_headers=[\"*\"], allow_credentials=True)`"),
             Some("from fastapi.middleware.cors import CORSMiddleware".to_owned()),
         ),
+        Situation::UpgradeRefused { status: 403, .. } => advice_of(
+            "Starlette answers 403 to a WebSocket no `@app.websocket` route matches, and to one the endpoint closes before `accept()` (a failed dependency or auth check): check the path against the routes and what runs before `await websocket.accept()`".to_owned(),
+            None,
+        ),
+        other @ Situation::UpgradeRefused { .. } => neutral_advice(other),
     }
 }
 
@@ -92,6 +97,11 @@ fn express_advice(situation: Situation<'_>) -> Advice {
             format!("mount the cors middleware before the routes, with the frontend's origin: `app.use(cors({{ origin: '{origin}', credentials: true }}))` (npm: cors)"),
             None,
         ),
+        Situation::UpgradeRefused { status, .. } if matches!(status, 400 | 403 | 404) => advice_of(
+            "check the upgrade's path against the server's: Socket.IO serves only its `path` option (default `/socket.io/`), a `ws` WebSocketServer only its `path`; a 400 or 403 from Socket.IO is its `allowRequest`, its `cors.origin`, or an unknown transport or session".to_owned(),
+            None,
+        ),
+        other @ Situation::UpgradeRefused { .. } => neutral_advice(other),
     }
 }
 
@@ -162,6 +172,16 @@ fn neutral_advice(situation: Situation<'_>) -> Advice {
         ),
         Situation::CorsRefused { origin } => advice_of(
             format!("answer the preflight for this route with `Access-Control-Allow-Origin: {origin}` (and the methods and headers it asks for), or serve the frontend from the same origin through a dev-server proxy"),
+            None,
+        ),
+        Situation::UpgradeRefused { status, slash } => advice_of(
+            match status {
+                401 | 403 => "send the credentials and the Origin the server accepts for WebSockets (compare them with an accepted upgrade's, below)".to_owned(),
+                404 if slash => "open the path with the trailing slash the server's route has".to_owned(),
+                404 => "check the server's WebSocket routes against this path (a prefix, a trailing slash?)".to_owned(),
+                502 | 504 => "check that the backend runs and accepts WebSockets at the --upstream address".to_owned(),
+                _ => "find this request in the server's log: it did not switch protocols".to_owned(),
+            },
             None,
         ),
     }
@@ -321,5 +341,29 @@ mod tests {
             );
         }
         assert!(advice(StackId::Django, Situation::UserMissing { field: "x" }).is_none());
+    }
+
+    /// A refused upgrade is explained in the upstream's framework's terms,
+    /// never in another's.
+    #[test]
+    fn a_refused_upgrade_is_advised_in_each_stacks_words() {
+        let refused = |stack, status| {
+            advice(
+                stack,
+                Situation::UpgradeRefused {
+                    status,
+                    slash: false,
+                },
+            )
+            .unwrap()
+            .next_step
+        };
+        assert!(refused(StackId::Fastapi, 403).contains("@app.websocket"));
+        assert!(refused(StackId::Express, 404).contains("/socket.io/"));
+        let generic = refused(StackId::Generic, 403);
+        assert!(
+            !generic.contains("ALLOWED_HOSTS") && generic.contains("Origin"),
+            "{generic}"
+        );
     }
 }

@@ -217,6 +217,15 @@ pub enum Situation<'a> {
     },
     /// The page gives no details: they are in the server's log.
     DetailsInLog,
+    /// The upstream answered a WebSocket upgrade with `status` instead of
+    /// 101; `slash` when the path lacks the trailing slash an accepted
+    /// upgrade's path has.
+    UpgradeRefused {
+        /// The upstream's status.
+        status: u16,
+        /// The path lacks the accepted path's trailing slash.
+        slash: bool,
+    },
 }
 
 /// What to do, in the stack's own words.
