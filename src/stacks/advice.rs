@@ -97,7 +97,10 @@ fn express_advice(situation: Situation<'_>) -> Advice {
             format!("mount the cors middleware before the routes, with the frontend's origin: `app.use(cors({{ origin: '{origin}', credentials: true }}))` (npm: cors)"),
             None,
         ),
-        Situation::UpgradeRefused { status, .. } if matches!(status, 400 | 403 | 404) => advice_of(
+        Situation::UpgradeRefused {
+            status: 400 | 403 | 404,
+            ..
+        } => advice_of(
             "check the upgrade's path against the server's: Socket.IO serves only its `path` option (default `/socket.io/`), a `ws` WebSocketServer only its `path`; a 400 or 403 from Socket.IO is its `allowRequest`, its `cors.origin`, or an unknown transport or session".to_owned(),
             None,
         ),
