@@ -249,3 +249,30 @@ fn replaying_a_capture_with_nothing_to_replay_exits_2_naming_what_it_holds() {
         "{err}"
     );
 }
+
+/// A server that never answers a close (its event loop stuck): the client
+/// closes with 1000 "bye", no close frame comes back, and the finding says
+/// the close handshake never completed. (Through wsdiag the client itself
+/// gets an answer from wsdiag's WebSocket library: the frame relay of the
+/// transparency issue removes that difference.)
+#[test]
+fn a_close_the_upstream_never_answers_is_named() {
+    let r = run(
+        "no-close-reply",
+        &[
+            "--path",
+            "/ws",
+            "--send",
+            "hi",
+            "--close",
+            "--wait-ms",
+            "4000",
+        ],
+    );
+    let f = r.finding("ws-close-unanswered");
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.contains("The upstream did not answer the client's close 1000 \"bye\" within 2 s"),
+        "{title}"
+    );
+}

@@ -180,6 +180,7 @@ pub fn synthetic_events(text: &str) -> Vec<Event> {
             reason: String::new(),
             clean: text.len() % 2 == 0,
             error: None,
+            unanswered: None,
             messages_sent: 1,
             messages_received: 1,
         }),

@@ -336,6 +336,7 @@ fn entry_events(
                 reason: text(&close["reason"]).to_owned(),
                 clean: close["clean"].as_bool().unwrap_or(true),
                 error: close["error"].as_str().map(str::to_owned),
+                unanswered: serde_json::from_value(close["unanswered"].clone()).ok(),
                 messages_sent: 0,
                 messages_received: 0,
             }),

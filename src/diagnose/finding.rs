@@ -63,6 +63,9 @@ pub enum Code {
     /// The upstream refused an Engine.IO session it had issued (no sticky
     /// sessions between several server processes).
     SocketioSessionUnknown,
+    /// A side never answered the other side's close frame: the close
+    /// handshake did not complete.
+    WsCloseUnanswered,
 }
 
 impl Code {
@@ -89,6 +92,7 @@ impl Code {
             Code::WsClosedByUpstream => "ws-closed-by-upstream",
             Code::WsIdleDrop => "ws-idle-drop",
             Code::SocketioSessionUnknown => "socketio-session-unknown",
+            Code::WsCloseUnanswered => "ws-close-unanswered",
         }
     }
 }

@@ -395,6 +395,11 @@ pub struct WsClose {
     /// For an abrupt end: what happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The side that sent no close frame back within the close grace (2 s)
+    /// after the other side's close or the proxy's: the close handshake
+    /// did not complete (`clean` is false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unanswered: Option<Side>,
     /// Messages forwarded client → upstream during the WebSocket's life.
     pub messages_sent: u64,
     /// Messages forwarded upstream → client.

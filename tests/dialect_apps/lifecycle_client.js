@@ -3,7 +3,7 @@
 // for wsdiag's lifecycle tests. Usage:
 //   node lifecycle_client.js BASE_URL --path /ws/x [--protocol chat.v1]
 //        [--send TEXT]... [--send-bytes N] [--before-send-ms N] [--wait-ms N]
-//        [--origin ORIGIN]
+//        [--origin ORIGIN] [--close]
 // Opens the socket, waits --before-send-ms, sends each message, then waits
 // for the close or --wait-ms; prints {opened, protocol, received, close:
 // {code, reason}, error} as one JSON line.
@@ -36,7 +36,10 @@ const giveUp = setTimeout(() => { ws.terminate(); finish(); }, waitMs + beforeSe
 ws.on('open', () => {
   summary.opened = true;
   summary.protocol = ws.protocol || null;
-  setTimeout(() => sends.forEach((m) => ws.send(m)), beforeSend);
+  setTimeout(() => {
+    sends.forEach((m) => ws.send(m));
+    if (args.includes('--close')) ws.close(1000, 'bye');
+  }, beforeSend);
 });
 ws.on('message', (data) => summary.received.push(data.toString().slice(0, 80)));
 ws.on('error', (e) => { summary.error = e.message; });

@@ -9,6 +9,9 @@
 //                      after its `exp` gets close 4001 "token expired"
 //   size-limit         a message over 1024 bytes gets close 1009
 //                      "message too big: the limit is 1024 bytes"
+//   no-close-reply     accepts the upgrade by hand (RFC 6455 section 4.2.2)
+//                      and then ignores every frame: it never answers a
+//                      close, as a server whose event loop is stuck
 //   idle-drop          an echo server behind a TCP forwarder that drops
 //                      both connections (no close frame) after
 //                      LIFECYCLE_IDLE_MS (default 1500) without a byte
@@ -54,7 +57,19 @@ function websocketServer(server) {
 }
 
 const backend = http.createServer((_, res) => res.end('lifecycle server\n'));
-websocketServer(backend);
+if (mode === 'no-close-reply') {
+  backend.on('upgrade', (req, socket) => {
+    const accept = require('crypto')
+      .createHash('sha1')
+      .update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+      .digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+  });
+} else {
+  websocketServer(backend);
+}
 
 if (mode !== 'idle-drop') {
   listen(backend);

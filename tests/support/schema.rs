@@ -215,6 +215,7 @@ struct WsClose {
     reason: Option<String>,
     clean: bool,
     error: Option<String>,
+    unanswered: Option<Side>,
     messages_sent: u64,
     messages_received: u64,
 }

@@ -101,6 +101,10 @@ pub(super) fn closes(facts: &Facts<'_>, action_of: &[Option<usize>]) -> Vec<Find
         let EventKind::WsClose(close) = &close_event.kind else {
             continue;
         };
+        if let Some(silent) = close.unanswered {
+            out.push(unanswered(close_event, close, silent));
+            continue;
+        }
         if close.initiator != Side::Upstream || close.is_normal() {
             continue;
         }
@@ -236,6 +240,34 @@ fn after_message(
         vec![message.seq, close_event.seq],
     );
     f.error = Some(quoted(close));
+    f
+}
+
+/// `ws-close-unanswered`: `silent` never sent its close frame back.
+fn unanswered(close_event: &Event, close: &WsClose, silent: Side) -> Finding {
+    let asked = if close.code.is_some() {
+        quoted(close)
+    } else {
+        "close".to_owned()
+    };
+    let mut f = finding(
+        Code::WsCloseUnanswered,
+        format!(
+            "The {} did not answer the {}'s {asked} within 2 s: the close handshake never completed",
+            silent.as_str(),
+            close.initiator.as_str()
+        ),
+        format!(
+            "make the {} send its close frame back when one arrives (RFC 6455 section 5.5.1): a blocked event loop or a handler that never returns keeps it from answering",
+            silent.as_str()
+        ),
+        vec![format!(
+            "RFC 6455 section 7.1.2: an endpoint that receives a close frame sends one back, and only then is the TCP connection closed; without the answer, the {} waits until its own timeout.",
+            close.initiator.as_str()
+        )],
+        vec![close_event.seq],
+    );
+    f.error = Some(format!("no close frame from the {}", silent.as_str()));
     f
 }
 

@@ -96,12 +96,22 @@ where
         reason: String::new(),
         error: Some("the WebSocket ended without a close frame".to_owned()),
     });
+    let error = first.error.or_else(|| {
+        shared.unanswered.get().map(|side| {
+            format!(
+                "the {} did not answer the close within {} s",
+                side.as_str(),
+                CLOSE_GRACE.as_secs()
+            )
+        })
+    });
     WsClose {
         initiator: first.side,
         code: first.code,
         reason: first.reason,
-        clean: first.error.is_none(),
-        error: first.error,
+        clean: error.is_none(),
+        error,
+        unanswered: shared.unanswered.get().copied(),
         messages_sent: sent,
         messages_received: received,
     }
@@ -175,7 +185,14 @@ where
                 }
                 continue;
             }
-            () = &mut closing => break,
+            () = &mut closing => {
+                // The close grace ran out and this side never sent its
+                // close frame: the handshake did not complete.
+                if !closed_by_src && shared.violation.get().is_none() {
+                    let _ = shared.unanswered.set(from);
+                }
+                break;
+            }
         };
         let message = match next {
             Some(Ok(message)) => message,

@@ -31,6 +31,10 @@ pub(super) struct Shared {
     pub(super) closing_at: OnceLock<tokio::time::Instant>,
     /// Set when a side broke the protocol; `closing` is cancelled too.
     pub(super) violation: OnceLock<Violation>,
+    /// The side that sent no close frame back within the close grace after
+    /// the other side's (or the proxy's) close: the close handshake did
+    /// not complete.
+    pub(super) unanswered: OnceLock<Side>,
     /// wsdiag's keepalive pings sent to each side and not answered yet.
     keepalives: [AtomicU32; 2],
     /// True while the direction reading each side waits to send on.
@@ -110,6 +114,7 @@ impl Shared {
             abort: CancellationToken::new(),
             closing_at: OnceLock::new(),
             violation: OnceLock::new(),
+            unanswered: OnceLock::new(),
             keepalives: Default::default(),
             reader_busy: Default::default(),
             heard: [AtomicU64::new(0), AtomicU64::new(0)],
