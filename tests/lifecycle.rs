@@ -276,3 +276,27 @@ fn a_close_the_upstream_never_answers_is_named() {
         "{title}"
     );
 }
+
+/// A server that pings every 300 ms and a client whose main thread is busy
+/// for 2 s (long work on a frontend's event loop): its pongs come late, and
+/// the finding gives how late.
+#[test]
+fn pongs_that_come_late_name_the_busy_side() {
+    let r = run(
+        "pinger",
+        &["--path", "/ws", "--block-ms", "2000", "--wait-ms", "3500"],
+    );
+    let f = r.finding("ws-late-pong");
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("The client answered the upstream's ping "),
+        "{title}"
+    );
+    let ms: u64 = title
+        .split("ping ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no milliseconds in {title}"));
+    assert!((1000..3000).contains(&ms), "{title}");
+}

@@ -66,6 +66,9 @@ pub enum Code {
     /// A side never answered the other side's close frame: the close
     /// handshake did not complete.
     WsCloseUnanswered,
+    /// A side answered pings much later than they came: its event loop was
+    /// blocked, or it stopped reading.
+    WsLatePong,
 }
 
 impl Code {
@@ -93,6 +96,7 @@ impl Code {
             Code::WsIdleDrop => "ws-idle-drop",
             Code::SocketioSessionUnknown => "socketio-session-unknown",
             Code::WsCloseUnanswered => "ws-close-unanswered",
+            Code::WsLatePong => "ws-late-pong",
         }
     }
 }

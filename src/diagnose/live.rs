@@ -80,7 +80,8 @@ const REQUEST_LOOKBACK: usize = 256;
 /// failed exchange (a refused handshake's answer among them), the answer
 /// to an `OPTIONS` (a CORS preflight the upstream may refuse with a 200),
 /// an accepted handshake whose subprotocol a browser refuses, a close
-/// without a close frame or with an error code, an error message of the
+/// without a close frame or with an error code, a pong that came more than
+/// [`super::LATE_PONG_US`] after its ping, an error message of the
 /// socket's protocol.
 /// `earlier` yields the events before it, newest first.
 fn failure<'a>(event: &Event, earlier: impl Iterator<Item = &'a Event>) -> bool {
@@ -92,6 +93,14 @@ fn failure<'a>(event: &Event, earlier: impl Iterator<Item = &'a Event>) -> bool 
         EventKind::HttpError(_) => true,
         EventKind::WsClose(c) => !c.is_normal(),
         EventKind::WsHandshake(h) => h.subprotocol_refused(),
+        // A pong long after its ping (matched by payload, the other way).
+        EventKind::WsMessage(m) if m.opcode == crate::event::Opcode::Pong => {
+            earlier.take(REQUEST_LOOKBACK).any(|e| {
+                matches!(&e.kind, EventKind::WsMessage(p) if p.opcode == crate::event::Opcode::Ping
+                    && p.dir != m.dir && p.payload.bytes == m.payload.bytes
+                    && event.t_us.saturating_sub(e.t_us) > super::LATE_PONG_US)
+            })
+        }
         EventKind::WsMessage(m) => m.msg_role == Some(Role::Error),
         _ => false,
     }

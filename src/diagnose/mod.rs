@@ -40,6 +40,10 @@ pub use attempt::{Attempt, Outcome, SendPath};
 pub use error_body::ErrorBody;
 pub use finding::{Code, Finding};
 
+/// A pong this long after its ping (microseconds) means the answering side
+/// was busy: `ws-late-pong`.
+pub const LATE_PONG_US: u64 = 1_000_000;
+
 /// Settings of a diagnosis.
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -3,7 +3,9 @@
 // for wsdiag's lifecycle tests. Usage:
 //   node lifecycle_client.js BASE_URL --path /ws/x [--protocol chat.v1]
 //        [--send TEXT]... [--send-bytes N] [--before-send-ms N] [--wait-ms N]
-//        [--origin ORIGIN] [--close]
+//        [--origin ORIGIN] [--close] [--block-ms N]
+// --block-ms N busies the event loop for N ms once the socket is open (a
+// frontend doing long work on its main thread): pings wait unanswered.
 // Opens the socket, waits --before-send-ms, sends each message, then waits
 // for the close or --wait-ms; prints {opened, protocol, received, close:
 // {code, reason}, error} as one JSON line.
@@ -35,6 +37,13 @@ const finish = () => {
 const giveUp = setTimeout(() => { ws.terminate(); finish(); }, waitMs + beforeSend);
 ws.on('open', () => {
   summary.opened = true;
+  const block = Number(opt('--block-ms', 0));
+  if (block > 0) {
+    setTimeout(() => {
+      const until = Date.now() + block;
+      while (Date.now() < until) { /* the main thread is busy */ }
+    }, 400);
+  }
   summary.protocol = ws.protocol || null;
   setTimeout(() => {
     sends.forEach((m) => ws.send(m));

@@ -12,6 +12,8 @@
 //   no-close-reply     accepts the upgrade by hand (RFC 6455 section 4.2.2)
 //                      and then ignores every frame: it never answers a
 //                      close, as a server whose event loop is stuck
+//   pinger             pings every client every 300 ms (as servers'
+//                      keepalives do), and echoes
 //   idle-drop          an echo server behind a TCP forwarder that drops
 //                      both connections (no close frame) after
 //                      LIFECYCLE_IDLE_MS (default 1500) without a byte
@@ -42,6 +44,11 @@ function websocketServer(server) {
   const wss = new WebSocketServer(options);
   wss.on('connection', (ws, req) => {
     const token = new URL(req.url, 'http://x').searchParams.get('token');
+    if (mode === 'pinger') {
+      let n = 0;
+      const timer = setInterval(() => ws.ping(`keepalive-${n++}`), 300);
+      ws.on('close', () => clearInterval(timer));
+    }
     ws.on('message', (data, isBinary) => {
       if (mode === 'token-expiry' && token && Date.now() / 1000 > jwtExp(token)) {
         ws.close(4001, 'token expired');

@@ -243,6 +243,70 @@ fn after_message(
     f
 }
 
+/// `ws-late-pong`: for each socket and side, the latest answer to a ping
+/// (matched by payload, RFC 6455 section 5.5.3) when it came more than
+/// [`LATE_PONG_US`](crate::diagnose::LATE_PONG_US) after the ping.
+pub(super) fn late_pongs(facts: &Facts<'_>) -> Vec<Finding> {
+    let events = facts.flows.events();
+    let mut out = Vec::new();
+    for socket in facts.flows.sockets() {
+        // Pings waiting for their pong, by direction and payload.
+        let mut waiting: std::collections::HashMap<(Direction, &[u8]), &Event> =
+            std::collections::HashMap::new();
+        let mut worst: [Option<(u64, &Event, &Event)>; 2] = [None, None];
+        for event in socket.messages.iter().map(|&i| &events[i]) {
+            let EventKind::WsMessage(m) = &event.kind else {
+                continue;
+            };
+            match m.opcode {
+                Opcode::Ping => {
+                    waiting.insert((m.dir, m.payload.bytes.as_ref()), event);
+                }
+                Opcode::Pong => {
+                    let asked = match m.dir {
+                        Direction::ClientToUpstream => Direction::UpstreamToClient,
+                        Direction::UpstreamToClient => Direction::ClientToUpstream,
+                    };
+                    let Some(ping) = waiting.remove(&(asked, m.payload.bytes.as_ref())) else {
+                        continue;
+                    };
+                    let late = event.t_us.saturating_sub(ping.t_us);
+                    let slot = &mut worst[usize::from(m.dir == Direction::UpstreamToClient)];
+                    if late > crate::diagnose::LATE_PONG_US && slot.is_none_or(|(w, _, _)| late > w)
+                    {
+                        *slot = Some((late, ping, event));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (late, ping, pong) in worst.into_iter().flatten() {
+            let EventKind::WsMessage(m) = &pong.kind else {
+                continue;
+            };
+            let (late_side, asker) = match m.dir {
+                Direction::ClientToUpstream => ("client", "upstream"),
+                Direction::UpstreamToClient => ("upstream", "client"),
+            };
+            let mut f = finding(
+                Code::WsLatePong,
+                format!(
+                    "The {late_side} answered the {asker}'s ping {} ms late: its event loop was blocked, or it stopped reading",
+                    late / 1000
+                ),
+                format!("keep the {late_side}'s event loop free (move long work off it: a worker, a thread, chunks), or give the {asker}'s keepalive a longer ping timeout"),
+                vec![
+                    "A pong answers its ping at once (RFC 6455 section 5.5.3) unless the endpoint is busy; a keepalive that waits less than this closes the connection (Python websockets: 1011 \"keepalive ping timeout\"; Socket.IO: \"ping timeout\").".to_owned(),
+                ],
+                vec![ping.seq, pong.seq],
+            );
+            f.error = Some(format!("pong after {} ms", late / 1000));
+            out.push(f);
+        }
+    }
+    out
+}
+
 /// `ws-close-unanswered`: `silent` never sent its close frame back.
 fn unanswered(close_event: &Event, close: &WsClose, silent: Side) -> Finding {
     let asked = if close.code.is_some() {

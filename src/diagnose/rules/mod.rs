@@ -135,6 +135,7 @@ pub(super) fn findings(facts: &Facts<'_>) -> Vec<Finding> {
     let mut out = ws::refused_handshakes(facts.flows);
     out.extend(lifecycle::subprotocols(facts));
     out.extend(lifecycle::closes(facts, &action_of));
+    out.extend(lifecycle::late_pongs(facts));
     out.extend(engineio::unknown_sessions(facts.flows));
     out.extend(cors::refused_preflights(facts.flows));
     for (attempt, &action) in facts.attempts.iter().zip(&action_of) {
