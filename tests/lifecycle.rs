@@ -300,3 +300,27 @@ fn pongs_that_come_late_name_the_busy_side() {
         .unwrap_or_else(|| panic!("no milliseconds in {title}"));
     assert!((1000..3000).contains(&ms), "{title}");
 }
+
+/// A server that compresses (RSV1) though its handshake agreed on no
+/// extension: the client fails it directly ("RSV1 must be clear"), and
+/// through wsdiag the finding names the upstream and the rule it broke.
+/// (Through wsdiag the client gets wsdiag's 1001 instead of failing the
+/// frame itself: the frame relay of the transparency issue removes that
+/// difference.)
+#[test]
+fn compression_without_negotiation_is_named() {
+    let r = run("rsv1", &["--path", "/ws", "--wait-ms", "1500"]);
+    assert_eq!(
+        r.direct["error"], "Invalid WebSocket frame: RSV1 must be clear",
+        "{}",
+        r.direct
+    );
+    let f = r.finding("ws-compression-not-negotiated");
+    assert!(
+        f["title"].as_str().unwrap().starts_with(
+            "The upstream sent a compressed frame (RSV1) though no compression was negotiated"
+        ),
+        "{f:#}"
+    );
+    assert!(f["explanation"].to_string().contains("RFC 7692"), "{f:#}");
+}

@@ -181,6 +181,7 @@ pub fn synthetic_events(text: &str) -> Vec<Event> {
             clean: text.len() % 2 == 0,
             error: None,
             unanswered: None,
+            violator: None,
             messages_sent: 1,
             messages_received: 1,
         }),

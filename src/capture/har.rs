@@ -337,6 +337,7 @@ fn entry_events(
                 clean: close["clean"].as_bool().unwrap_or(true),
                 error: close["error"].as_str().map(str::to_owned),
                 unanswered: serde_json::from_value(close["unanswered"].clone()).ok(),
+                violator: serde_json::from_value(close["violator"].clone()).ok(),
                 messages_sent: 0,
                 messages_received: 0,
             }),

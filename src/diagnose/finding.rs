@@ -69,6 +69,9 @@ pub enum Code {
     /// A side answered pings much later than they came: its event loop was
     /// blocked, or it stopped reading.
     WsLatePong,
+    /// A side sent compressed frames (RSV1) though no compression was
+    /// negotiated.
+    WsCompressionNotNegotiated,
 }
 
 impl Code {
@@ -97,6 +100,7 @@ impl Code {
             Code::SocketioSessionUnknown => "socketio-session-unknown",
             Code::WsCloseUnanswered => "ws-close-unanswered",
             Code::WsLatePong => "ws-late-pong",
+            Code::WsCompressionNotNegotiated => "ws-compression-not-negotiated",
         }
     }
 }

@@ -400,6 +400,10 @@ pub struct WsClose {
     /// did not complete (`clean` is false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unanswered: Option<Side>,
+    /// The side that broke the WebSocket protocol, when one did (wsdiag
+    /// closed it; `code` and `reason` say how).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violator: Option<Side>,
     /// Messages forwarded client → upstream during the WebSocket's life.
     pub messages_sent: u64,
     /// Messages forwarded upstream → client.
@@ -414,6 +418,13 @@ impl WsClose {
         self.clean && matches!(self.code, Some(1000 | 1001 | 1005) | None)
     }
 }
+
+/// The reason wsdiag gives (and records) when a side sends a frame with a
+/// reserved bit set though no extension was negotiated: RSV1 is
+/// permessage-deflate's "compressed" bit (RFC 7692 section 6), so this is
+/// a side that compresses without having agreed to.
+pub const RESERVED_BITS: &str =
+    "a frame with a reserved bit set (RSV1: compressed) though no extension was negotiated";
 
 /// `conn_close`: a client connection ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -279,5 +279,5 @@ fn ws_message(h: &Header, event: &Event, m: &crate::event::WsMessage) -> Value {
 }
 
 fn close(c: &WsClose) -> Value {
-    json!({"initiator": c.initiator, "code": c.code, "reason": c.reason, "clean": c.clean, "error": c.error, "unanswered": c.unanswered})
+    json!({"initiator": c.initiator, "code": c.code, "reason": c.reason, "clean": c.clean, "error": c.error, "unanswered": c.unanswered, "violator": c.violator})
 }

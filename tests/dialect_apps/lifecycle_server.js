@@ -12,6 +12,9 @@
 //   no-close-reply     accepts the upgrade by hand (RFC 6455 section 4.2.2)
 //                      and then ignores every frame: it never answers a
 //                      close, as a server whose event loop is stuck
+//   rsv1               accepts the upgrade by hand with no extension,
+//                      then sends a compressed text frame (RSV1 set), as a
+//                      server that compresses whatever was negotiated
 //   pinger             pings every client every 300 ms (as servers'
 //                      keepalives do), and echoes
 //   idle-drop          an echo server behind a TCP forwarder that drops
@@ -64,15 +67,21 @@ function websocketServer(server) {
 }
 
 const backend = http.createServer((_, res) => res.end('lifecycle server\n'));
-if (mode === 'no-close-reply') {
+if (mode === 'no-close-reply' || mode === 'rsv1') {
+  // The handshake by hand (RFC 6455 section 4.2.2), no extension agreed.
   backend.on('upgrade', (req, socket) => {
     const accept = require('crypto')
       .createHash('sha1')
       .update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
       .digest('base64');
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-    socket.on('data', () => {});
     socket.on('error', () => {});
+    socket.on('data', () => {});
+    if (mode === 'rsv1') {
+      const data = require('zlib').deflateRawSync(Buffer.from('hello'));
+      // FIN + RSV1 + text, unmasked (a server's frame), short length.
+      socket.write(Buffer.concat([Buffer.from([0xc1, data.length]), data]));
+    }
   });
 } else {
   websocketServer(backend);

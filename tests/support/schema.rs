@@ -216,6 +216,7 @@ struct WsClose {
     clean: bool,
     error: Option<String>,
     unanswered: Option<Side>,
+    violator: Option<Side>,
     messages_sent: u64,
     messages_received: u64,
 }

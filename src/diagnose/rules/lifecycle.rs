@@ -14,7 +14,9 @@ use super::Facts;
 use crate::diagnose::attempt::{Outcome, SendPath};
 use crate::diagnose::finding::{Code, Finding};
 use crate::diagnose::jwt;
-use crate::event::{Direction, Event, EventKind, Opcode, Role, Side, SocketFlow, WsClose};
+use crate::event::{
+    Direction, Event, EventKind, Opcode, Role, Side, SocketFlow, WsClose, RESERVED_BITS,
+};
 
 /// A drop without a close frame after this much silence both ways is an
 /// idle drop.
@@ -103,6 +105,10 @@ pub(super) fn closes(facts: &Facts<'_>, action_of: &[Option<usize>]) -> Vec<Find
         };
         if let Some(silent) = close.unanswered {
             out.push(unanswered(close_event, close, silent));
+            continue;
+        }
+        if let (Some(side), true) = (close.violator, close.reason == RESERVED_BITS) {
+            out.push(compressed_unasked(facts, socket, close_event, side));
             continue;
         }
         if close.initiator != Side::Upstream || close.is_normal() {
@@ -305,6 +311,46 @@ pub(super) fn late_pongs(facts: &Facts<'_>) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// `ws-compression-not-negotiated`: `side` sent a frame with RSV1 set,
+/// permessage-deflate's compressed bit (RFC 7692 section 6), though the
+/// handshake agreed on no extension.
+fn compressed_unasked(
+    facts: &Facts<'_>,
+    socket: &SocketFlow,
+    close_event: &Event,
+    side: Side,
+) -> Finding {
+    let offered = facts
+        .flows
+        .upgrade(socket.conn)
+        .map(|(h, _)| h.extensions_dropped.join(", "))
+        .unwrap_or_default();
+    let mut explanation = vec![format!(
+        "RFC 7692 section 6: a frame may have RSV1 set only when permessage-deflate was negotiated in the handshake; the {} compressed a message though no extension was agreed, so its peer must fail the connection (1002).",
+        side.as_str()
+    )];
+    if !offered.is_empty() {
+        explanation.push(format!(
+            "The client offered `{offered}`; wsdiag does not pass compression through today, so the upgrade the upstream answered carried no offer: a server that compresses only when asked would not have, and this one compresses regardless of what was agreed."
+        ));
+    }
+    let mut f = finding(
+        Code::WsCompressionNotNegotiated,
+        format!(
+            "The {} sent a compressed frame (RSV1) though no compression was negotiated",
+            side.as_str()
+        ),
+        format!(
+            "make the {} compress only when its handshake answer includes permessage-deflate (check its compression setting: it must follow the negotiation)",
+            side.as_str()
+        ),
+        explanation,
+        vec![close_event.seq],
+    );
+    f.error = Some("close 1002: reserved bit set".to_owned());
+    f
 }
 
 /// `ws-close-unanswered`: `silent` never sent its close frame back.

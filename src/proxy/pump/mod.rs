@@ -112,6 +112,7 @@ where
         clean: error.is_none(),
         error,
         unanswered: shared.unanswered.get().copied(),
+        violator: shared.violation.get().map(|v| v.side),
         messages_sent: sent,
         messages_received: received,
     }

@@ -85,6 +85,9 @@ pub fn close_for_error(error: &WsError) -> Option<(CloseCode, String)> {
         WsError::Utf8(_) => Some((CloseCode::Invalid, "invalid UTF-8 in a text message".into())),
         WsError::Capacity(e) => Some((CloseCode::Size, e.to_string())),
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(ProtocolError::NonZeroReservedBits) => {
+            Some((CloseCode::Protocol, crate::event::RESERVED_BITS.to_owned()))
+        }
         WsError::Protocol(e) => Some((CloseCode::Protocol, e.to_string())),
         _ => None,
     }
