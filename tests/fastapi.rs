@@ -319,17 +319,23 @@ fn a_refused_websocket_path_is_explained_in_starlette_words() {
     let mut backend = Running::spawn(command);
     let url = format!("http://{}", address_in(&backend.line_with("listening on")));
     let (proxy, addr) = Running::proxy(&url, "capture.jsonl", &["--quiet"], dir.path());
-    for request in [
-        format!("GET /openapi.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
-        format!("GET /ws/nowhere HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"),
-    ] {
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        stream.write_all(request.as_bytes()).unwrap();
-        // The status line is enough; the connection may stay open.
-        let mut head = [0u8; 64];
-        let n = stream.read(&mut head).unwrap();
-        assert!(head[..n].starts_with(b"HTTP/1.1 "), "{:?}", &head[..n]);
-    }
+    // A plain request first, read whole: its `Server: uvicorn` names the
+    // stack.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /openapi.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(stream, "GET /ws/nowhere HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").unwrap();
+    // The status line is enough; the connection may stay open.
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).unwrap();
+    assert!(head[..n].starts_with(b"HTTP/1.1 403"), "{:?}", &head[..n]);
     let (live, _) = proxy.stop("INT");
     let _ = backend.child.kill();
     let (json, code) = wsdiag(
