@@ -90,8 +90,11 @@ pub struct ProxyArgs {
     /// Ping a WebSocket side that has been silent this long, and end the
     /// WebSocket when it has not answered as long again, or has not read a
     /// message for twice this long (a half-open connection). Checked every
-    /// half of it; 0 turns this off.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    /// half of it. Off (0) by default: wsdiag sends no traffic of its own,
+    /// so an idle timeout in front of the backend shows as it would
+    /// without wsdiag. When set, it is in the capture's header and its
+    /// pings and pongs are recorded with `origin: "proxy"`.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub idle_timeout: Duration,
     /// The largest WebSocket message accepted from either side, in bytes.
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size)]

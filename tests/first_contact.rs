@@ -622,3 +622,32 @@ async fn control_characters_from_the_network_are_printed_escaped() {
         assert!(out.contains("raw \\e]52;c;"), "{name}: {out}");
     }
 }
+
+/// wsdiag sends no traffic of its own by default: its capture header has
+/// no `idle_timeout_ms`; with `--idle-timeout` the header says so.
+#[test]
+fn the_keepalive_is_opt_in_and_said_in_the_capture_header() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, expected) in [
+        (vec![], None),
+        (vec!["--idle-timeout", "30s"], Some(30_000)),
+    ] {
+        let mut args = vec![
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+            "--capture",
+            "k.jsonl",
+            "--overwrite",
+        ];
+        args.extend(extra);
+        let mut proxy = Running::start(&args, dir.path());
+        let _ = proxy.line_with("proxy on");
+        let _ = proxy.stop("INT");
+        let text = std::fs::read_to_string(dir.path().join("k.jsonl")).unwrap();
+        let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(header["idle_timeout_ms"].as_u64(), expected, "{header}");
+    }
+}

@@ -53,6 +53,7 @@ pub fn read(value: &Value, path: &Path) -> Result<Capture, ReadError> {
     let started_at = times.iter().min().copied().unwrap_or_else(Utc::now);
     let creator = &value["log"]["creator"];
     let header = Header {
+        idle_timeout_ms: None,
         record: HeaderTag::Header,
         format_version: FORMAT_VERSION,
         wsdiag_version: format!(

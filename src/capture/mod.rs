@@ -36,6 +36,11 @@ pub struct Header {
     pub upstream: String,
     /// How many bytes of each body or message were kept at most.
     pub body_limit: usize,
+    /// `--idle-timeout`, when the user set one: wsdiag then pings a silent
+    /// side (its pings and their pongs are recorded with `origin:
+    /// "proxy"`). Absent: wsdiag sent no traffic of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// The `type` tag of a [`Header`].
@@ -57,6 +62,7 @@ impl Header {
             listen,
             upstream,
             body_limit,
+            idle_timeout_ms: None,
         }
     }
 

@@ -43,6 +43,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         "wsdiag-demo",
         proxy_addr.to_string(),
         upstream.display.clone(),
+        None,
         console,
     )?;
     say(&format!(

@@ -52,6 +52,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<Outcome> {
         "wsdiag-probe",
         addr.to_string(),
         upstream.display.clone(),
+        None,
         console,
     )?;
     say(&format!(

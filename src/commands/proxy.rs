@@ -58,6 +58,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
         "wsdiag",
         listen.to_string(),
         config.upstream.display.clone(),
+        config.idle_timeout,
         filter,
     )?;
     say(&format!(

@@ -39,9 +39,11 @@ pub fn start(
     prefix: &str,
     listen: String,
     upstream: String,
+    idle_timeout: Option<std::time::Duration>,
     show: Show,
 ) -> anyhow::Result<(Recorder, Recording)> {
-    let header = Header::new(listen, upstream, args.body_limit);
+    let mut header = Header::new(listen, upstream, args.body_limit);
+    header.idle_timeout_ms = idle_timeout.map(|d| d.as_millis() as u64);
     let start = Instant::now();
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     let capture = match (&args.capture, args.no_capture) {

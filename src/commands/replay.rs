@@ -185,6 +185,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
                 "wsdiag-replay",
                 addr.to_string(),
                 target.display.clone(),
+                None,
                 Show::Nothing,
             )?;
             options.target = Upstream::parse(&format!("http://{addr}"))?;

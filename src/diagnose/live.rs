@@ -94,7 +94,7 @@ fn failure<'a>(event: &Event, earlier: impl Iterator<Item = &'a Event>) -> bool 
         EventKind::WsClose(c) => !c.is_normal(),
         EventKind::WsHandshake(h) => h.subprotocol_refused(),
         // A pong long after its ping (matched by payload, the other way).
-        EventKind::WsMessage(m) if m.opcode == crate::event::Opcode::Pong => {
+        EventKind::WsMessage(m) if m.opcode == crate::event::Opcode::Pong && m.origin.is_none() => {
             earlier.take(REQUEST_LOOKBACK).any(|e| {
                 matches!(&e.kind, EventKind::WsMessage(p) if p.opcode == crate::event::Opcode::Ping
                     && p.dir != m.dir && p.payload.bytes == m.payload.bytes

@@ -349,6 +349,11 @@ pub struct WsMessage {
     /// other side (which had gone).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub forwarded: bool,
+    /// `proxy` for wsdiag's own keepalive ping (`--idle-timeout`) and the
+    /// pong that answers it: traffic of wsdiag's, not of the endpoints'.
+    /// Absent for the endpoints' messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Side>,
 }
 
 impl WsMessage {
@@ -366,6 +371,7 @@ impl WsMessage {
             note: None,
             polling: None,
             forwarded,
+            origin: None,
         }
     }
 }
@@ -486,7 +492,7 @@ impl Trailer {
             }
             EventKind::Error(_) => self.errors += 1,
             EventKind::WsHandshake(h) if !h.accepted => self.failed_handshakes += 1,
-            EventKind::WsMessage(m) if m.polling.is_some() => {}
+            EventKind::WsMessage(m) if m.polling.is_some() || m.origin.is_some() => {}
             EventKind::WsMessage(m) => match m.dir {
                 Direction::ClientToUpstream => self.messages_sent += 1,
                 Direction::UpstreamToClient => self.messages_received += 1,

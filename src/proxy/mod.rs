@@ -80,7 +80,7 @@ impl ProxyConfig {
             handshake_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
-            idle_timeout: Some(Duration::from_secs(300)),
+            idle_timeout: None,
             max_message_size: 64 << 20,
         }
     }

@@ -309,6 +309,7 @@ impl Formatter {
             .map(|n| format!(" [{}]", visible(n)))
             .unwrap_or_default();
         let lost = match (m.forwarded, m.opcode) {
+            _ if m.origin.is_some() => " (wsdiag's own keepalive, --idle-timeout)",
             (true, _) => "",
             (false, Opcode::Pong) => " (not forwarded: wsdiag had answered the ping already)",
             (false, Opcode::Close) => " (not forwarded: wsdiag had closed the other side)",

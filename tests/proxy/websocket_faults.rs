@@ -246,7 +246,7 @@ async fn a_half_open_client_is_pinged_then_reaped_by_the_idle_timeout() {
 }
 
 #[tokio::test]
-async fn a_live_client_answers_the_keepalive_and_its_pongs_are_not_recorded() {
+async fn a_live_client_answers_the_keepalive_recorded_as_wsdiags_own() {
     let url = ws_upstream(|mut ws| async move {
         while let Some(Ok(message)) = ws.next().await {
             if message.is_text() {
@@ -272,13 +272,25 @@ async fn a_live_client_answers_the_keepalive_and_its_pongs_are_not_recorded() {
     );
     ws.close(None).await.unwrap();
     let capture = h.finish().await;
-    let opcodes: Vec<Opcode> = support::messages(&capture)
+    // The keepalive frames are recorded as wsdiag's own, never as the
+    // endpoints' traffic: each ping it sent, and each pong answering it.
+    let own: Vec<(Opcode, bool)> = support::messages(&capture)
         .iter()
-        .map(|m| m.opcode)
+        .filter(|m| matches!(m.opcode, Opcode::Ping | Opcode::Pong))
+        .map(|m| (m.opcode, m.origin == Some(wsdiag::event::Side::Proxy)))
         .collect();
     assert!(
-        !opcodes.contains(&Opcode::Ping) && !opcodes.contains(&Opcode::Pong),
-        "keepalive frames are the proxy's own, not traffic: {opcodes:?}"
+        own.len() >= 6 && own.iter().all(|(_, proxy)| *proxy),
+        "three pings and their pongs, all origin proxy: {own:?}"
+    );
+    let trailer = capture.trailer().unwrap();
+    let client_frames = support::messages(&capture)
+        .iter()
+        .filter(|m| m.dir == wsdiag::event::Direction::ClientToUpstream && m.origin.is_none())
+        .count() as u64;
+    assert_eq!(
+        trailer.messages_sent, client_frames,
+        "keepalive frames are not counted as the client's"
     );
     assert!(ws_close(&capture).clean);
 }

@@ -20,6 +20,7 @@ struct Header {
     listen: String,
     upstream: String,
     body_limit: u64,
+    idle_timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +203,7 @@ struct WsMessage {
     note: Option<String>,
     polling: Option<String>,
     forwarded: Option<bool>,
+    origin: Option<Side>,
 }
 
 #[derive(Deserialize)]

@@ -264,6 +264,10 @@ pub(super) fn late_pongs(facts: &Facts<'_>) -> Vec<Finding> {
             let EventKind::WsMessage(m) = &event.kind else {
                 continue;
             };
+            // wsdiag's own keepalive is not the endpoints' traffic.
+            if m.origin.is_some() {
+                continue;
+            }
             match m.opcode {
                 Opcode::Ping => {
                     waiting.insert((m.dir, m.payload.bytes.as_ref()), event);

@@ -118,6 +118,18 @@ where
     }
 }
 
+/// Records wsdiag's own keepalive ping (sent toward `dir`'s receiver) or
+/// the pong that answers it (from `dir`'s sender, not forwarded), with
+/// `origin: proxy` so that no reader takes it for the endpoints' traffic.
+async fn record_keepalive(ctx: &PumpContext, dir: Direction, opcode: Opcode, forwarded: bool) {
+    let payload = Payload::capture(&Bytes::from_static(KEEPALIVE), ctx.recorder.body_limit());
+    let mut message = WsMessage::new(dir, opcode, payload, forwarded);
+    message.origin = Some(Side::Proxy);
+    ctx.recorder
+        .record(Some(ctx.conn), EventKind::WsMessage(message))
+        .await;
+}
+
 /// Sends a close of the proxy's own; a peer that stopped reading cannot
 /// hold it longer than [`CLOSE_GRACE`].
 async fn send_close<D>(dst: &mut D, frame: CloseFrame)
@@ -173,7 +185,8 @@ where
                 match keepalive.as_mut().map(|k| k.check(shared, to)) {
                     Some(Check::Ping) => {
                         let ping = Message::Ping(Bytes::from_static(KEEPALIVE));
-                        let _ = tokio::time::timeout(CLOSE_GRACE, dst.send(ping)).await;
+                        let sent = tokio::time::timeout(CLOSE_GRACE, dst.send(ping)).await;
+                        record_keepalive(ctx, dir, Opcode::Ping, matches!(sent, Ok(Ok(())))).await;
                     }
                     Some(Check::Gone(silence)) => {
                         shared.note_drop(to, format!(
@@ -230,6 +243,7 @@ where
         if matches!(&message, Message::Pong(p) if p.as_ref() == KEEPALIVE)
             && shared.keepalive_answered(from)
         {
+            record_keepalive(ctx, dir, Opcode::Pong, false).await;
             continue;
         }
         let t_us = ctx.recorder.now_us();
