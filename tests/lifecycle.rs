@@ -192,7 +192,7 @@ fn a_message_over_the_peers_limit_gives_its_size_and_the_limit() {
 /// An idle timeout in front of the backend (a TCP forwarder that drops
 /// both connections after 1.5 s without a byte) ends a quiet socket with
 /// no close frame: the same 1006 directly and through wsdiag (its own
-/// keepalive, 5 minutes by default, does not hide it), and the finding
+/// keepalive is off by default and does not hide it), and the finding
 /// gives the seconds of silence.
 #[test]
 fn a_socket_dropped_after_a_silence_is_an_idle_drop() {
