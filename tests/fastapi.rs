@@ -13,6 +13,21 @@ use crate::django::python;
 use crate::socketio::wsdiag;
 use crate::support::{address_in, root, Running};
 
+/// The FastAPI chat with `bug` and `debug`, its database in `dir`; returns
+/// it once it listens, and its URL.
+fn start_backend(bug: &str, debug: &str, dir: &std::path::Path) -> (Running, String) {
+    let mut command = Command::new(python());
+    command
+        .arg(root().join("tests/fastapi_chat/run_backend.py"))
+        .env("CHAT_BUG", bug)
+        .env("CHAT_DEBUG", debug)
+        .env("CHAT_DB", dir.join("chat.sqlite3"))
+        .stderr(Stdio::null());
+    let mut backend = Running::spawn(command);
+    let url = format!("http://{}", address_in(&backend.line_with("listening on")));
+    (backend, url)
+}
+
 /// Runs the backend with `bug` and `debug`, the proxy, the client with
 /// `args`; returns the diagnosis (JSON) and its text report.
 fn scenario(bug: &str, debug: &str, args: &[&str]) -> (Value, String) {
@@ -29,15 +44,7 @@ fn scenario_introspected(
     exit: i32,
 ) -> (Value, String, Value) {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(python());
-    command
-        .arg(root().join("tests/fastapi_chat/run_backend.py"))
-        .env("CHAT_BUG", bug)
-        .env("CHAT_DEBUG", debug)
-        .env("CHAT_DB", dir.path().join("chat.sqlite3"))
-        .stderr(Stdio::null());
-    let mut backend = Running::spawn(command);
-    let url = format!("http://{}", address_in(&backend.line_with("listening on")));
+    let (mut backend, url) = start_backend(bug, debug, dir.path());
     let (proxy, addr) = Running::proxy(&url, "capture.jsonl", &["--quiet"], dir.path());
     let client = Command::new(python())
         .arg(root().join("tests/fastapi_chat/client.py"))
@@ -256,15 +263,7 @@ fn fastapi_without_debug_points_at_the_log_and_the_likely_field() {
 fn a_refused_cors_preflight_is_explained_in_fastapi_words() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(python());
-    command
-        .arg(root().join("tests/fastapi_chat/run_backend.py"))
-        .env("CHAT_BUG", "none")
-        .env("CHAT_DEBUG", "1")
-        .env("CHAT_DB", dir.path().join("chat.sqlite3"))
-        .stderr(Stdio::null());
-    let mut backend = Running::spawn(command);
-    let url = format!("http://{}", address_in(&backend.line_with("listening on")));
+    let (mut backend, url) = start_backend("none", "1", dir.path());
     let (proxy, addr) = Running::proxy(&url, "capture.jsonl", &["--quiet"], dir.path());
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(
@@ -309,15 +308,7 @@ fn a_refused_cors_preflight_is_explained_in_fastapi_words() {
 fn a_refused_websocket_path_is_explained_in_starlette_words() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(python());
-    command
-        .arg(root().join("tests/fastapi_chat/run_backend.py"))
-        .env("CHAT_BUG", "none")
-        .env("CHAT_DEBUG", "1")
-        .env("CHAT_DB", dir.path().join("chat.sqlite3"))
-        .stderr(Stdio::null());
-    let mut backend = Running::spawn(command);
-    let url = format!("http://{}", address_in(&backend.line_with("listening on")));
+    let (mut backend, url) = start_backend("none", "1", dir.path());
     let (proxy, addr) = Running::proxy(&url, "capture.jsonl", &["--quiet"], dir.path());
     // A plain request first, read whole: its `Server: uvicorn` names the
     // stack.
