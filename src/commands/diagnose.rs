@@ -13,7 +13,7 @@ use crate::capture::{self, Capture};
 use crate::cli::DiagnoseArgs;
 use crate::diagnose::{self, report, Introspection, Outcome as AttemptOutcome, SendPath};
 use crate::event::{EventKind, Flows, HttpRequest};
-use crate::export::redact;
+use crate::export::{self, redact};
 use crate::proxy::Upstream;
 use crate::sink::console::say;
 use crate::stacks::{self, drf, openapi, SchemaSource, StackId};
@@ -38,14 +38,8 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
     // The Markdown and JSON reports are for sharing: they are made from
     // the redacted events, as `wsdiag export` makes its files.
     let shared = matches!(args.format, report::Format::Markdown | report::Format::Json);
-    let events = if shared && !args.no_redact {
-        let mut redacted = capture.events.clone();
-        redact::Rules::new(Vec::new(), Vec::new())
-            .apply_learning_from(&capture.events, &mut redacted);
-        redacted
-    } else {
-        capture.events.clone()
-    };
+    let rules = (shared && !args.no_redact).then(|| redact::Rules::new(Vec::new(), Vec::new()));
+    let events = export::prepare(&capture, &export::Selection::default(), rules.as_ref()).events;
     let diagnosis = diagnose::run(&events, &options);
     let rendered = report::render(&diagnosis, args.format);
     match (args.format, shared && args.no_redact) {
