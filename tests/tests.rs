@@ -22,6 +22,7 @@ mod nothing_lost;
 mod protocols;
 mod proxy;
 mod redaction;
+mod relay;
 mod replay;
 mod security;
 mod socketio;

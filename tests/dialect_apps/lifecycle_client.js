@@ -3,12 +3,16 @@
 // for wsdiag's lifecycle tests. Usage:
 //   node lifecycle_client.js BASE_URL --path /ws/x [--protocol chat.v1]
 //        [--send TEXT]... [--send-bytes N] [--before-send-ms N] [--wait-ms N]
-//        [--origin ORIGIN] [--close] [--block-ms N]
+//        [--origin ORIGIN] [--close] [--block-ms N] [--close-timeout-ms N]
 // --block-ms N busies the event loop for N ms once the socket is open (a
 // frontend doing long work on its main thread): pings wait unanswered.
+// --close-timeout-ms N: how long `ws` waits for the peer's close frame after
+// sending its own (30 s by default) before it drops the connection itself.
 // Opens the socket, waits --before-send-ms, sends each message, then waits
-// for the close or --wait-ms; prints {opened, protocol, received, close:
-// {code, reason}, error} as one JSON line.
+// for the close or --wait-ms; prints {opened, protocol, received, pings,
+// close: {code, reason}, error} as one JSON line. `pings` counts the pings
+// received while open: `ws` answers each with a pong, so it is also the
+// number of pongs this client sent.
 
 const WebSocket = require('ws');
 const { baseUrl, wsUrl, done, watchdog } = require('./common');
@@ -26,9 +30,13 @@ const waitMs = Number(opt('--wait-ms', 3000));
 const protocol = opt('--protocol', undefined);
 
 const wd = watchdog(waitMs + beforeSend + 10000);
-const summary = { opened: false, protocol: null, received: [], close: null, error: null };
+const summary = { opened: false, protocol: null, received: [], pings: 0, close: null, error: null };
 const origin = opt('--origin', undefined);
-const ws = new WebSocket(wsUrl(baseUrl(process.argv[2]), opt('--path', '/')), protocol ? [protocol] : [], origin ? { origin } : {});
+const closeTimeout = opt('--close-timeout-ms', undefined);
+const options = {};
+if (origin) options.origin = origin;
+if (closeTimeout) options.closeTimeout = Number(closeTimeout);
+const ws = new WebSocket(wsUrl(baseUrl(process.argv[2]), opt('--path', '/')), protocol ? [protocol] : [], options);
 let finished = false;
 const finish = () => {
   if (!finished) done(summary, wd);
@@ -51,6 +59,7 @@ ws.on('open', () => {
   }, beforeSend);
 });
 ws.on('message', (data) => summary.received.push(data.toString().slice(0, 80)));
+ws.on('ping', () => { summary.pings += 1; });
 ws.on('error', (e) => { summary.error = e.message; });
 ws.on('close', (code, reason) => {
   summary.close = { code, reason: reason.toString() };
