@@ -96,9 +96,12 @@ pub struct ProxyArgs {
     /// pings and pongs are recorded with `origin: "proxy"`.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub idle_timeout: Duration,
-    /// The largest WebSocket message accepted from either side, in bytes.
-    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size)]
-    pub max_message_size: usize,
+    /// On Ctrl-C or SIGTERM, wsdiag sends each WebSocket's two sides a
+    /// close 1001 and keeps relaying this long for both close handshakes
+    /// to complete (and for HTTP exchanges to finish) before it drops the
+    /// connections.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
     /// Where to record.
     #[command(flatten)]
     pub recording: RecordingArgs,

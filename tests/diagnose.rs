@@ -251,11 +251,8 @@ mod live {
         let h = Harness::start().await;
         let mut ws = h.ws("/ws/chat/3/?token=alice-token-51c2", &[]).await;
         send_text(&mut ws, r#"{"type":"chat_message","text":"oops"}"#).await;
-        while let Some(m) = crate::support::next(&mut ws).await {
-            if m.is_close() {
-                break;
-            }
-        }
+        // As a browser does: answer the close, then go.
+        crate::support::close_of(&mut ws).await;
         drop(ws);
         let capture = h.finish().await;
         let d = diagnose::run(&capture.events, &diagnose::Options::default());

@@ -8,7 +8,10 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::WebSocketStream;
 
 /// Serves `listener` until the process ends.
@@ -46,7 +49,7 @@ where
             }
             Ok(_) => {}
             Err(e) => {
-                if let Some((code, reason)) = wsdiag::proxy::close_for_error(&e) {
+                if let Some((code, reason)) = close_for_error(&e) {
                     let frame = CloseFrame {
                         code,
                         reason: reason.into(),
@@ -56,5 +59,19 @@ where
                 return;
             }
         }
+    }
+}
+
+/// The close an endpoint answers a read error with, when the error is the
+/// peer's protocol violation (not a dropped connection): 1007 for invalid
+/// UTF-8, 1009 for a message over the limit, 1002 for the rest (RFC 6455
+/// section 7.4.1).
+fn close_for_error(error: &WsError) -> Option<(CloseCode, String)> {
+    match error {
+        WsError::Utf8(_) => Some((CloseCode::Invalid, "invalid UTF-8".into())),
+        WsError::Capacity(e) => Some((CloseCode::Size, e.to_string())),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(e) => Some((CloseCode::Protocol, e.to_string())),
+        _ => None,
     }
 }

@@ -20,7 +20,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     config.response_timeout = args.response_timeout;
     config.header_read_timeout = args.header_read_timeout;
     config.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
-    config.max_message_size = args.max_message_size;
+    config.shutdown_grace = args.shutdown_grace;
     let runtime = runtime()?;
     let listener = runtime.block_on(TcpListener::bind(args.listen)).with_context(|| {
         format!(

@@ -282,8 +282,13 @@ pub struct WsHandshake {
     /// The subprotocol the upstream chose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subprotocol: Option<String>,
-    /// Extensions the client offered (`Sec-WebSocket-Extensions`); wsdiag
-    /// drops them before forwarding because it does not support compression.
+    /// Extensions the upstream's 101 accepted (`Sec-WebSocket-Extensions`,
+    /// e.g. `permessage-deflate; client_max_window_bits=15`), forwarded
+    /// to the client as they came; the frames then carry them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
+    /// Extensions the client offered that a wsdiag before 0.2 dropped
+    /// before forwarding; read from old captures, never written now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions_dropped: Vec<String>,
     /// The message protocol the handshake names (its path, query or
@@ -349,11 +354,27 @@ pub struct WsMessage {
     /// other side (which had gone).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub forwarded: bool,
-    /// `proxy` for wsdiag's own keepalive ping (`--idle-timeout`) and the
-    /// pong that answers it: traffic of wsdiag's, not of the endpoints'.
-    /// Absent for the endpoints' messages.
+    /// `proxy` for a frame of wsdiag's own: its keepalive ping
+    /// (`--idle-timeout`) and the pong that answers it, its close on
+    /// shutdown. Absent for the endpoints' messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Side>,
+    /// True when the message travelled compressed (permessage-deflate,
+    /// RFC 7692): the payload recorded is the inflated one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compressed: bool,
+    /// The payload's size on the wire in bytes, all frames together, when
+    /// it differs from `len` (a compressed message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_len: Option<u64>,
+    /// How many frames carried the message, when more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u32>,
+    /// What wsdiag could not read of the message (a compressed message
+    /// that will not inflate: the payload then holds the bytes as sent).
+    /// The message was forwarded all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl WsMessage {
@@ -372,6 +393,10 @@ impl WsMessage {
             polling: None,
             forwarded,
             origin: None,
+            compressed: false,
+            wire_len: None,
+            frames: None,
+            error: None,
         }
     }
 }
@@ -401,15 +426,19 @@ pub struct WsClose {
     /// For an abrupt end: what happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The side that sent no close frame back within the close grace (2 s)
-    /// after the other side's close or the proxy's: the close handshake
-    /// did not complete (`clean` is false).
+    /// The side that was sent a close frame (the other side's, or wsdiag's
+    /// on shutdown) and never sent one back: the close handshake did not
+    /// complete (`clean` is false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unanswered: Option<Side>,
-    /// The side that broke the WebSocket protocol, when one did (wsdiag
-    /// closed it; `code` and `reason` say how).
+    /// The side whose frames first broke the WebSocket protocol, when one
+    /// did. wsdiag forwarded them all the same: the endpoint that got them
+    /// answered as it would without wsdiag (`code` is its answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub violator: Option<Side>,
+    /// What the violator did, in words (e.g. [`RESERVED_BITS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violation: Option<String>,
     /// Messages forwarded client → upstream during the WebSocket's life.
     pub messages_sent: u64,
     /// Messages forwarded upstream → client.
@@ -425,7 +454,7 @@ impl WsClose {
     }
 }
 
-/// The reason wsdiag gives (and records) when a side sends a frame with a
+/// The violation wsdiag records when a side sends a frame with a
 /// reserved bit set though no extension was negotiated: RSV1 is
 /// permessage-deflate's "compressed" bit (RFC 7692 section 6), so this is
 /// a side that compresses without having agreed to.

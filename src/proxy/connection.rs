@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use super::body::BodyOutcome;
 use super::conn_state::ConnState;
 use super::exchange::{Exchange, RequestHead};
-use super::{headers, ProxyBody, Shared, SHUTDOWN_GRACE};
+use super::{headers, ProxyBody, Shared};
 use crate::event::{ConnOpen, ErrorEvent, ErrorKind, EventKind, Side};
 
 /// Serves one client connection until it ends.
@@ -52,7 +52,7 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
             result = http.as_mut() => result,
             () = shared.shutdown.cancelled() => {
                 http.as_mut().graceful_shutdown();
-                tokio::time::timeout(SHUTDOWN_GRACE, http).await.unwrap_or(Ok(()))
+                tokio::time::timeout(shared.config.shutdown_grace, http).await.unwrap_or(Ok(()))
             }
         }
     };

@@ -142,11 +142,9 @@ fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
 }
 
 /// Adds back the headers a WebSocket upgrade needs after
-/// [`prepare_request`] stripped them as hop-by-hop, and drops
-/// `Sec-WebSocket-Extensions` (wsdiag does not speak permessage-deflate, so
-/// neither side may negotiate it through the proxy).
+/// [`prepare_request`] stripped them as hop-by-hop.
+/// `Sec-WebSocket-Extensions` stays as the client offered it.
 pub fn restore_upgrade(headers: &mut HeaderMap) {
-    headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
 }

@@ -4,7 +4,7 @@
 //! port 0 and drive the real proxy). Each accepted connection gets a task
 //! ([`connection`]) that serves HTTP/1.1 with upgrades: plain requests are
 //! forwarded ([`forward`]), WebSocket upgrades are bridged ([`upgrade`]) and
-//! their messages pumped both ways ([`pump`]). Everything observed becomes an
+//! their frames relayed both ways ([`relay`]). Everything observed becomes an
 //! event sent to the [`Recorder`]; this module never formats text for people
 //! and never writes files.
 //!
@@ -18,7 +18,7 @@ mod error;
 mod exchange;
 mod forward;
 pub mod headers;
-mod pump;
+pub mod relay;
 mod upgrade;
 pub mod upstream;
 
@@ -29,21 +29,16 @@ use std::time::Duration;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::sink::Recorder;
 pub use body::BoxError;
 pub use error::chain as error_chain;
-pub use pump::close_for_error;
 pub use upstream::{Upstream, UpstreamError};
 
 /// The body type of everything the proxy sends.
 pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
-
-/// How long connections get to finish after shutdown starts.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Everything the proxy needs to know, fixed at start.
 #[derive(Debug, Clone)]
@@ -65,8 +60,10 @@ pub struct ProxyConfig {
     /// A WebSocket side silent this long gets a ping; silent twice as long,
     /// it is taken for gone (a half-open connection). `None`: never.
     pub idle_timeout: Option<Duration>,
-    /// The largest WebSocket message accepted from either side.
-    pub max_message_size: usize,
+    /// How long connections get to finish after shutdown starts: a
+    /// WebSocket gets wsdiag's close 1001 on each side and this long for
+    /// both close handshakes to complete.
+    pub shutdown_grace: Duration,
 }
 
 impl ProxyConfig {
@@ -81,31 +78,14 @@ impl ProxyConfig {
             response_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: None,
-            max_message_size: 64 << 20,
+            shutdown_grace: Duration::from_secs(2),
         }
-    }
-
-    /// The WebSocket settings for both sockets of a bridged connection.
-    ///
-    /// tungstenite allocates its read buffer eagerly (128 KiB by default),
-    /// so a proxy holding two sockets per connection would cost about
-    /// 270 KiB per idle connection. 8 KiB keeps thousands of idle
-    /// connections cheap; large messages still work, the buffer grows while
-    /// one is read. Writes go out at once (the pump flushes each message).
-    fn websocket(&self) -> WebSocketConfig {
-        WebSocketConfig::default()
-            .read_buffer_size(4 * 1024)
-            .write_buffer_size(0)
-            .max_write_buffer_size(self.max_message_size.saturating_mul(2))
-            .max_message_size(Some(self.max_message_size))
-            .max_frame_size(Some(self.max_message_size))
     }
 }
 
 /// State shared by every connection of one proxy.
 struct Shared {
     config: ProxyConfig,
-    websocket: WebSocketConfig,
     recorder: Recorder,
     /// Pooled client for plain requests.
     client: Client<upstream::Connector, ProxyBody>,
@@ -121,8 +101,8 @@ struct Shared {
 }
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting, closes
-/// WebSockets with 1001, and waits up to [`SHUTDOWN_GRACE`] for connections
-/// to finish. Every event goes to `recorder`.
+/// WebSockets with 1001, and waits up to [`ProxyConfig::shutdown_grace`]
+/// for connections to finish. Every event goes to `recorder`.
 pub async fn run(
     listener: TcpListener,
     config: ProxyConfig,
@@ -134,7 +114,6 @@ pub async fn run(
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector.clone());
     let shared = Arc::new(Shared {
-        websocket: config.websocket(),
         config,
         recorder,
         client,
@@ -166,9 +145,9 @@ pub async fn run(
     drop(listener);
     shared.shutdown.cancel();
     shared.tasks.close();
-    // Every task bounds its own shutdown by SHUTDOWN_GRACE; this is a
-    // backstop against a bug there, not the normal path.
-    let backstop = SHUTDOWN_GRACE + Duration::from_secs(2);
+    // Every task bounds its own shutdown by the grace; this is a backstop
+    // against a bug there, not the normal path.
+    let backstop = shared.config.shutdown_grace + Duration::from_secs(2);
     if tokio::time::timeout(backstop, shared.tasks.wait())
         .await
         .is_err()

@@ -3,8 +3,9 @@
 //! The client's upgrade request goes to the upstream on a dedicated
 //! connection with the client's own headers, `Sec-WebSocket-Key` included, so
 //! the upstream's `Sec-WebSocket-Accept` is valid for the client and its 101
-//! can be relayed as it came. `Sec-WebSocket-Extensions` is dropped (no
-//! compression through the proxy) and recorded as dropped. An upstream that
+//! can be relayed as it came. `Sec-WebSocket-Extensions` passes both ways
+//! untouched: the frame relay ([`super::relay`]) forwards compressed frames
+//! as they are and inflates its own copy to record. An upstream that
 //! answers anything but 101 (a 403 from Channels' origin validator, a 404, a
 //! 401) has that answer relayed to the client untouched and recorded as a
 //! refused handshake: one of the failures users most need to see.
@@ -15,12 +16,12 @@ use http_body_util::Empty;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 
 use super::body::{BodyOutcome, BoxError};
 use super::exchange::{full, Exchange, RequestHead};
-use super::{error, headers, pump, ProxyBody, Shared};
+use super::relay::inflate::Extensions;
+use super::relay::{self, RelayContext};
+use super::{error, headers, ProxyBody, Shared};
 use crate::event::{
     headers_from, ErrorEvent, ErrorKind, EventKind, HttpResponse, Side, WsHandshake,
 };
@@ -30,20 +31,21 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
     let head = RequestHead::of(&req);
     let uri = req.uri().to_string();
     let subprotocols_offered = headers::list(req.headers(), "sec-websocket-protocol");
-    let extensions_dropped = headers::list(req.headers(), "sec-websocket-extensions");
     ex.record_request(head, BodyOutcome::default()).await;
     let client_upgrade = hyper::upgrade::on(&mut req);
     let exchange = ex.id;
-    let handshake = |status: u16, subprotocol: Option<String>| WsHandshake {
-        exchange,
-        uri: uri.clone(),
-        status,
-        accepted: status == 101,
-        subprotocols_offered: subprotocols_offered.clone(),
-        subprotocol,
-        extensions_dropped: extensions_dropped.clone(),
-        dialect: None,
-    };
+    let handshake =
+        |status: u16, subprotocol: Option<String>, extensions: Vec<String>| WsHandshake {
+            exchange,
+            uri: uri.clone(),
+            status,
+            accepted: status == 101,
+            subprotocols_offered: subprotocols_offered.clone(),
+            subprotocol,
+            extensions,
+            extensions_dropped: Vec::new(),
+            dialect: None,
+        };
 
     let timeout = ex.shared.config.handshake_timeout;
     let answer = tokio::time::timeout(timeout, open_upstream(&ex, &req)).await;
@@ -55,7 +57,7 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
                 "WebSocket upgrade failed: {}",
                 error::explain(e.as_ref(), &ex.shared.config.upstream.display)
             );
-            ex.record(EventKind::WsHandshake(handshake(502, None)))
+            ex.record(EventKind::WsHandshake(handshake(502, None, Vec::new())))
                 .await;
             return ex
                 .fail(Side::Upstream, kind, message, StatusCode::BAD_GATEWAY)
@@ -64,7 +66,7 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
         Err(_) => {
             let message =
                 format!("the upstream did not answer the WebSocket upgrade within {timeout:?}");
-            ex.record(EventKind::WsHandshake(handshake(504, None)))
+            ex.record(EventKind::WsHandshake(handshake(504, None, Vec::new())))
                 .await;
             return ex
                 .fail(
@@ -78,7 +80,7 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
     };
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         let status = response.status().as_u16();
-        ex.record(EventKind::WsHandshake(handshake(status, None)))
+        ex.record(EventKind::WsHandshake(handshake(status, None, Vec::new())))
             .await;
         return ex.relay_refusal(response, timeout).await;
     }
@@ -88,11 +90,16 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
         .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    ex.record(EventKind::WsHandshake(handshake(101, subprotocol)))
-        .await;
+    let extensions = headers::list(response.headers(), "sec-websocket-extensions");
+    let accepted = Extensions::negotiated(&extensions);
+    ex.record(EventKind::WsHandshake(handshake(
+        101,
+        subprotocol,
+        extensions,
+    )))
+    .await;
     let upstream_upgrade = hyper::upgrade::on(&mut response);
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
+    let (parts, _) = response.into_parts();
     let recorded = HttpResponse {
         exchange: ex.id,
         status: 101,
@@ -103,7 +110,12 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
     ex.record(EventKind::HttpResponse(recorded)).await;
     ex.conn.mark_upgraded();
     let tasks = ex.shared.tasks.clone();
-    tasks.spawn(run_websocket(client_upgrade, upstream_upgrade, ex));
+    tasks.spawn(run_websocket(
+        client_upgrade,
+        upstream_upgrade,
+        ex,
+        accepted,
+    ));
     Response::from_parts(parts, full(Bytes::new()))
 }
 
@@ -135,25 +147,26 @@ async fn open_upstream(
     .await
 }
 
-/// Waits for both sides to switch protocols, then pumps messages until the
+/// Waits for both sides to switch protocols, then relays frames until the
 /// WebSocket ends; records `ws_close` and `conn_close`.
-async fn run_websocket(client: OnUpgrade, upstream: OnUpgrade, ex: Exchange) {
+async fn run_websocket(
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    ex: Exchange,
+    extensions: Extensions,
+) {
     let recorder = ex.shared.recorder.clone();
     match tokio::try_join!(client, upstream) {
         Ok((client, upstream)) => {
-            let config = Some(ex.shared.websocket);
-            let client =
-                WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, config).await;
-            let upstream =
-                WebSocketStream::from_raw_socket(TokioIo::new(upstream), Role::Client, config)
-                    .await;
-            let ctx = pump::PumpContext {
+            let ctx = RelayContext {
                 recorder: recorder.clone(),
                 conn: ex.conn.id,
                 shutdown: ex.shared.shutdown.clone(),
+                shutdown_grace: ex.shared.config.shutdown_grace,
                 idle_timeout: ex.shared.config.idle_timeout,
+                extensions,
             };
-            let close = pump::pump(client, upstream, &ctx).await;
+            let close = relay::relay(TokioIo::new(client), TokioIo::new(upstream), &ctx).await;
             ex.record(EventKind::WsClose(close)).await;
         }
         Err(e) => {

@@ -159,8 +159,10 @@ impl Formatter {
                 if let Some(p) = &h.subprotocol {
                     let _ = write!(s, ", subprotocol {p}");
                 }
-                if !h.extensions_dropped.is_empty() {
-                    let _ = write!(s, " ({} not forwarded)", h.extensions_dropped.join(", "));
+                if let Some(extension) = h.extensions.first() {
+                    // The name, without its parameters.
+                    let name = extension.split(';').next().unwrap_or_default().trim();
+                    let _ = write!(s, ", {name}");
                 }
                 s
             }

@@ -68,7 +68,12 @@ async fn https_and_wss_upstreams_work_with_insecure() {
     drop(ws);
     let capture = h.finish().await;
     backend.stop().await;
-    assert_eq!(support::messages(&capture).len(), 2);
+    let texts: Vec<_> = support::messages(&capture)
+        .iter()
+        .filter(|m| m.opcode == wsdiag::event::Opcode::Text)
+        .map(|m| m.payload.text().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts, ["over tls", "over tls"]);
 }
 
 #[tokio::test]

@@ -1,8 +1,7 @@
-//! Faults on a bridged WebSocket: a side that breaks the protocol, a
-//! message over the limit, a half-open connection, a drop mid-message, a
-//! reset. The proxy must act like the endpoint it stands in for: close the
-//! offending side with the code an endpoint would send, close the other
-//! side cleanly, and record it all.
+//! Faults on a relayed WebSocket: a side that breaks the protocol, a
+//! half-open connection, a drop mid-message, a reset. The endpoints must
+//! see what they would see without wsdiag (the endpoint that gets a bad
+//! frame answers it), and the capture must record it all.
 
 use std::time::Duration;
 
@@ -10,11 +9,11 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
-use wsdiag::event::{Opcode, Side};
+use wsdiag::event::{EventKind, Opcode, Side};
 use wsdiag::proxy::ProxyConfig;
 
 use crate::support::{
@@ -58,89 +57,71 @@ async fn reporting_upstream() -> (String, mpsc::UnboundedReceiver<Option<u16>>) 
     (url, rx)
 }
 
-/// The client sends `frame`; the proxy must close the client with
-/// `expected` and the upstream with 1001, and record why.
-async fn client_breaks_the_protocol(frame: Frame, options: Options, expected: u16) {
+/// What one end saw: the code of the close frame it got, `None` when its
+/// connection ended without one.
+type Saw = Option<u16>;
+
+/// The client sends `frame` to an upstream that reports what it got, once
+/// directly and once through wsdiag: each end must see the same both ways
+/// (the upstream, not wsdiag, answers the violation), and the capture must
+/// hold the frame as forwarded and name the violation.
+async fn client_breaks_the_protocol(frame: Frame, violation: &str) {
     let (url, mut upstream_saw) = reporting_upstream().await;
-    let h = Harness::in_front_of(&url, options).await;
-    let mut ws = h.ws("/ws/", &[]).await;
-    ws.send(Message::Frame(frame)).await.unwrap();
-    let to_client = close_of(&mut ws)
-        .await
-        .expect("the client got no close frame");
-    assert_eq!(u16::from(to_client.code), expected, "{to_client:?}");
-    let to_upstream = tokio::time::timeout(PATIENCE, upstream_saw.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(to_upstream, Some(1001), "the upstream is closed cleanly");
-    let capture = h.finish().await;
-    let close = ws_close(&capture);
-    assert_eq!(close.initiator, Side::Proxy);
-    assert_eq!(close.code, Some(expected));
-    let error = close.error.expect("the violation is recorded");
-    assert!(error.contains("the client broke the protocol"), "{error}");
-    // The offending message was not forwarded, so it is not in the capture.
-    assert!(support::messages(&capture)
-        .iter()
-        .all(|m| m.opcode != Opcode::Text && m.opcode != Opcode::Binary));
-}
-
-#[tokio::test]
-async fn invalid_utf8_from_the_client_is_answered_with_1007() {
-    client_breaks_the_protocol(invalid_utf8(), Options::default(), 1007).await;
-}
-
-#[tokio::test]
-async fn a_reserved_bit_from_the_client_is_answered_with_1002() {
-    client_breaks_the_protocol(reserved_bit(), Options::default(), 1002).await;
-}
-
-#[tokio::test]
-async fn a_message_over_max_message_size_is_answered_with_1009() {
-    let big = Frame::message(vec![b'x'; 4096], OpCode::Data(Data::Text), true);
-    let small_limit = options(|c| c.max_message_size = 1024);
-    client_breaks_the_protocol(big, small_limit, 1009).await;
-}
-
-#[tokio::test]
-async fn what_the_healthy_side_sent_before_the_violation_still_reaches_the_offender() {
-    // An echo upstream: the client's good message is echoed before the
-    // upstream reads wsdiag's 1001, so the echo is on its way when the
-    // client's bad frame arrives.
-    let url = ws_upstream(|mut ws| async move {
-        while let Some(Ok(message)) = ws.next().await {
-            if message.is_text() && ws.send(message).await.is_err() {
-                return;
-            }
-        }
-    })
-    .await;
+    let direct_url = format!("{}/ws/", url.replacen("http", "ws", 1));
+    let (mut direct, _) = tokio_tungstenite::connect_async(&direct_url).await.unwrap();
+    direct.send(Message::Frame(frame.clone())).await.unwrap();
+    let direct: (Saw, Saw) = (
+        close_of(&mut direct).await.map(|f| u16::from(f.code)),
+        reported(&mut upstream_saw).await,
+    );
     let h = Harness::in_front_of(&url, Options::default()).await;
     let mut ws = h.ws("/ws/", &[]).await;
-    send_text(&mut ws, "before the bad frame").await;
-    ws.send(Message::Frame(invalid_utf8())).await.unwrap();
-    assert_eq!(
-        next(&mut ws).await,
-        Some(Message::Text("before the bad frame".into()))
+    ws.send(Message::Frame(frame)).await.unwrap();
+    let proxied: (Saw, Saw) = (
+        close_of(&mut ws).await.map(|f| u16::from(f.code)),
+        reported(&mut upstream_saw).await,
     );
-    let to_client = close_of(&mut ws)
-        .await
-        .expect("the client got no close frame");
-    assert_eq!(to_client.code, CloseCode::Invalid);
+    assert_eq!(
+        proxied, direct,
+        "(client, upstream) through wsdiag as directly"
+    );
     let capture = h.finish().await;
     let close = ws_close(&capture);
-    assert_eq!((close.initiator, close.code), (Side::Proxy, Some(1007)));
-    // The upstream answered wsdiag's 1001: recorded, not forwarded.
-    let upstream_close = support::messages(&capture)
-        .into_iter()
-        .find(|m| m.opcode == Opcode::Close)
-        .unwrap();
-    assert!(!upstream_close.forwarded);
+    assert_eq!(close.violator, Some(Side::Client));
+    let named = close.violation.unwrap_or_default();
+    assert!(named.contains(violation), "{named}");
+    let sent = support::messages(&capture);
+    assert!(
+        sent.iter().any(|m| m.opcode == Opcode::Text && m.forwarded),
+        "the offending frame was forwarded and recorded: {sent:?}"
+    );
+    let errors = support::events(&capture, |e| match &e.kind {
+        EventKind::Error(e) if e.side == Side::Client => Some(e.message.clone()),
+        _ => None,
+    });
+    assert!(errors.iter().any(|e| e.contains(violation)), "{errors:?}");
+}
+
+/// What the reporting upstream saw next.
+async fn reported(upstream_saw: &mut mpsc::UnboundedReceiver<Saw>) -> Saw {
+    tokio::time::timeout(PATIENCE, upstream_saw.recv())
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 #[tokio::test]
-async fn invalid_utf8_from_the_upstream_is_answered_with_1007_there() {
+async fn invalid_utf8_from_the_client_reaches_the_upstream_which_answers_it() {
+    client_breaks_the_protocol(invalid_utf8(), "invalid UTF-8").await;
+}
+
+#[tokio::test]
+async fn a_reserved_bit_from_the_client_reaches_the_upstream_which_answers_it() {
+    client_breaks_the_protocol(reserved_bit(), wsdiag::event::RESERVED_BITS).await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_from_the_upstream_reaches_the_client_which_answers_it() {
     let (tx, mut upstream_saw) = mpsc::unbounded_channel();
     let url = ws_upstream(move |mut ws| {
         let tx = tx.clone();
@@ -150,24 +131,24 @@ async fn invalid_utf8_from_the_upstream_is_answered_with_1007_there() {
         }
     })
     .await;
+    let direct_url = format!("{}/ws/", url.replacen("http", "ws", 1));
+    let (mut direct, _) = tokio_tungstenite::connect_async(&direct_url).await.unwrap();
+    // The client's library fails the connection; the client then goes.
+    let client_saw = close_of(&mut direct).await.map(|f| u16::from(f.code));
+    drop(direct);
+    let direct: (Saw, Saw) = (client_saw, reported(&mut upstream_saw).await);
     let h = Harness::in_front_of(&url, Options::default()).await;
     let mut ws = h.ws("/ws/", &[]).await;
-    let to_client = close_of(&mut ws)
-        .await
-        .expect("the client got no close frame");
-    assert_eq!(to_client.code, CloseCode::Away);
-    assert!(to_client.reason.contains("upstream"), "{to_client:?}");
-    let to_upstream = tokio::time::timeout(PATIENCE, upstream_saw.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(to_upstream, Some(1007));
+    let client_saw = close_of(&mut ws).await.map(|f| u16::from(f.code));
+    drop(ws);
+    let proxied: (Saw, Saw) = (client_saw, reported(&mut upstream_saw).await);
+    assert_eq!(
+        proxied, direct,
+        "(client, upstream) through wsdiag as directly"
+    );
     let close = ws_close(&h.finish().await);
-    assert_eq!((close.initiator, close.code), (Side::Proxy, Some(1007)));
-    assert!(close
-        .error
-        .unwrap()
-        .contains("the upstream broke the protocol"));
+    assert_eq!(close.violator, Some(Side::Upstream));
+    assert!(close.violation.unwrap().contains("invalid UTF-8"));
 }
 
 #[tokio::test]
@@ -187,7 +168,11 @@ async fn an_upstream_that_drops_mid_message_is_mirrored_and_the_partial_message_
     let close = ws_close(&capture);
     assert_eq!(close.initiator, Side::Upstream);
     assert!(!close.clean);
-    assert!(support::messages(&capture).is_empty());
+    assert!(
+        support::messages(&capture).is_empty(),
+        "{:#?}",
+        support::messages(&capture)
+    );
 }
 
 #[tokio::test]
@@ -274,7 +259,7 @@ async fn a_live_client_answers_the_keepalive_recorded_as_wsdiags_own() {
     let capture = h.finish().await;
     // The keepalive frames are recorded as wsdiag's own, never as the
     // endpoints' traffic: each ping it sent, and each pong answering it.
-    let own: Vec<(Opcode, bool)> = support::messages(&capture)
+    let own: Vec<(Opcode, bool)> = support::all_messages(&capture)
         .iter()
         .filter(|m| matches!(m.opcode, Opcode::Ping | Opcode::Pong))
         .map(|m| (m.opcode, m.origin == Some(wsdiag::event::Side::Proxy)))

@@ -251,8 +251,17 @@ pub fn events<T>(capture: &Capture, f: impl Fn(&Event) -> Option<T>) -> Vec<T> {
     capture.events.iter().filter_map(f).collect()
 }
 
-/// The `ws_message` events.
+/// The endpoints' `ws_message` events (without wsdiag's own frames,
+/// `origin: proxy`: its shutdown close, its keepalive).
 pub fn messages(capture: &Capture) -> Vec<&wsdiag::event::WsMessage> {
+    all_messages(capture)
+        .into_iter()
+        .filter(|m| m.origin.is_none())
+        .collect()
+}
+
+/// Every `ws_message` event, wsdiag's own frames included.
+pub fn all_messages(capture: &Capture) -> Vec<&wsdiag::event::WsMessage> {
     capture
         .events
         .iter()

@@ -131,6 +131,7 @@ struct WsHandshake {
     accepted: bool,
     subprotocols_offered: Option<Vec<String>>,
     subprotocol: Option<String>,
+    extensions: Option<Vec<String>>,
     extensions_dropped: Option<Vec<String>>,
     dialect: Option<Dialect>,
 }
@@ -204,6 +205,10 @@ struct WsMessage {
     polling: Option<String>,
     forwarded: Option<bool>,
     origin: Option<Side>,
+    compressed: Option<bool>,
+    wire_len: Option<u64>,
+    frames: Option<u32>,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +224,7 @@ struct WsClose {
     error: Option<String>,
     unanswered: Option<Side>,
     violator: Option<Side>,
+    violation: Option<String>,
     messages_sent: u64,
     messages_received: u64,
 }

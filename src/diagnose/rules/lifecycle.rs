@@ -103,12 +103,17 @@ pub(super) fn closes(facts: &Facts<'_>, action_of: &[Option<usize>]) -> Vec<Find
         let EventKind::WsClose(close) = &close_event.kind else {
             continue;
         };
-        if let Some(silent) = close.unanswered {
-            out.push(unanswered(close_event, close, silent));
+        // Captures of wsdiag before the frame relay held the violation
+        // as the reason of wsdiag's own close.
+        let violation = close.violation.as_deref().unwrap_or(&close.reason);
+        if let (Some(side), RESERVED_BITS) = (close.violator, violation) {
+            out.push(compressed_unasked(facts, socket, close_event, close, side));
             continue;
         }
-        if let (Some(side), true) = (close.violator, close.reason == RESERVED_BITS) {
-            out.push(compressed_unasked(facts, socket, close_event, side));
+        // A side that did not answer wsdiag's own shutdown close in time
+        // says nothing about the application.
+        if let (Some(silent), false) = (close.unanswered, close.initiator == Side::Proxy) {
+            out.push(unanswered(close_event, close, silent));
             continue;
         }
         if close.initiator != Side::Upstream || close.is_normal() {
@@ -324,21 +329,32 @@ fn compressed_unasked(
     facts: &Facts<'_>,
     socket: &SocketFlow,
     close_event: &Event,
+    close: &WsClose,
     side: Side,
 ) -> Finding {
-    let offered = facts
-        .flows
-        .upgrade(socket.conn)
-        .map(|(h, _)| h.extensions_dropped.join(", "))
-        .unwrap_or_default();
+    let offered = facts.flows.upgrade(socket.conn).map(|(h, request)| {
+        let mut offered: Vec<String> = request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-extensions"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        offered.extend(h.extensions_dropped.iter().cloned());
+        offered.join(", ")
+    });
     let mut explanation = vec![format!(
         "RFC 7692 section 6: a frame may have RSV1 set only when permessage-deflate was negotiated in the handshake; the {} compressed a message though no extension was agreed, so its peer must fail the connection (1002).",
         side.as_str()
     )];
-    if !offered.is_empty() {
-        explanation.push(format!(
-            "The client offered `{offered}`; wsdiag does not pass compression through today, so the upgrade the upstream answered carried no offer: a server that compresses only when asked would not have, and this one compresses regardless of what was agreed."
-        ));
+    match offered.as_deref() {
+        Some("") | None => explanation.push(format!(
+            "The client offered no compression, and the {} compressed all the same: its compression setting ignores the negotiation.",
+            side.as_str()
+        )),
+        Some(offered) => explanation.push(format!(
+            "The client offered `{offered}` and the 101 accepted no extension: the {} compresses regardless of what was agreed.",
+            side.as_str()
+        )),
     }
     let mut f = finding(
         Code::WsCompressionNotNegotiated,
@@ -353,7 +369,10 @@ fn compressed_unasked(
         explanation,
         vec![close_event.seq],
     );
-    f.error = Some("close 1002: reserved bit set".to_owned());
+    f.error = Some(match close.code {
+        Some(code) => format!("close {code}: a reserved bit set without an extension"),
+        None => "the connection failed: a reserved bit set without an extension".to_owned(),
+    });
     f
 }
 
@@ -367,7 +386,7 @@ fn unanswered(close_event: &Event, close: &WsClose, silent: Side) -> Finding {
     let mut f = finding(
         Code::WsCloseUnanswered,
         format!(
-            "The {} did not answer the {}'s {asked} within 2 s: the close handshake never completed",
+            "The {} never answered the {}'s {asked}: the close handshake never completed",
             silent.as_str(),
             close.initiator.as_str()
         ),

@@ -1,0 +1,175 @@
+//! WebSocket frames read as they stream past (RFC 6455 section 5.2),
+//! without holding a frame: the header is parsed by tungstenite's
+//! [`FrameHeader::parse`], the payload is handed on in the pieces it
+//! arrived in. The bytes themselves are never changed: the relay forwards
+//! what it read and reads only to record.
+
+use std::io::Cursor;
+
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+
+/// The longest frame header: 2 bytes, an 8-byte length, a 4-byte mask.
+const MAX_HEADER: usize = 14;
+
+/// One step of [`FrameReader::next`].
+#[derive(Debug)]
+pub enum Piece<'a> {
+    /// A frame's header and its payload length in bytes.
+    Start(&'a FrameHeader, u64),
+    /// Payload bytes as on the wire (still masked when the header has a
+    /// mask); `offset` is where they start in the frame's payload, which
+    /// [`unmask`] needs.
+    Payload {
+        /// The bytes, a slice of the input.
+        bytes: &'a [u8],
+        /// Their position in the frame's payload.
+        offset: u64,
+    },
+    /// The frame's last payload byte has been read.
+    End,
+    /// The bytes no longer parse as frames (tungstenite refuses the
+    /// header: a reserved opcode). The reader passes everything after it
+    /// over unread; the words say why.
+    Lost(String),
+}
+
+#[derive(Debug, Default)]
+enum State {
+    /// Between frames, or inside a header split across reads.
+    #[default]
+    Header,
+    /// Inside a frame's payload.
+    Payload {
+        header: FrameHeader,
+        remaining: u64,
+        offset: u64,
+        started: bool,
+    },
+    /// After [`Piece::Lost`]: nothing more is read.
+    Lost,
+}
+
+/// A streaming frame reader: feed it each chunk read from a socket, in
+/// order, and it tells what the chunk holds.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    state: State,
+    /// The start of a header split across reads (fewer than 14 bytes).
+    partial: Vec<u8>,
+}
+
+impl FrameReader {
+    /// Reads the next piece from the start of `input`: how many bytes of
+    /// `input` it used, and the piece, or `None` when it needs more input
+    /// (having kept what it used).
+    ///
+    /// A frame is always `Start`, then `Payload` pieces (none for an empty
+    /// payload), then `End`; `End` can come with 0 bytes used.
+    pub fn next<'a>(&'a mut self, input: &'a [u8]) -> (usize, Option<Piece<'a>>) {
+        let (remaining, offset) = match &mut self.state {
+            State::Lost => return (input.len(), None),
+            State::Header => return self.header(input),
+            State::Payload {
+                remaining,
+                offset,
+                started,
+                ..
+            } => {
+                if !*started {
+                    *started = true;
+                    return match &self.state {
+                        State::Payload {
+                            header, remaining, ..
+                        } => (0, Some(Piece::Start(header, *remaining))),
+                        _ => (0, None),
+                    };
+                }
+                (remaining, offset)
+            }
+        };
+        if *remaining == 0 {
+            self.state = State::Header;
+            return (0, Some(Piece::End));
+        }
+        if input.is_empty() {
+            return (0, None);
+        }
+        let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+        let at = *offset;
+        *remaining -= take as u64;
+        *offset += take as u64;
+        (
+            take,
+            Some(Piece::Payload {
+                bytes: &input[..take],
+                offset: at,
+            }),
+        )
+    }
+
+    /// True between frames: a frame of wsdiag's own can be written here
+    /// without splitting one of the endpoint's.
+    pub fn at_boundary(&self) -> bool {
+        matches!(self.state, State::Header) && self.partial.is_empty()
+    }
+
+    fn header<'a>(&'a mut self, input: &'a [u8]) -> (usize, Option<Piece<'a>>) {
+        if input.is_empty() {
+            return (0, None);
+        }
+        let carried = self.partial.len();
+        let parsed = if carried == 0 {
+            FrameHeader::parse(&mut Cursor::new(input)).map(|h| h.map(|(h, len)| (h, len, 0)))
+        } else {
+            // A header split across reads: parse the carried start with
+            // as much of this input as a header can need.
+            let mut joined = [0u8; MAX_HEADER];
+            let extra = input.len().min(MAX_HEADER - carried);
+            joined[..carried].copy_from_slice(&self.partial);
+            joined[carried..carried + extra].copy_from_slice(&input[..extra]);
+            FrameHeader::parse(&mut Cursor::new(&joined[..carried + extra]))
+                .map(|h| h.map(|(h, len)| (h, len, carried)))
+        };
+        match parsed {
+            Ok(Some((header, len, carried))) => {
+                let used = header.len(len) - carried;
+                self.partial.clear();
+                self.state = State::Payload {
+                    header,
+                    remaining: len,
+                    offset: 0,
+                    started: false,
+                };
+                // Hand out the header at once.
+                let (_, piece) = self.next(&[]);
+                (used, piece)
+            }
+            Ok(None) => {
+                // Fewer bytes than the header needs: keep them all.
+                self.partial.extend_from_slice(input);
+                (input.len(), None)
+            }
+            Err(e) => {
+                self.partial.clear();
+                self.state = State::Lost;
+                (input.len(), Some(Piece::Lost(e.to_string())))
+            }
+        }
+    }
+}
+
+/// Unmasks `bytes` in place: the payload bytes that start at `offset` of a
+/// frame masked with `mask` (RFC 6455 section 5.3). Masking is its own
+/// inverse.
+pub fn unmask(bytes: &mut [u8], mask: [u8; 4], offset: u64) {
+    let shift = (offset % 4) as usize;
+    let key = [
+        mask[shift],
+        mask[(shift + 1) % 4],
+        mask[(shift + 2) % 4],
+        mask[(shift + 3) % 4],
+    ];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b ^= key[i % 4];
+    }
+}

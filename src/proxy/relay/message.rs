@@ -1,0 +1,458 @@
+//! Messages put back together from the frames one side sent, for the
+//! record: payloads unmasked and, under permessage-deflate, inflated; the
+//! sender's protocol violations named (RFC 6455 sections 5 and 8.1, RFC
+//! 7692 section 6). Nothing here decides what is forwarded.
+
+use bytes::Bytes;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+
+use super::frame::unmask;
+use super::inflate::{Extensions, Inflater};
+use crate::event::{Opcode, Payload, Side, RESERVED_BITS};
+
+/// The longest payload a control frame may carry (RFC 6455 section 5.5).
+const CONTROL_MAX: u64 = 125;
+
+/// A message or control frame read off one side, ready to record.
+#[derive(Debug)]
+pub struct Read {
+    /// Text, binary, close, ping or pong.
+    pub opcode: Opcode,
+    /// The payload as the application sent it (inflated), cut at the
+    /// recording limit with its full length.
+    pub payload: Payload,
+    /// The message was compressed (permessage-deflate, RSV1).
+    pub compressed: bool,
+    /// The payload bytes on the wire, all frames together.
+    pub wire_len: u64,
+    /// How many frames carried it.
+    pub frames: u32,
+    /// What wsdiag could not read of it (a message that will not inflate).
+    pub error: Option<String>,
+}
+
+/// A data message being put together.
+struct Partial {
+    opcode: Opcode,
+    compressed: bool,
+    held: Vec<u8>,
+    len: u64,
+    wire_len: u64,
+    frames: u32,
+    error: Option<String>,
+}
+
+/// The frame being read now.
+enum Current {
+    None,
+    /// A data frame; its payload goes to the message in progress (none
+    /// for a continuation with nothing to continue).
+    Data {
+        mask: Option<[u8; 4]>,
+        fin: bool,
+    },
+    /// A control frame, held whole (at most 125 bytes, more if broken).
+    Control {
+        opcode: Opcode,
+        mask: Option<[u8; 4]>,
+        held: Vec<u8>,
+        len: u64,
+    },
+}
+
+/// Puts together what one side sends; see the module docs.
+pub struct Assembler {
+    from: Side,
+    limit: usize,
+    /// Set when permessage-deflate was negotiated; `None` again after a
+    /// message failed to inflate (its window is lost).
+    inflater: Option<Inflater>,
+    deflate: bool,
+    /// Another extension was negotiated: the reserved bits are its.
+    other_extensions: bool,
+    /// This side sent its close frame.
+    closed: bool,
+    current: Current,
+    message: Option<Partial>,
+    /// Unmasked bytes on their way to the inflater.
+    scratch: Vec<u8>,
+    violations: Vec<String>,
+}
+
+impl Assembler {
+    /// An assembler for what `from` sends, keeping at most `limit` bytes of
+    /// each payload, under the accepted `extensions`.
+    pub fn new(from: Side, limit: usize, extensions: &Extensions) -> Assembler {
+        let inflater = extensions.deflate.map(|d| {
+            Inflater::new(match from {
+                Side::Client => d.client_no_context_takeover,
+                _ => d.server_no_context_takeover,
+            })
+        });
+        Assembler {
+            from,
+            limit,
+            deflate: inflater.is_some(),
+            inflater,
+            other_extensions: !extensions.others.is_empty(),
+            closed: false,
+            current: Current::None,
+            message: None,
+            scratch: Vec::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// The violations noticed since the last call, in words.
+    pub fn violations(&mut self) -> std::vec::Drain<'_, String> {
+        self.violations.drain(..)
+    }
+
+    /// True while a fragmented message is in progress.
+    pub fn in_message(&self) -> bool {
+        self.message.is_some()
+    }
+
+    /// A frame starts.
+    pub fn start(&mut self, header: &FrameHeader, len: u64) {
+        self.check_mask(header);
+        if self.closed {
+            self.violate("a frame after its own close frame (RFC 6455 section 5.5.1)");
+        }
+        let first_of_message = matches!(header.opcode, OpCode::Data(Data::Text | Data::Binary));
+        if header.rsv1 && !self.other_extensions && !(self.deflate && first_of_message) {
+            self.violate(if self.deflate {
+                "RSV1 set on a frame that does not start a message (RFC 7692 section 6.1)"
+            } else {
+                RESERVED_BITS
+            });
+        }
+        if (header.rsv2 || header.rsv3) && !self.other_extensions {
+            self.violate("a frame with RSV2 or RSV3 set though no extension was negotiated");
+        }
+        let mask = header.mask;
+        self.current = match header.opcode {
+            OpCode::Control(control) => {
+                if !header.is_final {
+                    self.violate("a fragmented control frame (RFC 6455 section 5.5)");
+                }
+                if len > CONTROL_MAX {
+                    self.violate("a control frame longer than 125 bytes (RFC 6455 section 5.5)");
+                }
+                let opcode = match control {
+                    Control::Close => Opcode::Close,
+                    Control::Ping => Opcode::Ping,
+                    _ => Opcode::Pong,
+                };
+                Current::Control {
+                    opcode,
+                    mask,
+                    held: Vec::new(),
+                    len: 0,
+                }
+            }
+            OpCode::Data(Data::Continue) => {
+                if self.message.is_none() {
+                    self.violate("a continuation frame with no message to continue");
+                }
+                if let Some(m) = &mut self.message {
+                    m.frames += 1;
+                }
+                Current::Data {
+                    mask,
+                    fin: header.is_final,
+                }
+            }
+            OpCode::Data(data) => {
+                if self.message.is_some() {
+                    self.violate("a new message before the fragmented one ended");
+                }
+                self.message = Some(Partial {
+                    opcode: if data == Data::Text {
+                        Opcode::Text
+                    } else {
+                        Opcode::Binary
+                    },
+                    compressed: header.rsv1 && self.deflate,
+                    held: Vec::new(),
+                    len: 0,
+                    wire_len: 0,
+                    frames: 1,
+                    error: None,
+                });
+                Current::Data {
+                    mask,
+                    fin: header.is_final,
+                }
+            }
+        };
+    }
+
+    /// Payload bytes of the current frame, as on the wire.
+    pub fn payload(&mut self, bytes: &[u8], offset: u64) {
+        match &mut self.current {
+            Current::None => {}
+            Current::Control {
+                mask, held, len, ..
+            } => {
+                *len += bytes.len() as u64;
+                let room = self.limit.saturating_sub(held.len()).min(bytes.len());
+                let start = held.len();
+                held.extend_from_slice(&bytes[..room]);
+                if let Some(mask) = mask {
+                    unmask(&mut held[start..], *mask, offset);
+                }
+            }
+            Current::Data { mask, .. } => {
+                let Some(m) = &mut self.message else { return };
+                m.wire_len += bytes.len() as u64;
+                if !m.compressed {
+                    m.len += bytes.len() as u64;
+                    let room = self.limit.saturating_sub(m.held.len()).min(bytes.len());
+                    let start = m.held.len();
+                    m.held.extend_from_slice(&bytes[..room]);
+                    if let Some(mask) = mask {
+                        unmask(&mut m.held[start..], *mask, offset);
+                    }
+                    return;
+                }
+                let Some(inflater) = &mut self.inflater else {
+                    return;
+                };
+                self.scratch.clear();
+                self.scratch.extend_from_slice(bytes);
+                if let Some(mask) = mask {
+                    unmask(&mut self.scratch, *mask, offset);
+                }
+                let limit = self.limit;
+                let mut keep = |b: &[u8]| keep(m, b, limit);
+                if let Err(e) = inflater.feed(&self.scratch, &mut keep) {
+                    m.error = Some(e);
+                    self.inflater = None;
+                }
+            }
+        }
+    }
+
+    /// The current frame ends: a control frame, or the last frame of a
+    /// message, is ready to record.
+    pub fn end(&mut self) -> Option<Read> {
+        match std::mem::replace(&mut self.current, Current::None) {
+            Current::None => None,
+            Current::Control {
+                opcode, held, len, ..
+            } => {
+                if opcode == Opcode::Close {
+                    self.closed = true;
+                    self.check_close(&held);
+                }
+                Some(Read {
+                    opcode,
+                    payload: Payload {
+                        bytes: Bytes::from(held),
+                        len,
+                    },
+                    compressed: false,
+                    wire_len: len,
+                    frames: 1,
+                    error: None,
+                })
+            }
+            Current::Data { fin: false, .. } => None,
+            Current::Data { fin: true, .. } => {
+                let mut m = self.message.take()?;
+                if m.compressed {
+                    match &mut self.inflater {
+                        Some(inflater) if m.error.is_none() => {
+                            let limit = self.limit;
+                            let mut keep = |b: &[u8]| keep(&mut m, b, limit);
+                            if let Err(e) = inflater.finish(&mut keep) {
+                                m.error = Some(e);
+                                self.inflater = None;
+                            }
+                        }
+                        _ => {
+                            m.error.get_or_insert_with(|| {
+                                "not inflated: an earlier message of this side did not inflate"
+                                    .to_owned()
+                            });
+                        }
+                    }
+                    if let Some(e) = &m.error {
+                        self.violations.push(e.clone());
+                    }
+                }
+                let payload = Payload {
+                    bytes: Bytes::from(m.held),
+                    len: m.len,
+                };
+                if m.opcode == Opcode::Text && m.error.is_none() && !valid_text(&payload) {
+                    self.violate("invalid UTF-8 in a text message (RFC 6455 section 8.1)");
+                }
+                Some(Read {
+                    opcode: m.opcode,
+                    payload,
+                    compressed: m.compressed,
+                    wire_len: m.wire_len,
+                    frames: m.frames,
+                    error: m.error,
+                })
+            }
+        }
+    }
+
+    fn check_mask(&mut self, header: &FrameHeader) {
+        match (self.from, header.mask.is_some()) {
+            (Side::Client, false) => {
+                self.violate("an unmasked frame from the client (RFC 6455 section 5.1)")
+            }
+            (Side::Upstream, true) => {
+                self.violate("a masked frame from the server (RFC 6455 section 5.1)")
+            }
+            _ => {}
+        }
+    }
+
+    /// A close payload is empty, or a code an endpoint may send and a
+    /// UTF-8 reason (RFC 6455 sections 5.5.1 and 7.4).
+    fn check_close(&mut self, payload: &[u8]) {
+        match payload {
+            [] => {}
+            [_] => self.violate("a close frame with a 1-byte payload"),
+            [hi, lo, reason @ ..] => {
+                let code = u16::from_be_bytes([*hi, *lo]);
+                if !CloseCode::from(code).is_allowed() {
+                    self.violate(&format!("close code {code}, which no endpoint may send"));
+                }
+                if std::str::from_utf8(reason).is_err() {
+                    self.violate("a close reason that is not UTF-8");
+                }
+            }
+        }
+    }
+
+    fn violate(&mut self, what: &str) {
+        self.violations.push(what.to_owned());
+    }
+}
+
+/// Keeps inflated bytes of `m` up to `limit`, counting them all.
+fn keep(m: &mut Partial, bytes: &[u8], limit: usize) {
+    m.len += bytes.len() as u64;
+    let room = limit.saturating_sub(m.held.len()).min(bytes.len());
+    m.held.extend_from_slice(&bytes[..room]);
+}
+
+/// True when the kept bytes are UTF-8 (a cut at the recording limit may
+/// end inside a character).
+fn valid_text(payload: &Payload) -> bool {
+    match std::str::from_utf8(&payload.bytes) {
+        Ok(_) => true,
+        Err(e) => payload.truncated() && e.error_len().is_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::relay::frame::{FrameReader, Piece};
+
+    /// Feeds `wire` in pieces of `split` bytes; returns what was read and
+    /// the violations.
+    fn read(from: Side, wire: &[u8], split: usize, limit: usize) -> (Vec<Read>, Vec<String>) {
+        let mut frames = FrameReader::default();
+        let mut assembler = Assembler::new(from, limit, &Extensions::default());
+        let mut out = Vec::new();
+        for chunk in wire.chunks(split) {
+            let mut pos = 0;
+            loop {
+                let (used, piece) = frames.next(&chunk[pos..]);
+                pos += used;
+                match piece {
+                    None => break,
+                    Some(Piece::Start(h, len)) => assembler.start(h, len),
+                    Some(Piece::Payload { bytes, offset }) => assembler.payload(bytes, offset),
+                    Some(Piece::End) => out.extend(assembler.end()),
+                    Some(Piece::Lost(why)) => panic!("lost: {why}"),
+                }
+            }
+        }
+        let violations = assembler.violations().collect();
+        (out, violations)
+    }
+
+    #[test]
+    fn a_masked_fragmented_message_with_a_ping_between_reads_back_whole() {
+        let mask = [1, 2, 3, 4];
+        let masked = |b: &[u8], offset| {
+            let mut v = b.to_vec();
+            unmask(&mut v, mask, offset);
+            v
+        };
+        let mut wire = vec![0x01, 0x80 | 5];
+        wire.extend_from_slice(&mask);
+        wire.extend(masked(b"hello", 0));
+        wire.extend([0x89, 0x80 | 2]);
+        wire.extend_from_slice(&mask);
+        wire.extend(masked(b"hi", 0));
+        wire.extend([0x80, 0x80 | 6]);
+        wire.extend_from_slice(&mask);
+        wire.extend(masked(b" world", 0));
+        for split in [1, 2, 7, 100] {
+            let (reads, violations) = read(Side::Client, &wire, split, 1024);
+            assert_eq!(violations, Vec::<String>::new());
+            let texts: Vec<_> = reads
+                .iter()
+                .map(|r| (r.opcode, r.payload.text().unwrap().to_owned(), r.frames))
+                .collect();
+            assert_eq!(
+                texts,
+                [
+                    (Opcode::Ping, "hi".to_owned(), 1),
+                    (Opcode::Text, "hello world".to_owned(), 2)
+                ],
+                "split {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_message_is_kept_to_the_limit_with_its_full_length() {
+        let mut wire = vec![0x82, 126, 0x01, 0x00];
+        wire.extend(std::iter::repeat_n(7u8, 256));
+        let (reads, _) = read(Side::Upstream, &wire, 10, 100);
+        assert_eq!(
+            (reads[0].payload.len, reads[0].payload.bytes.len()),
+            (256, 100)
+        );
+    }
+
+    #[test]
+    fn violations_are_named_not_acted_on() {
+        // RSV1 without an extension, a masked server frame, bad UTF-8, an
+        // unfinished fragment followed by a new message, close code 1005.
+        let wire = [
+            vec![0xc1, 1, b'a'],
+            vec![0x81, 0x80 | 1, 0, 0, 0, 0, b'b'],
+            vec![0x81, 1, 0xff],
+            vec![0x01, 1, b'c', 0x81, 1, b'd'],
+            vec![0x88, 2, 0x03, 0xed],
+        ]
+        .concat();
+        let (reads, violations) = read(Side::Upstream, &wire, 3, 1024);
+        assert_eq!(reads.len(), 5, "every message still reads: {reads:?}");
+        for expected in [
+            RESERVED_BITS,
+            "a masked frame from the server",
+            "invalid UTF-8",
+            "a new message before",
+            "close code 1005",
+        ] {
+            assert!(
+                violations.iter().any(|v| v.contains(expected)),
+                "{expected} in {violations:?}"
+            );
+        }
+    }
+}
