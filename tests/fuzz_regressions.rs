@@ -52,6 +52,11 @@ fn error_pages_corpus_and_crashes_parse_without_panicking() {
 }
 
 #[test]
+fn frames_corpus_and_crashes_read_without_panicking() {
+    replay("frames", targets::frames);
+}
+
+#[test]
 fn message_classifier_corpus_and_crashes_diagnose_without_panicking() {
     replay("message_classifier", targets::message_classifier);
 }

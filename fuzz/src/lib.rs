@@ -12,11 +12,81 @@ use bytes::Bytes;
 use wsdiag::capture::reader;
 use wsdiag::diagnose::{self, error_body::ErrorBody};
 use wsdiag::event::{self, Direction, Event, EventKind, Opcode, Payload, Side};
+use wsdiag::proxy::relay::frame::{FrameReader, Piece};
+use wsdiag::proxy::relay::inflate::{Extensions, Inflater};
+use wsdiag::proxy::relay::message::Assembler;
 use wsdiag::stacks::{django, drf};
 
 /// `capture_reader`: a capture file (JSON Lines, or a HAR document).
 pub fn capture_reader(data: &[u8]) {
     let _ = reader::read(data, Path::new("fuzz.jsonl"));
+}
+
+/// `frames`: bytes arriving on a relayed WebSocket, through the frame
+/// reader and the message assembler, and through an inflater on their own.
+///
+/// The first byte picks the sender (bit 0: the client), whether
+/// permessage-deflate was negotiated (bit 1) and with which context
+/// takeover (bit 2), and the size of the reads (its upper five bits, 1 to
+/// 32 bytes; 0: all at once). The reader must use every byte it is given,
+/// and the assembler must keep no more than its limit of any payload.
+pub fn frames(data: &[u8]) {
+    let Some((&setup, wire)) = data.split_first() else {
+        return;
+    };
+    let from = if setup & 1 == 1 {
+        Side::Client
+    } else {
+        Side::Upstream
+    };
+    let mut offer = Vec::new();
+    if setup & 2 == 2 {
+        offer.push(if setup & 4 == 4 {
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover".to_owned()
+        } else {
+            "permessage-deflate".to_owned()
+        });
+    }
+    let extensions = Extensions::negotiated(&offer);
+    const LIMIT: usize = 256;
+    let mut assembler = Assembler::new(from, LIMIT, &extensions);
+    let mut reader = FrameReader::default();
+    let split = match usize::from(setup >> 3) {
+        0 => wire.len().max(1),
+        n => n,
+    };
+    let mut used_total = 0;
+    for chunk in wire.chunks(split) {
+        let mut pos = 0;
+        loop {
+            let (used, piece) = reader.next(&chunk[pos..]);
+            pos += used;
+            match piece {
+                None => break,
+                Some(Piece::Start(header, len)) => {
+                    let header = header.clone();
+                    assembler.start(&header, len);
+                }
+                Some(Piece::Payload { bytes, offset }) => assembler.payload(bytes, offset),
+                Some(Piece::End) => {
+                    if let Some(read) = assembler.end() {
+                        assert!(read.payload.bytes.len() <= LIMIT);
+                        assert!(read.payload.bytes.len() as u64 <= read.payload.len);
+                    }
+                }
+                Some(Piece::Lost(_)) => {}
+            }
+            let _ = assembler.violations().count();
+        }
+        assert_eq!(pos, chunk.len(), "the reader used every byte");
+        used_total += pos;
+    }
+    assert_eq!(used_total, wire.len());
+    let mut inflater = Inflater::new(setup & 4 == 4);
+    let mut inflated = 0usize;
+    if inflater.feed(wire, &mut |b| inflated += b.len()).is_ok() {
+        let _ = inflater.finish(&mut |b| inflated += b.len());
+    }
 }
 
 /// `error_pages`: an HTTP error body, through every error-page parser.

@@ -371,8 +371,8 @@ pub struct WsMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<u32>,
     /// What wsdiag could not read of the message (a compressed message
-    /// that will not inflate: the payload then holds the bytes as sent).
-    /// The message was forwarded all the same.
+    /// that will not inflate: the payload then holds what inflated before
+    /// the error). The message was forwarded all the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -45,6 +45,8 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
         let http = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(shared.config.header_read_timeout)
+            // The client's header names reach the upstream in their case.
+            .preserve_header_case(true)
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         tokio::pin!(http);

@@ -213,10 +213,14 @@ impl Exchange {
     /// `500 Internal server error`, ended by closing the connection). A
     /// longer or slower body is relayed as it streams, the bytes read
     /// ahead first.
+    ///
+    /// `as_sent` is the head's header fields as read off the wire, when
+    /// known: they are recorded instead of hyper's map of them.
     pub async fn relay_refusal(
         self,
         response: Response<Incoming>,
         timeout: std::time::Duration,
+        as_sent: Option<crate::event::Headers>,
     ) -> Response<ProxyBody> {
         let (mut parts, mut body) = response.into_parts();
         let mut ahead: Vec<Bytes> = Vec::new();
@@ -264,7 +268,7 @@ impl Exchange {
         let recorded = HttpResponse {
             exchange: self.id,
             status: parts.status.as_u16(),
-            headers: headers_from(&parts.headers),
+            headers: as_sent.unwrap_or_else(|| headers_from(&parts.headers)),
             body: Payload::capture(&bytes, self.shared.recorder.body_limit()),
             duration_us: self.elapsed_us(),
         };

@@ -17,6 +17,7 @@ mod connection;
 mod error;
 mod exchange;
 mod forward;
+pub mod head_tap;
 pub mod headers;
 pub mod relay;
 mod upgrade;

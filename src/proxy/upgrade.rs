@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 
 use super::body::{BodyOutcome, BoxError};
 use super::exchange::{full, Exchange, RequestHead};
+use super::head_tap::Head;
 use super::relay::inflate::Extensions;
 use super::relay::{self, RelayContext};
 use super::{error, headers, ProxyBody, Shared};
@@ -49,8 +50,8 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
 
     let timeout = ex.shared.config.handshake_timeout;
     let answer = tokio::time::timeout(timeout, open_upstream(&ex, &req)).await;
-    let mut response = match answer {
-        Ok(Ok(response)) => response,
+    let (mut response, head) = match answer {
+        Ok(Ok(answer)) => answer,
         Ok(Err(e)) => {
             let kind = error::classify(e.as_ref());
             let message = format!(
@@ -82,7 +83,7 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
         let status = response.status().as_u16();
         ex.record(EventKind::WsHandshake(handshake(status, None, Vec::new())))
             .await;
-        return ex.relay_refusal(response, timeout).await;
+        return ex.relay_refusal(response, timeout, head.headers()).await;
     }
 
     let subprotocol = response
@@ -103,7 +104,10 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
     let recorded = HttpResponse {
         exchange: ex.id,
         status: 101,
-        headers: headers_from(&parts.headers),
+        // As the upstream sent them: in order, duplicates apart.
+        headers: head
+            .headers()
+            .unwrap_or_else(|| headers_from(&parts.headers)),
         body: Default::default(),
         duration_us: ex.elapsed_us(),
     };
@@ -123,7 +127,7 @@ pub(super) async fn bridge(mut req: Request<Incoming>, ex: Exchange) -> Response
 async fn open_upstream(
     ex: &Exchange,
     req: &Request<Incoming>,
-) -> Result<Response<Incoming>, BoxError> {
+) -> Result<(Response<Incoming>, Head), BoxError> {
     let shared: &Shared = &ex.shared;
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let target = shared.config.upstream.uri(path)?;
@@ -138,6 +142,8 @@ async fn open_upstream(
         .parse()?;
     *upstream_req.version_mut() = Version::HTTP_11;
     *upstream_req.headers_mut() = headers;
+    // The client's header names in their case (hyper keeps it there).
+    *upstream_req.extensions_mut() = req.extensions().clone();
     super::upstream::send_on_own_connection(
         &shared.connector,
         &target,

@@ -17,6 +17,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use super::head_tap::{Head, HeadTap};
+
 /// The connector shared by plain forwarding and WebSocket upgrades.
 pub type Connector = HttpsConnector<HttpConnector>;
 
@@ -202,18 +204,26 @@ impl Upstream {
 /// Sends `request` on a connection of its own to `target` (a WebSocket
 /// upgrade needs one: the connection becomes the socket). The connection
 /// is driven by a task that ends once it switched protocols, or when
-/// `stop` is cancelled if the upstream never answers.
+/// `stop` is cancelled if the upstream never answers. Returns the response
+/// and its head as read off the wire ([`Head::headers`]).
 pub async fn send_on_own_connection(
     connector: &Connector,
     target: &Uri,
     request: http::Request<http_body_util::Empty<bytes::Bytes>>,
     stop: tokio_util::sync::CancellationToken,
-) -> Result<http::Response<hyper::body::Incoming>, super::BoxError> {
+) -> Result<(http::Response<hyper::body::Incoming>, Head), super::BoxError> {
+    use hyper_util::rt::TokioIo;
     use tower_service::Service as _;
     let mut connector = connector.clone();
     std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
     let io = connector.call(target.clone()).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    let (tap, head) = HeadTap::new(TokioIo::new(io));
+    // With the header names' case kept, the response carries it to the
+    // client as the upstream wrote it.
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .preserve_header_case(true)
+        .handshake(TokioIo::new(tap))
+        .await?;
     tokio::spawn(async move {
         tokio::select! {
             result = connection.with_upgrades() => {
@@ -224,7 +234,7 @@ pub async fn send_on_own_connection(
             () = stop.cancelled() => {}
         }
     });
-    Ok(sender.send_request(request).await?)
+    Ok((sender.send_request(request).await?, head))
 }
 
 /// Builds the connector: TCP with `TCP_NODELAY`, a connect timeout, and TLS

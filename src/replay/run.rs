@@ -426,7 +426,8 @@ impl Replay<'_> {
         )
         .await
         .map_err(|_| "no answer to the upgrade".to_owned())?
-        .map_err(|e| crate::proxy::error_chain(e.as_ref()))?;
+        .map_err(|e| crate::proxy::error_chain(e.as_ref()))?
+        .0;
         let status = answer.status().as_u16();
         if status != 101 {
             return Ok(Live {

@@ -268,3 +268,89 @@ async fn an_upgrade_to_an_unreachable_upstream_gets_502_naming_it() {
     let hs = &handshakes(&capture)[0];
     assert_eq!((hs.status, hs.accepted), (502, false));
 }
+
+/// Reads from `stream` until an empty line ends an HTTP head.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).await.unwrap(),
+            1,
+            "the head ended early"
+        );
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[tokio::test]
+async fn the_upstreams_101_is_recorded_and_relayed_as_it_sent_it() {
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    // An upstream that answers with headers in an order of its own, a
+    // duplicate apart from its twin, mixed case, and an extension.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let request = read_head(&mut stream).await;
+        let key = request
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("sec-websocket-key: ")
+                    .or_else(|| l.strip_prefix("Sec-WebSocket-Key: "))
+            })
+            .unwrap()
+            .trim()
+            .to_owned();
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nX-Trace-ID: t1\r\nSet-Cookie: a=1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nset-cookie: b=2\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n",
+            derive_accept_key(key.as_bytes())
+        );
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        // Hold the socket until the client has gone.
+        let _ = read_head(&mut stream).await;
+    });
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    let mut client = tokio::net::TcpStream::connect(h.proxy).await.unwrap();
+    client
+        .write_all(b"GET /ws/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_head(&mut client).await;
+    for line in [
+        "X-Trace-ID: t1",
+        "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover",
+    ] {
+        assert!(
+            got.contains(line),
+            "the client gets {line:?} as sent:\n{got}"
+        );
+    }
+    drop(client);
+    let capture = h.finish().await;
+    let recorded = support::events(&capture, |e| match &e.kind {
+        EventKind::HttpResponse(r) if r.status == 101 => Some(r.headers.clone()),
+        _ => None,
+    });
+    let names: Vec<&str> = recorded[0].iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "x-trace-id",
+            "set-cookie",
+            "upgrade",
+            "connection",
+            "set-cookie",
+            "sec-websocket-accept",
+            "sec-websocket-extensions"
+        ],
+        "in the order sent, the duplicate apart"
+    );
+    assert_eq!(
+        handshakes(&capture)[0].extensions,
+        ["permessage-deflate; server_no_context_takeover"]
+    );
+}

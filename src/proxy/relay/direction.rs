@@ -139,8 +139,13 @@ where
             Ok(n) => {
                 shared.heard_from(from);
                 half.chunk(&buf[..n]).await;
+                // Grow while reads fill the buffer; back to the small one
+                // when the traffic is small again, so an idle WebSocket
+                // holds little.
                 if n == buf.len() && buf.len() < READ_MAX {
                     buf.resize(buf.len() * 2, 0);
+                } else if n < READ_START / 2 && buf.len() > READ_START {
+                    buf = vec![0u8; READ_START];
                 }
             }
             Err(e) => {
@@ -173,8 +178,9 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
                 Some(Piece::Start(header, len)) => {
                     let header = header.clone();
                     if self.answers_keepalive(&header, len) {
-                        self.write(&chunk[seg..before]).await;
+                        let written = self.write(&chunk[seg..before]).await;
                         seg = before;
+                        self.record(t_us, &mut reads, written).await;
                         self.holding = true;
                     }
                     self.messages.start(&header, len);

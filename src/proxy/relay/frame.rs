@@ -118,8 +118,12 @@ impl FrameReader {
             return (0, None);
         }
         let carried = self.partial.len();
+        // The header's size is where the parse stopped: tungstenite's
+        // `FrameHeader::len` assumes the shortest length encoding, which
+        // a sender may not have used.
         let parsed = if carried == 0 {
-            FrameHeader::parse(&mut Cursor::new(input)).map(|h| h.map(|(h, len)| (h, len, 0)))
+            let mut cursor = Cursor::new(input);
+            FrameHeader::parse(&mut cursor).map(|h| h.map(|(h, len)| (h, len, cursor.position())))
         } else {
             // A header split across reads: parse the carried start with
             // as much of this input as a header can need.
@@ -127,12 +131,16 @@ impl FrameReader {
             let extra = input.len().min(MAX_HEADER - carried);
             joined[..carried].copy_from_slice(&self.partial);
             joined[carried..carried + extra].copy_from_slice(&input[..extra]);
-            FrameHeader::parse(&mut Cursor::new(&joined[..carried + extra]))
-                .map(|h| h.map(|(h, len)| (h, len, carried)))
+            let mut cursor = Cursor::new(&joined[..carried + extra]);
+            FrameHeader::parse(&mut cursor).map(|h| {
+                h.map(|(h, len)| (h, len, cursor.position().saturating_sub(carried as u64)))
+            })
         };
         match parsed {
-            Ok(Some((header, len, carried))) => {
-                let used = header.len(len) - carried;
+            Ok(Some((header, len, used))) => {
+                let used = usize::try_from(used)
+                    .unwrap_or(input.len())
+                    .min(input.len());
                 self.partial.clear();
                 self.state = State::Payload {
                     header,

@@ -361,8 +361,18 @@ mod tests {
     /// Feeds `wire` in pieces of `split` bytes; returns what was read and
     /// the violations.
     fn read(from: Side, wire: &[u8], split: usize, limit: usize) -> (Vec<Read>, Vec<String>) {
+        read_with(from, wire, split, limit, &Extensions::default())
+    }
+
+    fn read_with(
+        from: Side,
+        wire: &[u8],
+        split: usize,
+        limit: usize,
+        extensions: &Extensions,
+    ) -> (Vec<Read>, Vec<String>) {
         let mut frames = FrameReader::default();
-        let mut assembler = Assembler::new(from, limit, &Extensions::default());
+        let mut assembler = Assembler::new(from, limit, extensions);
         let mut out = Vec::new();
         for chunk in wire.chunks(split) {
             let mut pos = 0;
@@ -454,5 +464,55 @@ mod tests {
                 "{expected} in {violations:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_compressed_message_that_will_not_inflate_is_read_with_its_error() {
+        let deflate = Extensions::negotiated(&["permessage-deflate".to_owned()]);
+        // RSV1 text frames: garbage, then a valid one that cannot be read
+        // either (the window is lost).
+        let wire = [
+            vec![0xc1, 4, 0xff, 0xff, 0xff, 0xff],
+            vec![0xc1, 3, 0x4b, 0x04, 0x00],
+        ]
+        .concat();
+        let (reads, violations) = read_with(Side::Upstream, &wire, 2, 1024, &deflate);
+        assert_eq!(reads.len(), 2);
+        assert!(
+            reads.iter().all(|r| r.compressed && r.error.is_some()),
+            "{reads:?}"
+        );
+        assert_eq!(reads[0].wire_len, 4);
+        assert!(
+            violations.iter().any(|v| v.contains("does not inflate")),
+            "{violations:?}"
+        );
+    }
+
+    #[test]
+    fn a_compressed_fragmented_message_reads_back_inflated() {
+        let deflate =
+            Extensions::negotiated(&["permessage-deflate; server_no_context_takeover".to_owned()]);
+        let mut z = flate2::Compress::new(flate2::Compression::default(), false);
+        let mut compressed = Vec::with_capacity(256);
+        z.compress_vec(
+            b"hello hello hello hello",
+            &mut compressed,
+            flate2::FlushCompress::Sync,
+        )
+        .unwrap();
+        compressed.truncate(compressed.len() - 4);
+        let (first, rest) = compressed.split_at(3);
+        let mut wire = vec![0x41, first.len() as u8];
+        wire.extend_from_slice(first);
+        wire.extend([0x80, rest.len() as u8]);
+        wire.extend_from_slice(rest);
+        let (reads, violations) = read_with(Side::Upstream, &wire, 1, 1024, &deflate);
+        assert!(violations.is_empty(), "{violations:?}");
+        assert_eq!(reads[0].payload.text(), Some("hello hello hello hello"));
+        assert_eq!(
+            (reads[0].compressed, reads[0].frames, reads[0].wire_len),
+            (true, 2, compressed.len() as u64)
+        );
     }
 }
