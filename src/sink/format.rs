@@ -310,14 +310,24 @@ impl Formatter {
             .as_ref()
             .map(|n| format!(" [{}]", visible(n)))
             .unwrap_or_default();
+        let wire = match (m.compressed, m.wire_len, &m.error) {
+            (_, _, Some(error)) => format!(" [{}]", visible(error)),
+            (true, Some(wire), None) => format!(" (compressed: {wire} B on the wire)"),
+            _ => String::new(),
+        };
         let lost = match (m.forwarded, m.opcode) {
+            _ if m.origin.is_some() && m.opcode == Opcode::Close => {
+                " (wsdiag's own, shutting down)"
+            }
             _ if m.origin.is_some() => " (wsdiag's own keepalive, --idle-timeout)",
             (true, _) => "",
-            (false, Opcode::Pong) => " (not forwarded: wsdiag had answered the ping already)",
             (false, Opcode::Close) => " (not forwarded: wsdiag had closed the other side)",
-            (false, _) => " (not forwarded: the other side was gone)",
+            (false, _) if m.dir == Direction::ClientToUpstream => {
+                " (not delivered to the upstream)"
+            }
+            (false, _) => " (not delivered to the client)",
         };
-        format!("{arrow} {label} {content}{note}{lost}")
+        format!("{arrow} {label} {content}{wire}{note}{lost}")
             .trim_end()
             .to_owned()
     }

@@ -102,6 +102,11 @@ where
     let shutdown = ctx.shutdown.cancelled();
     tokio::pin!(stop, shutdown);
     loop {
+        // Checked here too: the select below prefers reading, and a side
+        // that floods keeps it busy.
+        if shared.stop.is_cancelled() {
+            break;
+        }
         half.notice_shutdown();
         if !half.pending.is_empty() && half.frames.at_boundary() && !half.holding {
             half.write_own().await;
@@ -169,6 +174,9 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
         let mut pos = 0;
         // The start of the bytes not yet written.
         let mut seg = 0;
+        // A frame that starts at 0 started in this read only if the last
+        // read ended between frames (not inside a header).
+        let clean_start = self.frames.at_boundary();
         loop {
             let before = pos;
             let (used, piece) = self.frames.next(&chunk[pos..]);
@@ -177,7 +185,16 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
                 None => break,
                 Some(Piece::Start(header, len)) => {
                     let header = header.clone();
-                    if self.answers_keepalive(&header, len) {
+                    let boundary = before > 0 || clean_start;
+                    self.notice_shutdown();
+                    if boundary && !self.pending.is_empty() {
+                        // wsdiag's own frames go in before this one.
+                        let written = self.write(&chunk[seg..before]).await;
+                        seg = before;
+                        self.record(t_us, &mut reads, written).await;
+                        self.write_own().await;
+                    }
+                    if boundary && self.answers_keepalive(&header, len) {
                         let written = self.write(&chunk[seg..before]).await;
                         seg = before;
                         self.record(t_us, &mut reads, written).await;
@@ -200,13 +217,6 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
                         }
                     }
                     reads.extend(read);
-                    self.notice_shutdown();
-                    if !self.pending.is_empty() {
-                        let written = self.write(&chunk[seg..pos]).await;
-                        seg = pos;
-                        self.record(t_us, &mut reads, written).await;
-                        self.write_own().await;
-                    }
                 }
                 Some(Piece::Lost(why)) => self.violate(t_us, &format!(
                     "bytes that are not a WebSocket frame ({why}); wsdiag forwards the rest without reading it"
