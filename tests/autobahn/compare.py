@@ -10,7 +10,8 @@ case verdict ("behavior") or for the closing handshake ("behaviorClose").
 
 Optionally compares the proxied results with a golden file (--golden) and/or
 writes one (--write-golden): the proxied results without the volatile fields
-(duration, reportfile), cases in numeric order.
+(duration, reportfile), cases in numeric order. --direct-only prints the
+direct report's counts alone (run.sh with "-" as the proxied URL).
 
 Ranking, best first (one scale for both fields; the values wstest 0.8.2 uses):
   0 OK, NON-STRICT,     acceptable: passed / allowed by the RFC but not the
@@ -196,11 +197,24 @@ def main():
                     help="rank NON-STRICT below OK instead of equal to it")
     ap.add_argument("--write-golden", metavar="FILE",
                     help="write the proxied results (stable fields only) to FILE")
+    ap.add_argument("--direct-only", action="store_true",
+                    help="only the direct report exists: print its counts, compare nothing")
     args = ap.parse_args()
 
     d_name, p_name = args.direct_agent, args.proxy_agent
     if args.strict:
         set_strict()
+    if args.direct_only:
+        if args.golden or args.write_golden:
+            ap.error("--golden and --write-golden need the proxied report, not --direct-only")
+        try:
+            direct = load(os.path.join(args.outdir, d_name, "index.json"), d_name)
+        except InputError as e:
+            print("compare.py: %s" % e, file=sys.stderr)
+            return 2
+        print(counts_table([(d_name, direct)]))
+        print("\nRESULT: %s only, nothing compared" % d_name)
+        return 0
     try:
         direct = load(os.path.join(args.outdir, d_name, "index.json"), d_name)
         proxied = load(os.path.join(args.outdir, p_name, "index.json"), p_name)

@@ -5,22 +5,28 @@
 #
 #   tests/autobahn/run.sh <direct-ws-url> <proxied-ws-url> <outdir> [compare.py options]
 #
-# e.g. tests/autobahn/run.sh ws://127.0.0.1:9001 ws://127.0.0.1:9002 target/autobahn \
+# e.g. tests/autobahn/run.sh ws://127.0.0.1:9001 ws://127.0.0.1:9002 target/autobahn/default \
 #        --golden tests/autobahn/expected-results.json
 #
-# Both servers must already be listening. Reports (HTML + JSON) land in
-# <outdir>/direct and <outdir>/wsdiag, wstest's output in <outdir>/<agent>.log.
-# Exit status: 0 no regression, 1 regression, 2 setup or run failure.
+# Both servers must already be listening. A <proxied-ws-url> of "-" runs the
+# direct agent only and prints its counts (nothing is compared). Reports
+# (HTML + JSON) land in <outdir>/direct and <outdir>/wsdiag, wstest's output
+# in <outdir>/<agent>.log. Exit status: 0 no regression, 1 regression,
+# 2 setup or run failure.
 #
 # Environment:
+#   AUTOBAHN_SUITE         "default" (every case but 12.* and 13.*, for an
+#                          echo server without compression) or "deflate"
+#                          (9.*, 12.* and 13.*, for an echo server that
+#                          negotiates permessage-deflate); default "default"
 #   AUTOBAHN_SKIP_LARGE=1  also exclude 9.* (large messages / throughput)
-#   AUTOBAHN_CASES         comma-separated case patterns (default "*")
+#   AUTOBAHN_CASES         comma-separated case patterns, instead of the suite's
 #   AUTOBAHN_VENV          the wstest virtualenv (default target/autobahn-venv,
 #                          created/refreshed by setup_venv.sh)
 #   AUTOBAHN_TIMEOUT       seconds allowed per wstest run (default 1800)
 set -euo pipefail
 if [ $# -lt 3 ]; then
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 direct_url=$1 proxied_url=$2 outdir=$3
@@ -34,10 +40,16 @@ timeout_s=${AUTOBAHN_TIMEOUT:-1800}
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 
-exclude='"12.*", "13.*"'  # permessage-deflate: neither echo server negotiates it
-if [ "${AUTOBAHN_SKIP_LARGE:-0}" = 1 ]; then exclude="$exclude, \"9.*\""; fi
+case ${AUTOBAHN_SUITE:-default} in
+  # permessage-deflate (12.*, 13.*) needs an echo server that negotiates it.
+  default) suite_cases='*' exclude='"12.*", "13.*"' ;;
+  # 9.* too: the large messages and the limits, against the same server.
+  deflate) suite_cases='9.*,12.*,13.*' exclude= ;;
+  *) echo "run.sh: AUTOBAHN_SUITE must be default or deflate, not ${AUTOBAHN_SUITE}" >&2; exit 2 ;;
+esac
+if [ "${AUTOBAHN_SKIP_LARGE:-0}" = 1 ]; then exclude="${exclude:+$exclude, }\"9.*\""; fi
 cases=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1].split(",")))' \
-  "${AUTOBAHN_CASES:-*}")
+  "${AUTOBAHN_CASES:-$suite_cases}")
 
 # wstest prints a deprecation warning from cryptography on every start.
 export PYTHONWARNINGS="ignore:Python 2 is no longer supported"
@@ -59,7 +71,7 @@ spec = {
 with open(path, "w") as f:
     json.dump(spec, f, indent=2)
 EOF
-  echo "== $agent: $url (cases $cases, excluding $exclude)"
+  echo "== $agent: $url (cases $cases, excluding [${exclude:-}])"
   start=$(date +%s%N)
   (cd "$outdir" && timeout -k 10 "$timeout_s" "$venv/bin/wstest" -m fuzzingclient -s "$spec") \
     > "$outdir/$agent.log" 2>&1 || rc=$?
@@ -76,6 +88,28 @@ EOF
   fi
 }
 
+# wstest waits forever when no case is left to run: count them first, with
+# wstest's own pattern matching.
+count=$("$venv/bin/python" - "$cases" "[$exclude]" <<'EOF'
+import json, sys
+from autobahntestsuite.caseset import CaseSet
+from autobahntestsuite.fuzzing import (CaseSetname, CaseBasename, Cases,
+                                       CaseCategories, CaseSubCategories)
+case_set = CaseSet(CaseSetname, CaseBasename, Cases, CaseCategories, CaseSubCategories)
+spec = {"cases": json.loads(sys.argv[1]), "exclude-cases": json.loads(sys.argv[2])}
+print(len([c for c in case_set.parseSpecCases(spec) if c in case_set.CasesIndices]))
+EOF
+) || { echo "run.sh: listing the cases with wstest's venv failed" >&2; exit 2; }
+if [ "$count" = 0 ]; then
+  echo "run.sh: no case matches $cases (excluding [$exclude])" >&2
+  exit 2
+fi
+echo "== suite ${AUTOBAHN_SUITE:-default}: $count cases"
+
 run direct "$direct_url"
+if [ "$proxied_url" = - ]; then
+  python3 "$here/compare.py" "$outdir" --direct-only "$@"
+  exit
+fi
 run wsdiag "$proxied_url"
 python3 "$here/compare.py" "$outdir" "$@"
