@@ -8,7 +8,7 @@
 //!
 //! - [`event`]: the event, the one vocabulary every module shares.
 //! - [`proxy`]: sockets only: accept loop, HTTP forwarding, WebSocket
-//!   upgrade bridging, the message pump, shutdown.
+//!   upgrade bridging, the frame relay, shutdown.
 //! - [`dialects`]: the message protocols spoken on WebSockets (Socket.IO,
 //!   STOMP, GraphQL over WebSocket, …) and the classifier that reads each
 //!   message once.

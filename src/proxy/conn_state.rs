@@ -20,7 +20,7 @@ pub(super) struct ConnState {
     pub peer: SocketAddr,
     opened: Instant,
     exchanges: AtomicU64,
-    /// Set once the connection became a WebSocket; its pump then owns the
+    /// Set once the connection became a WebSocket; its frame relay then owns the
     /// `conn_close`.
     upgraded: AtomicBool,
     /// The task recording the previous exchange's response. The next
@@ -42,7 +42,7 @@ impl ConnState {
         }
     }
 
-    /// Whether the connection was handed over to a WebSocket pump.
+    /// Whether the connection was handed over to a WebSocket frame relay.
     pub fn is_upgraded(&self) -> bool {
         self.upgraded.load(Ordering::Relaxed)
     }
@@ -52,7 +52,7 @@ impl ConnState {
         self.exchanges.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Marks the connection as handed over to a WebSocket pump.
+    /// Marks the connection as handed over to a WebSocket frame relay.
     pub fn mark_upgraded(&self) {
         self.upgraded.store(true, Ordering::Relaxed);
     }

@@ -2,7 +2,7 @@
 //!
 //! The task records `conn_open`, serves requests until the client goes away
 //! or shutdown starts, and records `conn_close`; a connection upgraded to a
-//! WebSocket is closed by its pump instead. Failures of the connection (a
+//! WebSocket is closed by its frame relay instead. Failures of the connection (a
 //! malformed request, a header timeout, a reset) are recorded as `error`
 //! events with the client's side and end this connection only.
 

@@ -44,22 +44,34 @@ impl Head {
         }
     }
 
-    fn keep(&self, bytes: &[u8]) {
-        if let Ok(mut head) = self.0.lock() {
-            if head.len() < HEAD_MAX && !ends_head(&head) {
-                let room = HEAD_MAX - head.len();
-                head.extend_from_slice(&bytes[..bytes.len().min(room)]);
-                if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                    head.truncate(end + 4);
+    /// Keeps `bytes` read after the ones before; true once the head is
+    /// complete (or cannot be). Interim answers (`100 Continue`, `103`)
+    /// are dropped: the head kept is the one that answers the request.
+    fn keep(&self, bytes: &[u8]) -> bool {
+        let Ok(mut head) = self.0.lock() else {
+            return true;
+        };
+        let room = HEAD_MAX.saturating_sub(head.len());
+        head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        loop {
+            let mut fields = [httparse::EMPTY_HEADER; 128];
+            let mut response = httparse::Response::new(&mut fields);
+            let parsed = response.parse(&head).map(|s| (s, response.code));
+            match parsed {
+                Ok((httparse::Status::Complete(end), Some(code)))
+                    if (100..200).contains(&code) && code != 101 =>
+                {
+                    head.drain(..end);
                 }
+                Ok((httparse::Status::Complete(end), _)) => {
+                    head.truncate(end);
+                    return true;
+                }
+                Ok((httparse::Status::Partial, _)) => return head.len() >= HEAD_MAX,
+                Err(_) => return true,
             }
         }
     }
-}
-
-/// True once `bytes` hold a whole head (an empty line after the fields).
-fn ends_head(bytes: &[u8]) -> bool {
-    bytes.windows(4).any(|w| w == b"\r\n\r\n")
 }
 
 /// Wraps a connection; reads pass through, their first bytes are kept.
@@ -91,10 +103,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadTap<T> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if !self.done && matches!(polled, Poll::Ready(Ok(()))) {
-            self.head.keep(&buf.filled()[before..]);
             // Stop looking once the head is complete: the rest is body or
             // WebSocket frames.
-            self.done = self.head.0.lock().map_or(true, |h| ends_head(&h));
+            self.done = self.head.keep(&buf.filled()[before..]);
         }
         polled
     }
@@ -137,7 +148,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_head_is_kept_in_order_with_duplicates_however_it_is_read() {
-        let response: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSet-Cookie: a=1\r\nConnection: Upgrade\r\nSet-Cookie: b=2\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n\x81\x02hi";
+        let response: &[u8] = b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSet-Cookie: a=1\r\nConnection: Upgrade\r\nSet-Cookie: b=2\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n\x81\x02hi";
         let (mut tap, head) = HeadTap::new(response);
         let mut sink = [0u8; 7];
         while tap.read(&mut sink).await.unwrap() > 0 {}

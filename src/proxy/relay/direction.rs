@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
-use super::frame::{unmask, FrameReader, Piece};
+use super::frame::{apply_mask, FrameReader, Piece};
 use super::keepalive::{tick, Check, Keepalive, KEEPALIVE};
 use super::message::{Assembler, Read};
 use super::state::Shared;
@@ -167,9 +167,50 @@ where
 }
 
 impl<W: AsyncWrite + Unpin> Half<'_, W> {
-    /// Reads one chunk's frames, forwards the chunk, records what it held.
+    /// Forwards one chunk as it was read, and records the frames it held.
     async fn chunk(&mut self, chunk: &[u8]) {
         let t_us = self.ctx.recorder.now_us();
+        if self.pending.is_empty()
+            && !self.holding
+            && !self.ctx.shutdown.is_cancelled()
+            && !self.shared.keepalive_pending(self.from)
+        {
+            // Nothing of wsdiag's own can go in: forward first, read after,
+            // so the other side never waits for the recording.
+            let written = self.write(chunk).await;
+            let mut reads = self.read_frames(chunk, t_us).await;
+            self.record(t_us, &mut reads, written).await;
+        } else {
+            self.chunk_with_own_frames(chunk, t_us).await;
+        }
+    }
+
+    /// Reads the frames of `chunk` into records, naming violations.
+    async fn read_frames(&mut self, chunk: &[u8], t_us: u64) -> Vec<Read> {
+        let mut reads = Vec::new();
+        let mut pos = 0;
+        loop {
+            let (used, piece) = self.frames.next(&chunk[pos..]);
+            pos += used;
+            match piece {
+                None => break,
+                Some(Piece::Start(header, len)) => {
+                    let header = header.clone();
+                    self.messages.start(&header, len);
+                }
+                Some(Piece::Payload { bytes, offset }) => self.messages.payload(bytes, offset),
+                Some(Piece::End) => reads.extend(self.messages.end()),
+                Some(Piece::Lost(why)) => self.lost(t_us, &why).await,
+            }
+            self.record_violations(t_us).await;
+        }
+        reads
+    }
+
+    /// The careful path, while wsdiag has frames of its own to write
+    /// (between two of the sender's frames) or may hold back a pong that
+    /// answers its keepalive.
+    async fn chunk_with_own_frames(&mut self, chunk: &[u8], t_us: u64) {
         let mut reads: Vec<Read> = Vec::new();
         let mut pos = 0;
         // The start of the bytes not yet written.
@@ -189,15 +230,13 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
                     self.notice_shutdown();
                     if boundary && !self.pending.is_empty() {
                         // wsdiag's own frames go in before this one.
-                        let written = self.write(&chunk[seg..before]).await;
+                        self.flush(&chunk[seg..before], t_us, &mut reads).await;
                         seg = before;
-                        self.record(t_us, &mut reads, written).await;
                         self.write_own().await;
                     }
                     if boundary && self.answers_keepalive(&header, len) {
-                        let written = self.write(&chunk[seg..before]).await;
+                        self.flush(&chunk[seg..before], t_us, &mut reads).await;
                         seg = before;
-                        self.record(t_us, &mut reads, written).await;
                         self.holding = true;
                     }
                     self.messages.start(&header, len);
@@ -205,31 +244,48 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
                 Some(Piece::Payload { bytes, offset }) => self.messages.payload(bytes, offset),
                 Some(Piece::End) => {
                     let read = self.messages.end();
-                    if self.holding {
-                        self.holding = false;
-                        if read.as_ref().is_some_and(is_keepalive_pong) {
-                            // wsdiag's to answer, not the other side's.
+                    let ours = read.as_ref().is_some_and(is_keepalive_pong)
+                        && self.shared.keepalive_pending(self.from);
+                    if ours {
+                        // wsdiag's to answer, not the other side's. Held
+                        // back, unless its header straddled two reads and
+                        // its start is on its way already.
+                        self.shared.keepalive_answered(self.from);
+                        let held_back = std::mem::take(&mut self.holding);
+                        if held_back {
                             self.held.clear();
                             seg = pos;
-                            self.shared.keepalive_answered(self.from);
-                            self.record_own(t_us, Opcode::Pong, KEEPALIVE, false).await;
-                            continue;
                         }
+                        self.record_own(t_us, Opcode::Pong, KEEPALIVE, !held_back)
+                            .await;
+                        continue;
                     }
+                    self.holding = false;
                     reads.extend(read);
                 }
-                Some(Piece::Lost(why)) => self.violate(t_us, &format!(
-                    "bytes that are not a WebSocket frame ({why}); wsdiag forwards the rest without reading it"
-                )).await,
+                Some(Piece::Lost(why)) => self.lost(t_us, &why).await,
             }
             self.record_violations(t_us).await;
         }
         if self.holding {
             self.held.extend_from_slice(&chunk[seg..]);
         } else {
-            let written = self.write(&chunk[seg..]).await;
-            self.record(t_us, &mut reads, written).await;
+            self.flush(&chunk[seg..], t_us, &mut reads).await;
         }
+    }
+
+    /// The sender's bytes stopped parsing as frames.
+    async fn lost(&mut self, t_us: u64, why: &str) {
+        let what = format!(
+            "bytes that are not a WebSocket frame ({why}); wsdiag forwards the rest without reading it"
+        );
+        self.violate(t_us, &what).await;
+    }
+
+    /// Writes `bytes` on and records the reads they completed.
+    async fn flush(&mut self, bytes: &[u8], t_us: u64, reads: &mut Vec<Read>) {
+        let written = self.write(bytes).await;
+        self.record(t_us, reads, written).await;
     }
 
     /// Once the proxy shuts down, queues wsdiag's close for the next frame
@@ -344,9 +400,12 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
                     let sent = self.write_frame(Control::Ping, KEEPALIVE).await;
                     self.record_own(t_us, Opcode::Ping, KEEPALIVE, sent).await;
                 }
-                // `dst` already has a close frame (the sender's): that
-                // one stands.
-                Own::Close if self.shared.got_close.get(self.to) => {}
+                // `dst` already has a close frame (the sender's), or sent
+                // one and waits for its answer, which will be relayed:
+                // that close handshake stands.
+                Own::Close
+                    if self.shared.got_close.get(self.to)
+                        || self.shared.sent_close.get(self.to) => {}
                 Own::Close => {
                     let mut payload = SHUTDOWN_CODE.to_be_bytes().to_vec();
                     payload.extend_from_slice(SHUTDOWN_REASON.as_bytes());
@@ -388,7 +447,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
         let start = frame.len();
         frame.extend_from_slice(payload);
         if let Some(mask) = mask {
-            unmask(&mut frame[start..], mask, 0);
+            apply_mask(&mut frame[start..], mask, 0);
         }
         self.write(&frame).await
     }
@@ -445,10 +504,13 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
         self.shared.first_end.cancel();
         if !self.dst_gone {
             let held = std::mem::take(&mut self.held);
-            if !held.is_empty() {
+            if !held.is_empty() && !self.dst_closed {
                 let _ = self.send(&held).await;
             }
-            let _ = tokio::time::timeout(super::CLOSE_GRACE, self.dst.shutdown()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(super::CLOSE_GRACE, self.dst.shutdown()) => {}
+                () = self.shared.stop.cancelled() => {}
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use std::io::Cursor;
 
+use tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode;
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
 /// The longest frame header: 2 bytes, an 8-byte length, a 4-byte mask.
@@ -18,7 +19,7 @@ pub enum Piece<'a> {
     Start(&'a FrameHeader, u64),
     /// Payload bytes as on the wire (still masked when the header has a
     /// mask); `offset` is where they start in the frame's payload, which
-    /// [`unmask`] needs.
+    /// [`apply_mask`] needs.
     Payload {
         /// The bytes, a slice of the input.
         bytes: &'a [u8],
@@ -27,9 +28,9 @@ pub enum Piece<'a> {
     },
     /// The frame's last payload byte has been read.
     End,
-    /// The bytes no longer parse as frames (tungstenite refuses the
-    /// header: a reserved opcode). The reader passes everything after it
-    /// over unread; the words say why.
+    /// The bytes no longer parse as frames (tungstenite refused the
+    /// header). The reader passes everything after it over unread; the
+    /// words say why. Not expected: a reserved opcode is read as a frame.
     Lost(String),
 }
 
@@ -117,25 +118,34 @@ impl FrameReader {
         if input.is_empty() {
             return (0, None);
         }
+        // At most one header's worth: the carried start of a header split
+        // across reads, then as much of this input as a header can need.
         let carried = self.partial.len();
+        let mut joined = [0u8; MAX_HEADER];
+        let extra = input.len().min(MAX_HEADER - carried);
+        joined[..carried].copy_from_slice(&self.partial);
+        joined[carried..carried + extra].copy_from_slice(&input[..extra]);
+        // tungstenite refuses reserved opcodes (RFC 6455 section 5.2), but
+        // the header's length does not depend on the opcode: parse it as
+        // binary, then give the frame its own opcode back, so the reader
+        // keeps its place and the assembler names the violation.
+        let opcode = joined[0] & 0x0f;
+        let reserved = matches!(opcode, 3..=7 | 11..=15);
+        if reserved {
+            joined[0] = (joined[0] & 0xf0) | 0x02;
+        }
         // The header's size is where the parse stopped: tungstenite's
         // `FrameHeader::len` assumes the shortest length encoding, which
         // a sender may not have used.
-        let parsed = if carried == 0 {
-            let mut cursor = Cursor::new(input);
-            FrameHeader::parse(&mut cursor).map(|h| h.map(|(h, len)| (h, len, cursor.position())))
-        } else {
-            // A header split across reads: parse the carried start with
-            // as much of this input as a header can need.
-            let mut joined = [0u8; MAX_HEADER];
-            let extra = input.len().min(MAX_HEADER - carried);
-            joined[..carried].copy_from_slice(&self.partial);
-            joined[carried..carried + extra].copy_from_slice(&input[..extra]);
-            let mut cursor = Cursor::new(&joined[..carried + extra]);
-            FrameHeader::parse(&mut cursor).map(|h| {
-                h.map(|(h, len)| (h, len, cursor.position().saturating_sub(carried as u64)))
+        let mut cursor = Cursor::new(&joined[..carried + extra]);
+        let parsed = FrameHeader::parse(&mut cursor).map(|h| {
+            h.map(|(mut h, len)| {
+                if reserved {
+                    h.opcode = OpCode::from(opcode);
+                }
+                (h, len, cursor.position().saturating_sub(carried as u64))
             })
-        };
+        });
         match parsed {
             Ok(Some((header, len, used))) => {
                 let used = usize::try_from(used)
@@ -166,10 +176,10 @@ impl FrameReader {
     }
 }
 
-/// Unmasks `bytes` in place: the payload bytes that start at `offset` of a
+/// Masks or unmasks `bytes` in place: the payload bytes that start at `offset` of a
 /// frame masked with `mask` (RFC 6455 section 5.3). Masking is its own
 /// inverse.
-pub fn unmask(bytes: &mut [u8], mask: [u8; 4], offset: u64) {
+pub fn apply_mask(bytes: &mut [u8], mask: [u8; 4], offset: u64) {
     let shift = (offset % 4) as usize;
     let key = [
         mask[shift],

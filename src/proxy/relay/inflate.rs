@@ -103,8 +103,8 @@ impl Inflater {
     /// what they inflate to `out` in pieces.
     ///
     /// # Errors
-    /// The deflate stream is broken (the words say how); the inflater's
-    /// state is then lost, and later messages will not inflate either.
+    /// The deflate stream is broken (the words say how); the window is then
+    /// lost: [`Inflater::reset`] before reading another message.
     pub fn feed(&mut self, input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(), String> {
         self.inflate(input, out)
     }
@@ -121,10 +121,22 @@ impl Inflater {
             self.inflate(&TAIL, out)
         };
         if self.no_context_takeover || self.ended {
-            self.z.reset(false);
-            self.ended = false;
+            self.reset();
         }
         result
+    }
+
+    /// True when the sender starts each message with an empty window (no
+    /// context takeover): a message that failed to inflate does not spoil
+    /// the next.
+    pub fn starts_each_message_afresh(&self) -> bool {
+        self.no_context_takeover
+    }
+
+    /// Forgets the window and any message in progress.
+    pub fn reset(&mut self) {
+        self.z.reset(false);
+        self.ended = false;
     }
 
     fn inflate(&mut self, mut input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(), String> {

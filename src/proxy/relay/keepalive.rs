@@ -6,8 +6,9 @@ use std::time::Duration;
 use super::state::Shared;
 use crate::event::Side;
 
-/// The payload of the proxy's own keepalive pings. Their pongs are not
-/// forwarded or recorded: the proxy asked, not the other side.
+/// The payload of the proxy's own keepalive pings. The pongs that answer
+/// them are held back from the other side (the proxy asked, not it) and
+/// recorded as the proxy's own (`origin: proxy`).
 pub(super) const KEEPALIVE: &[u8] = b"wsdiag keepalive";
 
 /// What a keepalive check decided.

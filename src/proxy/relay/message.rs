@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
-use super::frame::unmask;
+use super::frame::apply_mask;
 use super::inflate::{Extensions, Inflater};
 use crate::event::{Opcode, Payload, Side, RESERVED_BITS};
 
@@ -71,6 +71,8 @@ pub struct Assembler {
     deflate: bool,
     /// Another extension was negotiated: the reserved bits are its.
     other_extensions: bool,
+    /// A message of this side did not inflate (reported once).
+    inflate_failed: bool,
     /// This side sent its close frame.
     closed: bool,
     current: Current,
@@ -96,6 +98,7 @@ impl Assembler {
             deflate: inflater.is_some(),
             inflater,
             other_extensions: !extensions.others.is_empty(),
+            inflate_failed: false,
             closed: false,
             current: Current::None,
             message: None,
@@ -107,11 +110,6 @@ impl Assembler {
     /// The violations noticed since the last call, in words.
     pub fn violations(&mut self) -> std::vec::Drain<'_, String> {
         self.violations.drain(..)
-    }
-
-    /// True while a fragmented message is in progress.
-    pub fn in_message(&self) -> bool {
-        self.message.is_some()
     }
 
     /// A frame starts.
@@ -133,6 +131,12 @@ impl Assembler {
         }
         let mask = header.mask;
         self.current = match header.opcode {
+            OpCode::Data(Data::Reserved(code)) | OpCode::Control(Control::Reserved(code)) => {
+                self.violate(&format!(
+                    "a frame with the reserved opcode {code} (RFC 6455 section 5.2)"
+                ));
+                Current::None
+            }
             OpCode::Control(control) => {
                 if !header.is_final {
                     self.violate("a fragmented control frame (RFC 6455 section 5.5)");
@@ -197,11 +201,14 @@ impl Assembler {
                 mask, held, len, ..
             } => {
                 *len += bytes.len() as u64;
-                let room = self.limit.saturating_sub(held.len()).min(bytes.len());
+                // Kept whole (a close's code and reason), whatever the
+                // limit, up to the most a control frame may carry.
+                let limit = self.limit.max(CONTROL_MAX as usize);
+                let room = limit.saturating_sub(held.len()).min(bytes.len());
                 let start = held.len();
                 held.extend_from_slice(&bytes[..room]);
                 if let Some(mask) = mask {
-                    unmask(&mut held[start..], *mask, offset);
+                    apply_mask(&mut held[start..], *mask, offset);
                 }
             }
             Current::Data { mask, .. } => {
@@ -213,23 +220,25 @@ impl Assembler {
                     let start = m.held.len();
                     m.held.extend_from_slice(&bytes[..room]);
                     if let Some(mask) = mask {
-                        unmask(&mut m.held[start..], *mask, offset);
+                        apply_mask(&mut m.held[start..], *mask, offset);
                     }
                     return;
                 }
                 let Some(inflater) = &mut self.inflater else {
                     return;
                 };
+                if m.error.is_some() {
+                    return;
+                }
                 self.scratch.clear();
                 self.scratch.extend_from_slice(bytes);
                 if let Some(mask) = mask {
-                    unmask(&mut self.scratch, *mask, offset);
+                    apply_mask(&mut self.scratch, *mask, offset);
                 }
                 let limit = self.limit;
                 let mut keep = |b: &[u8]| keep(m, b, limit);
                 if let Err(e) = inflater.feed(&self.scratch, &mut keep) {
                     m.error = Some(e);
-                    self.inflater = None;
                 }
             }
         }
@@ -263,25 +272,7 @@ impl Assembler {
             Current::Data { fin: true, .. } => {
                 let mut m = self.message.take()?;
                 if m.compressed {
-                    match &mut self.inflater {
-                        Some(inflater) if m.error.is_none() => {
-                            let limit = self.limit;
-                            let mut keep = |b: &[u8]| keep(&mut m, b, limit);
-                            if let Err(e) = inflater.finish(&mut keep) {
-                                m.error = Some(e);
-                                self.inflater = None;
-                            }
-                        }
-                        _ => {
-                            m.error.get_or_insert_with(|| {
-                                "not inflated: an earlier message of this side did not inflate"
-                                    .to_owned()
-                            });
-                        }
-                    }
-                    if let Some(e) = &m.error {
-                        self.violations.push(e.clone());
-                    }
+                    self.finish_inflating(&mut m);
                 }
                 let payload = Payload {
                     bytes: Bytes::from(m.held),
@@ -299,6 +290,40 @@ impl Assembler {
                     error: m.error,
                 })
             }
+        }
+    }
+
+    /// Inflates the end of a compressed message. The first message that
+    /// will not inflate is the sender's violation (its deflate stream is
+    /// broken); later ones only carry the error, as wsdiag could not read
+    /// them: with context takeover the window is lost for good, without it
+    /// the next message starts afresh.
+    fn finish_inflating(&mut self, m: &mut Partial) {
+        let limit = self.limit;
+        match &mut self.inflater {
+            Some(inflater) if m.error.is_none() => {
+                let mut keep = |b: &[u8]| keep(m, b, limit);
+                if let Err(e) = inflater.finish(&mut keep) {
+                    m.error = Some(e);
+                }
+            }
+            Some(_) => {}
+            None => {
+                m.error = Some(
+                    "not inflated: an earlier message of this side did not inflate, and its window is lost"
+                        .to_owned(),
+                );
+                return;
+            }
+        }
+        let Some(error) = &m.error else { return };
+        if !self.inflate_failed {
+            self.inflate_failed = true;
+            self.violations.push(error.clone());
+        }
+        match &mut self.inflater {
+            Some(inflater) if inflater.starts_each_message_afresh() => inflater.reset(),
+            _ => self.inflater = None,
         }
     }
 
@@ -397,7 +422,7 @@ mod tests {
         let mask = [1, 2, 3, 4];
         let masked = |b: &[u8], offset| {
             let mut v = b.to_vec();
-            unmask(&mut v, mask, offset);
+            apply_mask(&mut v, mask, offset);
             v
         };
         let mut wire = vec![0x01, 0x80 | 5];
@@ -514,5 +539,19 @@ mod tests {
             (reads[0].compressed, reads[0].frames, reads[0].wire_len),
             (true, 2, compressed.len() as u64)
         );
+    }
+
+    #[test]
+    fn a_reserved_opcode_is_named_and_the_frames_after_it_still_read() {
+        // Opcode 3 (reserved data) with a 16-bit length, then a close.
+        let mut wire = vec![0x83, 126, 0x00, 0x03, b'a', b'b', b'c'];
+        wire.extend([0x88, 0x02, 0x03, 0xea]);
+        let (reads, violations) = read(Side::Upstream, &wire, 4, 1024);
+        assert!(
+            violations.iter().any(|v| v.contains("reserved opcode 3")),
+            "{violations:?}"
+        );
+        assert_eq!(reads.len(), 1, "{reads:?}");
+        assert_eq!(reads[0].opcode, Opcode::Close);
     }
 }

@@ -37,6 +37,9 @@ impl PerSide {
     pub(super) fn get(&self, side: Side) -> bool {
         self.0[index(side)].load(Ordering::Relaxed)
     }
+    pub(super) fn clear(&self, side: Side) {
+        self.0[index(side)].store(false, Ordering::Relaxed);
+    }
 }
 
 fn index(side: Side) -> usize {
@@ -115,14 +118,12 @@ impl Shared {
         });
     }
 
-    /// Keeps the first violation; true when this one is it.
-    pub(super) fn note_violation(&self, side: Side, what: &str) -> bool {
-        self.violation
-            .set(Violation {
-                side,
-                what: what.to_owned(),
-            })
-            .is_ok()
+    /// Keeps the first violation.
+    pub(super) fn note_violation(&self, side: Side, what: &str) {
+        let _ = self.violation.set(Violation {
+            side,
+            what: what.to_owned(),
+        });
     }
 
     /// True when `side` both sent a close frame and got one: its close
@@ -158,7 +159,7 @@ impl Shared {
         if busy {
             self.reader_busy.set(side);
         } else {
-            self.reader_busy.0[index(side)].store(false, Ordering::Relaxed);
+            self.reader_busy.clear(side);
         }
     }
 
