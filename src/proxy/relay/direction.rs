@@ -168,52 +168,26 @@ where
 
 impl<W: AsyncWrite + Unpin> Half<'_, W> {
     /// Forwards one chunk as it was read, and records the frames it held.
+    ///
+    /// When nothing of wsdiag's own can go in (no frame of its own
+    /// pending, no keepalive pong to hold back), the chunk is written first
+    /// and read after, so the other side never waits for the recording.
+    /// Otherwise the chunk is written in segments, with wsdiag's frames
+    /// between two of the sender's.
     async fn chunk(&mut self, chunk: &[u8]) {
         let t_us = self.ctx.recorder.now_us();
-        if self.pending.is_empty()
-            && !self.holding
-            && !self.ctx.shutdown.is_cancelled()
-            && !self.shared.keepalive_pending(self.from)
-        {
-            // Nothing of wsdiag's own can go in: forward first, read after,
-            // so the other side never waits for the recording.
-            let written = self.write(chunk).await;
-            let mut reads = self.read_frames(chunk, t_us).await;
-            self.record(t_us, &mut reads, written).await;
+        let careful = !self.pending.is_empty()
+            || self.holding
+            || self.ctx.shutdown.is_cancelled()
+            || self.shared.keepalive_pending(self.from);
+        let written_first = if careful {
+            None
         } else {
-            self.chunk_with_own_frames(chunk, t_us).await;
-        }
-    }
-
-    /// Reads the frames of `chunk` into records, naming violations.
-    async fn read_frames(&mut self, chunk: &[u8], t_us: u64) -> Vec<Read> {
-        let mut reads = Vec::new();
-        let mut pos = 0;
-        loop {
-            let (used, piece) = self.frames.next(&chunk[pos..]);
-            pos += used;
-            match piece {
-                None => break,
-                Some(Piece::Start(header, len)) => {
-                    let header = header.clone();
-                    self.messages.start(&header, len);
-                }
-                Some(Piece::Payload { bytes, offset }) => self.messages.payload(bytes, offset),
-                Some(Piece::End) => reads.extend(self.messages.end()),
-                Some(Piece::Lost(why)) => self.lost(t_us, &why).await,
-            }
-            self.record_violations(t_us).await;
-        }
-        reads
-    }
-
-    /// The careful path, while wsdiag has frames of its own to write
-    /// (between two of the sender's frames) or may hold back a pong that
-    /// answers its keepalive.
-    async fn chunk_with_own_frames(&mut self, chunk: &[u8], t_us: u64) {
+            Some(self.write(chunk).await)
+        };
         let mut reads: Vec<Read> = Vec::new();
         let mut pos = 0;
-        // The start of the bytes not yet written.
+        // The start of the bytes not yet written (careful path).
         let mut seg = 0;
         // A frame that starts at 0 started in this read only if the last
         // read ended between frames (not inside a header).
@@ -226,8 +200,10 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
                 None => break,
                 Some(Piece::Start(header, len)) => {
                     let header = header.clone();
-                    let boundary = before > 0 || clean_start;
-                    self.notice_shutdown();
+                    let boundary = careful && (before > 0 || clean_start);
+                    if boundary {
+                        self.notice_shutdown();
+                    }
                     if boundary && !self.pending.is_empty() {
                         // wsdiag's own frames go in before this one.
                         self.flush(&chunk[seg..before], t_us, &mut reads).await;
@@ -244,7 +220,8 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
                 Some(Piece::Payload { bytes, offset }) => self.messages.payload(bytes, offset),
                 Some(Piece::End) => {
                     let read = self.messages.end();
-                    let ours = read.as_ref().is_some_and(is_keepalive_pong)
+                    let ours = careful
+                        && read.as_ref().is_some_and(is_keepalive_pong)
                         && self.shared.keepalive_pending(self.from);
                     if ours {
                         // wsdiag's to answer, not the other side's. Held
@@ -267,10 +244,10 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
             }
             self.record_violations(t_us).await;
         }
-        if self.holding {
-            self.held.extend_from_slice(&chunk[seg..]);
-        } else {
-            self.flush(&chunk[seg..], t_us, &mut reads).await;
+        match written_first {
+            Some(written) => self.record(t_us, &mut reads, written).await,
+            None if self.holding => self.held.extend_from_slice(&chunk[seg..]),
+            None => self.flush(&chunk[seg..], t_us, &mut reads).await,
         }
     }
 
