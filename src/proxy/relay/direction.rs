@@ -22,6 +22,9 @@ use crate::event::{Direction, ErrorEvent, ErrorKind, EventKind, Opcode, Payload,
 /// [`READ_MAX`].
 const READ_START: usize = 2 * 1024;
 const READ_MAX: usize = 64 * 1024;
+/// After this many reads in a row under half of [`READ_START`], a grown
+/// buffer goes back to [`READ_START`].
+const SMALL_READS_TO_SHRINK: u32 = 64;
 
 /// At most this many violations of one side are recorded as errors; the
 /// first is also on the `ws_close`.
@@ -97,6 +100,7 @@ where
         count: 0,
     };
     let mut buf = vec![0u8; READ_START];
+    let mut small_reads = 0;
     let mut keepalive = ctx.idle_timeout.map(Keepalive::new);
     let stop = shared.stop.cancelled();
     let shutdown = ctx.shutdown.cancelled();
@@ -145,12 +149,17 @@ where
                 shared.heard_from(from);
                 half.chunk(&buf[..n]).await;
                 // Grow while reads fill the buffer; back to the small one
-                // when the traffic is small again, so an idle WebSocket
-                // holds little.
+                // after a run of small reads, so a WebSocket that went
+                // quiet after a burst holds little.
                 if n == buf.len() && buf.len() < READ_MAX {
                     buf.resize(buf.len() * 2, 0);
+                    small_reads = 0;
                 } else if n < READ_START / 2 && buf.len() > READ_START {
-                    buf = vec![0u8; READ_START];
+                    small_reads += 1;
+                    if small_reads == SMALL_READS_TO_SHRINK {
+                        buf = vec![0u8; READ_START];
+                        small_reads = 0;
+                    }
                 }
             }
             Err(e) => {
