@@ -26,12 +26,7 @@ async fn browse(base: &str, screenshot: &std::path::Path) -> Value {
         .output()
         .await
         .expect("node is needed for the browser test");
-    assert!(
-        out.status.success(),
-        "the browser run failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the browser script prints one JSON line")
+    crate::support::browser_report(&out)
 }
 
 /// The text payloads the browser saw in one direction.

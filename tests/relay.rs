@@ -280,12 +280,7 @@ fn browser_deflate(base: &str, text: &str) -> Value {
         .stdin(Stdio::null())
         .output()
         .expect("node is needed for the browser test");
-    assert!(
-        out.status.success(),
-        "the browser run failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the browser script prints one JSON line")
+    crate::support::browser_report(&out)
 }
 
 /// True for a string that names permessage-deflate (RFC 7692).

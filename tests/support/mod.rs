@@ -251,6 +251,17 @@ pub fn events<T>(capture: &Capture, f: impl Fn(&Event) -> Option<T>) -> Vec<T> {
     capture.events.iter().filter_map(f).collect()
 }
 
+/// The one JSON line a browser script (`tests/tools/*.js`) printed, after
+/// checking that it ran.
+pub fn browser_report(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "the browser run failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the browser script prints one JSON line")
+}
+
 /// The endpoints' `ws_message` events (without wsdiag's own frames,
 /// `origin: proxy`: its shutdown close, its keepalive).
 pub fn messages(capture: &Capture) -> Vec<&wsdiag::event::WsMessage> {

@@ -15,9 +15,7 @@
 // cannot be driven.
 'use strict';
 
-const { chromium } = require('playwright-core');
-
-const EXECUTABLE = process.env.WSDIAG_CHROMIUM || '/usr/bin/chromium';
+const { launchChromium } = require('./launch');
 
 async function main() {
   const [base, wsPath, text] = process.argv.slice(2);
@@ -25,12 +23,7 @@ async function main() {
     process.stderr.write('usage: node browser_deflate.js <base-url> <ws-path> <text>\n');
     process.exit(1);
   }
-  const browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    timeout: 20000,
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(base.replace(/\/+$/, '') + '/', { timeout: 20000 });
