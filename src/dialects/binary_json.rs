@@ -96,11 +96,27 @@ fn base64_text(bytes: &[u8]) -> Value {
     Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-/// A map key as JSON allows it: a string, else the key's JSON text.
+/// The longest text a key that is not a string becomes.
+const KEY_TEXT_MAX: usize = 64;
+
+/// A map key as JSON allows it: a string, else the key's JSON text, cut at
+/// [`KEY_TEXT_MAX`] bytes. The cut matters: a map used as a key of a map
+/// used as a key... would otherwise double its escaped text at every level.
 fn key_text(key: Value) -> String {
     match key {
         Value::String(s) => s,
-        other => other.to_string(),
+        other => {
+            let mut text = other.to_string();
+            if text.len() > KEY_TEXT_MAX {
+                let mut end = KEY_TEXT_MAX;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.truncate(end);
+                text.push('…');
+            }
+            text
+        }
     }
 }
 
@@ -178,6 +194,19 @@ mod tests {
     use super::*;
     use crate::dialects::api::Role;
     use crate::event::{Direction, Opcode};
+
+    #[test]
+    fn maps_used_as_keys_many_levels_deep_keep_short_keys() {
+        // A map whose one key is a map whose one key is a map ... 40 deep:
+        // each level's key text is cut, so the whole stays small.
+        let mut value = rmpv::Value::from(1);
+        for _ in 0..40 {
+            value = rmpv::Value::Map(vec![(value, rmpv::Value::Nil)]);
+        }
+        let json = from_msgpack(value);
+        let text = json.to_string();
+        assert!(text.len() < 400, "{} bytes", text.len());
+    }
 
     #[test]
     fn msgpack_and_cbor_objects_are_named_like_json() {
