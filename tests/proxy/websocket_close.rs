@@ -77,6 +77,40 @@ async fn an_upstream_that_drops_the_connection_is_mirrored_to_the_client() {
     assert!(close.error.is_some());
 }
 
+/// tungstenite's `close` sends the close frame and returns; a client that
+/// drops the socket then never reads the answer. Both sides sent a close
+/// frame: that is a normal end, not a drop.
+#[tokio::test]
+async fn a_client_that_hangs_up_right_after_its_close_frame_ended_normally() {
+    let mut h = Harness::start().await;
+    let mut ws = h.ws("/ws/echo/", &[]).await;
+    send_text(&mut ws, "hello").await;
+    assert!(next(&mut ws).await.is_some());
+    ws.close(None).await.unwrap();
+    drop(ws);
+    h.recorded(|e| matches!(e.kind, EventKind::WsClose(_)))
+        .await;
+    let capture = h.finish().await;
+    let close = ws_close(&capture);
+    assert_eq!(close.initiator, Side::Client);
+    assert_eq!(close.code, None, "the client's close frame had no code");
+    assert!(close.clean, "both sides sent a close frame: {close:?}");
+    assert_eq!(close.error, None);
+    assert_eq!(close.unanswered, None);
+    assert!(close.is_normal());
+    let closes: Vec<Side> = capture
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::WsMessage(m) if m.opcode == wsdiag::event::Opcode::Close => {
+                Some(m.dir.sender())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closes, [Side::Client, Side::Upstream]);
+}
+
 #[tokio::test]
 async fn a_client_that_vanishes_is_recorded_as_an_abrupt_end() {
     let mut h = Harness::start().await;

@@ -126,10 +126,14 @@ impl Shared {
         });
     }
 
-    /// True when `side` both sent a close frame and got one: its close
-    /// handshake is complete.
+    /// True when `side` sent a close frame and got one, or the other side
+    /// sent one too: its close handshake is complete (RFC 6455 section
+    /// 7.1.4 counts close frames sent and received). A side that hangs up
+    /// right after its close frame, before the answer reaches it (what
+    /// tungstenite's `close` and then a drop does), still had its close
+    /// answered; so do two sides that close at the same time.
     pub(super) fn handshake_done(&self, side: Side) -> bool {
-        self.sent_close.get(side) && self.got_close.get(side)
+        self.sent_close.get(side) && (self.got_close.get(side) || self.sent_close.get(side.peer()))
     }
 
     /// A side that was sent a close frame and never sent one back.
