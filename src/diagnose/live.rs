@@ -11,10 +11,15 @@
 //! window per flush, and only while a failure is younger than
 //! [`SETTLE_US`] and new events came. The window is bounded by age, count
 //! and kept payload bytes, so a long-running proxy holds no history beyond
-//! it.
+//! it. Its cost is bounded too: a diagnosis that took `d` is not followed
+//! by another for [`COST_FACTOR`] times `d`, so under heavy traffic with
+//! failures the live diagnosis takes at most about 5 % of a core, and its
+//! findings come that much later ([`Live::deferred`]); the last word is the
+//! same.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{Code, Finding, Options};
 use crate::event::{Event, EventKind, Role};
@@ -31,6 +36,11 @@ pub const SETTLE_US: u64 = 30 * 1_000_000;
 /// At most this many recent failures are followed; older ones keep what
 /// was shown for them.
 const MAX_OPEN: usize = 1_000;
+/// After a diagnosis that took `d`, the next waits `COST_FACTOR × d`: the
+/// live diagnosis spends at most 1 / (1 + `COST_FACTOR`) of a core (5 %).
+/// A full window (5,000 chat events) takes tens of milliseconds, so under
+/// load its findings come within a second or two.
+pub const COST_FACTOR: u32 = 19;
 
 /// A finding of the live diagnosis.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +71,8 @@ pub struct Live {
     open: Vec<Open>,
     /// Whether events came since the last diagnosis.
     dirty: bool,
+    /// No diagnosis before this (see [`COST_FACTOR`]).
+    not_before: Option<Instant>,
     options: Options,
 }
 
@@ -166,16 +178,39 @@ impl Live {
         }
     }
 
+    /// True when a diagnosis is due but waits for its cost budget
+    /// ([`COST_FACTOR`]): ask again for [`Live::findings`] soon, even if no
+    /// event comes.
+    pub fn deferred(&self) -> bool {
+        self.due() && self.not_before.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn due(&self) -> bool {
+        self.dirty && !self.open.is_empty()
+    }
+
     /// The findings that are new since the last call: those of new
     /// failures, and those that replace what was shown for a recent one.
-    /// In `seq` order of the failures.
+    /// In `seq` order of the failures. Empty while the last diagnosis's
+    /// cost budget runs ([`Live::deferred`]).
     pub fn findings(&mut self) -> Vec<LiveFinding> {
-        if self.open.is_empty() || !self.dirty {
+        if self.deferred() {
+            return Vec::new();
+        }
+        self.findings_now()
+    }
+
+    /// [`Live::findings`], whatever the cost budget: for the last word when
+    /// the proxy stops.
+    pub fn findings_now(&mut self) -> Vec<LiveFinding> {
+        if !self.due() {
             return Vec::new();
         }
         self.dirty = false;
+        let started = Instant::now();
         let events: Vec<Event> = self.events.iter().map(|e| Event::clone(e)).collect();
         let diagnosis = super::run(&events, &self.options);
+        self.not_before = Some(Instant::now() + started.elapsed() * COST_FACTOR);
         // Each finding belongs under the earliest recent failure among its
         // evidence.
         let mut by_failure: Vec<Vec<Finding>> = vec![Vec::new(); self.open.len()];
@@ -242,7 +277,7 @@ mod tests {
         let mut revised = 0;
         for event in events {
             live.observe(&Arc::new(event.clone()));
-            for found in live.findings() {
+            for found in live.findings_now() {
                 revised += usize::from(!found.revises.is_empty());
                 last.retain(|(at, c)| *at != found.at || !found.revises.contains(c));
                 last.push((found.at, found.finding.code));
@@ -277,6 +312,26 @@ mod tests {
         // fastapi-error-after-save: the 500 first reads as a server error;
         // the reloaded list then proves the save.
         assert!(revised_somewhere, "no sample capture needed a revision");
+    }
+
+    /// While the cost budget of the last diagnosis runs, findings wait;
+    /// they are the same when it has run out.
+    #[test]
+    fn a_diagnosis_deferred_by_its_cost_budget_gives_the_same_findings_later() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo.jsonl");
+        let capture = crate::capture::read_path(std::path::Path::new(path)).unwrap();
+        let mut live = Live {
+            not_before: Some(Instant::now() + std::time::Duration::from_secs(3600)),
+            ..Live::default()
+        };
+        for event in &capture.events {
+            live.observe(&Arc::new(event.clone()));
+            assert!(live.findings().is_empty(), "the budget was ignored");
+        }
+        assert!(live.deferred());
+        let codes: Vec<Code> = live.findings_now().iter().map(|f| f.finding.code).collect();
+        assert_eq!(codes, [Code::RestMissingServerField]);
+        assert!(!live.deferred(), "nothing is left to diagnose");
     }
 
     #[test]

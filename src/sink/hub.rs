@@ -20,7 +20,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 
 use super::recorder::{Recorder, CHANNEL_CAPACITY};
 use super::{Sink, SinkError};
-use crate::diagnose::live::Live;
+use crate::diagnose::live::{Live, LiveFinding};
 use crate::dialects::{Classifier, DialectId};
 use crate::event::{ErrorEvent, ErrorKind, Event, EventKind, Side, Trailer};
 
@@ -134,10 +134,19 @@ impl Hub {
                     thread::sleep(BATCH_WAIT);
                 }
                 if self.rx.is_empty() {
-                    break;
+                    // Quiet now: flush, unless a live diagnosis waits for
+                    // its cost budget; then keep polling (and flushing on
+                    // time) until it has run, so its findings do not wait
+                    // for the next event.
+                    if !self.live.deferred() || last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.flush();
+                        last_flush = Instant::now();
+                    }
+                    if !self.live.deferred() {
+                        break;
+                    }
                 }
             }
-            self.flush();
         }
         self.finish()
     }
@@ -190,6 +199,11 @@ impl Hub {
 
     fn flush(&mut self) {
         let found = self.live.findings();
+        self.deliver(found);
+    }
+
+    /// Hands `found` to every working sink, then flushes them.
+    fn deliver(&mut self, found: Vec<LiveFinding>) {
         // A revision replaces a finding already counted.
         self.findings += found.iter().filter(|f| f.revises.is_empty()).count();
         let mut failures = Vec::new();
@@ -217,7 +231,8 @@ impl Hub {
             kind: EventKind::Trailer(self.trailer.clone()),
         };
         self.dispatch(trailer);
-        self.flush();
+        let found = self.live.findings_now();
+        self.deliver(found);
         let mut lost = Vec::new();
         for mut slot in self.sinks {
             slot.sink.finish();
