@@ -603,16 +603,12 @@ fn main() {
         tree: false,
         _dir: None,
     };
-    let mut targets = vec![
-        direct,
-        wsdiag(upstream, true, "wsdiag (capture)"),
-        wsdiag(upstream, false, "wsdiag (no capture)"),
-    ];
-    match nginx(upstream) {
-        Some(n) => targets.push(n),
-        None => println!(
+    let mut targets = vec![direct];
+    targets.extend(proxies(upstream));
+    if targets.len() < 4 {
+        println!(
             "(nginx not installed: its column is empty; `apt-get install nginx-light` adds it)"
-        ),
+        );
     }
     println!(
         "wsdiag proxy benchmark: {} rounds of {:.1} s per target and scenario, interleaved\n",
@@ -681,7 +677,7 @@ fn main() {
         }
     }
     if plan.section("idle") {
-        idle_report(&runtime, &targets, &plan.idle);
+        idle_report(&runtime, upstream, &plan.idle);
     }
     if plan.section("sustained") {
         let (short, long) = plan.sustained;
@@ -706,10 +702,26 @@ fn main() {
     }
 }
 
-fn idle_report(runtime: &tokio::runtime::Runtime, targets: &[Target], counts: &[usize]) {
-    println!("\nIdle WebSocket connections (resident memory per connection):");
-    for target in targets.iter().skip(1) {
-        for &n in counts {
+/// The proxies under test: wsdiag with and without the capture, and nginx
+/// when it is installed.
+fn proxies(upstream: SocketAddr) -> Vec<Target> {
+    let mut targets = vec![
+        wsdiag(upstream, true, "wsdiag (capture)"),
+        wsdiag(upstream, false, "wsdiag (no capture)"),
+    ];
+    targets.extend(nginx(upstream));
+    targets
+}
+
+/// Each count is held by freshly started proxies: memory an earlier load
+/// left with the allocator would otherwise be reused by some connections
+/// and not others, and the figure would move by a third between runs.
+fn idle_report(runtime: &tokio::runtime::Runtime, upstream: SocketAddr, counts: &[usize]) {
+    println!("\nIdle WebSocket connections (resident memory per connection, fresh processes):");
+    let fresh: Vec<Vec<Target>> = counts.iter().map(|_| proxies(upstream)).collect();
+    for ti in 0..fresh.first().map_or(0, Vec::len) {
+        for (&n, targets) in counts.iter().zip(&fresh) {
+            let target = &targets[ti];
             match runtime.block_on(idle_memory(target, n)) {
                 Ok(kib) => println!(
                     "  {:<20} {:>6} connections: {:.1} KiB each",

@@ -19,8 +19,9 @@ use super::RelayContext;
 use crate::event::{Direction, ErrorEvent, ErrorKind, EventKind, Opcode, Payload, Side, WsMessage};
 
 /// The first read buffer; it doubles while reads fill it, up to
-/// [`READ_MAX`].
-const READ_START: usize = 2 * 1024;
+/// [`READ_MAX`]. Every idle WebSocket holds two: 1 KiB each, where most
+/// chat messages fit whole.
+const READ_START: usize = 1024;
 const READ_MAX: usize = 64 * 1024;
 /// After this many reads in a row under half of [`READ_START`], a grown
 /// buffer goes back to [`READ_START`].
