@@ -257,3 +257,72 @@ async fn an_upstream_that_hangs_up_without_answering_gets_a_502() {
         (Side::Upstream, Some(502))
     );
 }
+
+/// An upstream that answers a request with `200 ok` and closes the
+/// connection right after, without saying so (no `Connection: close`), as
+/// a server whose keep-alive timeout ran out does; it counts the
+/// connections it accepted.
+async fn closing_upstream() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                    // A request without a body ends at its blank line.
+                    if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        let _ = stream.write_all(answer).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+/// `n` GETs, one after the other, on `client`'s kept-alive connection.
+async fn gets(h: &Harness, n: usize) -> Vec<StatusCode> {
+    use http_body_util::BodyExt;
+    let client = support::http_client();
+    let mut statuses = Vec::new();
+    for i in 0..n {
+        let request = Request::get(h.url(&format!("/api/items/{i}")))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        statuses.push(response.status());
+        response.into_body().collect().await.unwrap();
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn an_upstream_connection_closed_between_requests_is_replaced_unseen() {
+    let (upstream, accepted) = closing_upstream().await;
+    let h = Harness::in_front_of(&format!("http://{upstream}"), Options::default()).await;
+    assert_eq!(gets(&h, 4).await, [StatusCode::OK; 4]);
+    let capture = h.finish().await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 4);
+    let errors = support::events(&capture, |e| match &e.kind {
+        EventKind::HttpError(x) => Some(x.clone()),
+        _ => None,
+    });
+    assert!(errors.is_empty(), "the client saw a failure: {errors:?}");
+    assert_eq!(capture.trailer().unwrap().connections, 1);
+}
