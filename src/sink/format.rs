@@ -342,6 +342,12 @@ impl Formatter {
                 "closed by {who}: {code}: {}",
                 c.error.as_deref().unwrap_or(&c.reason)
             ),
+            // A close the other side never answered was a close frame,
+            // one without a status code.
+            (None, false) if c.unanswered.is_some() => format!(
+                "closed by {who} (no status code): {}",
+                c.error.as_deref().unwrap_or("the close was never answered")
+            ),
             (None, false) => format!(
                 "dropped by {who} without a close frame: {}",
                 c.error.as_deref().unwrap_or("connection lost")
@@ -424,5 +430,62 @@ fn describe_close(payload: &Payload) -> String {
             }
         }
         _ => "(no status code)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Side, WsClose};
+
+    fn close_line(close: WsClose) -> String {
+        let formatter = Formatter::new(Utc::now(), Palette::new(false));
+        formatter.close(&close)
+    }
+
+    fn ended(clean: bool, unanswered: Option<Side>, error: Option<&str>) -> WsClose {
+        WsClose {
+            initiator: Side::Client,
+            code: None,
+            reason: String::new(),
+            clean,
+            error: error.map(str::to_owned),
+            unanswered,
+            violator: None,
+            violation: None,
+            messages_sent: 1,
+            messages_received: 1,
+        }
+    }
+
+    /// A close frame without a status code and a drop both have no code;
+    /// only the drop is "without a close frame".
+    #[test]
+    fn a_close_without_a_status_code_is_not_called_a_drop() {
+        let unanswered = close_line(ended(
+            false,
+            Some(Side::Upstream),
+            Some("the upstream never answered the close"),
+        ));
+        assert!(
+            unanswered.contains(
+                "closed by client (no status code): the upstream never answered the close"
+            ),
+            "{unanswered}"
+        );
+        let answered = close_line(ended(true, None, None));
+        assert!(
+            answered.contains("closed by client (no status code)"),
+            "{answered}"
+        );
+        let dropped = close_line(ended(
+            false,
+            None,
+            Some("the connection closed without a close frame"),
+        ));
+        assert!(
+            dropped.contains("dropped by client without a close frame"),
+            "{dropped}"
+        );
     }
 }
