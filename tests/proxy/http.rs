@@ -296,7 +296,7 @@ async fn closing_upstream() -> (
     (addr, accepted)
 }
 
-/// `n` GETs, one after the other, on `client`'s kept-alive connection.
+/// `n` GETs, one after the other, on one kept-alive client connection.
 async fn gets(h: &Harness, n: usize) -> Vec<StatusCode> {
     use http_body_util::BodyExt;
     let client = support::http_client();
