@@ -418,11 +418,11 @@ async fn a_channels_path_without_its_trailing_slash_is_a_500_and_named() {
     assert_eq!(closes[1]["opened"], false, "{closes:?}");
     let capture = harness.finish().await;
     drop(backend);
-    let refused = capture
+    let (refused, refused_conn) = capture
         .events
         .iter()
         .find_map(|e| match &e.kind {
-            wsdiag::event::EventKind::WsHandshake(h) if !h.accepted => Some(h.exchange),
+            wsdiag::event::EventKind::WsHandshake(h) if !h.accepted => Some((h.exchange, e.conn)),
             _ => None,
         })
         .unwrap();
@@ -436,7 +436,15 @@ async fn a_channels_path_without_its_trailing_slash_is_a_500_and_named() {
         Some(&1),
         "{trailer:?}"
     );
-    assert_eq!(trailer.errors, 0, "{trailer:?}");
+    // No error on the refused handshake's connection. Elsewhere Chromium
+    // may cut off its own favicon request when the test closes it, and
+    // that is recorded, truthfully, as the client's error.
+    let errors: Vec<_> = capture
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, wsdiag::event::EventKind::Error(_)) && e.conn == refused_conn)
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
     let d = wsdiag::diagnose::run(
         &capture.events,
         &wsdiag::diagnose::Options::for_capture(&capture.header),
