@@ -407,12 +407,7 @@ async fn a_channels_path_without_its_trailing_slash_is_a_500_and_named() {
             .output()
             .await
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        closes.push(serde_json::from_slice::<Value>(&out.stdout).unwrap());
+        closes.push(crate::support::browser_report(&out));
     }
     assert_eq!(closes[0]["opened"], true, "{closes:?}");
     assert_eq!(closes[1]["opened"], false, "{closes:?}");
