@@ -117,13 +117,7 @@ impl<'a> Frame<'a> {
         if self.opcode != Opcode::Text {
             return None;
         }
-        match std::str::from_utf8(self.data) {
-            Ok(s) => Some(s),
-            Err(e) if self.truncated && e.error_len().is_none() => {
-                std::str::from_utf8(&self.data[..e.valid_up_to()]).ok()
-            }
-            Err(_) => None,
-        }
+        crate::event::kept_text(self.data, self.truncated)
     }
 
     /// The role of an application message by its direction: a client's is

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use app::{DialectId, Role};
 pub use flow::{ExchangeFlow, Flows, SocketFlow};
-pub use payload::Payload;
+pub use payload::{kept_text, Payload};
 
 /// Which way a WebSocket message (or close) travelled through the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -39,17 +39,29 @@ impl Payload {
     }
 
     /// The kept bytes as text, when they are (or, if truncated, start with)
-    /// valid UTF-8. A truncated payload may end inside a character: that
-    /// partial character is dropped.
+    /// valid UTF-8: [`kept_text`].
     pub fn text(&self) -> Option<&str> {
-        match std::str::from_utf8(&self.bytes) {
-            Ok(s) => Some(s),
-            // Only a cut at the very end is forgiven, and only when truncated.
-            Err(e) if self.truncated() && e.error_len().is_none() => {
-                std::str::from_utf8(&self.bytes[..e.valid_up_to()]).ok()
-            }
-            Err(_) => None,
+        kept_text(&self.bytes, self.truncated())
+    }
+}
+
+/// `bytes` as text when they are valid UTF-8; when `truncated` (a cut at a
+/// recording limit), a partial character at the very end is dropped, and
+/// only there is invalid UTF-8 forgiven.
+///
+/// Validated with `simdutf8`: the relay, the dialects, the filter and the
+/// capture each ask, and a 16 KiB message costs the standard library's
+/// check several microseconds. std's check runs only on invalid bytes, to
+/// find where they start.
+pub fn kept_text(bytes: &[u8], truncated: bool) -> Option<&str> {
+    if let Ok(s) = simdutf8::basic::from_utf8(bytes) {
+        return Some(s);
+    }
+    match std::str::from_utf8(bytes) {
+        Err(e) if truncated && e.error_len().is_none() => {
+            std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()
         }
+        _ => None,
     }
 }
 

@@ -14,6 +14,18 @@ use crate::event::{Opcode, Payload, Side, RESERVED_BITS};
 /// The longest payload a control frame may carry (RFC 6455 section 5.5).
 const CONTROL_MAX: u64 = 125;
 
+/// The most room reserved ahead for a frame's payload; a longer frame's
+/// buffer grows as its bytes come, so a header that claims more than the
+/// peer sends costs no memory.
+const RESERVE_MAX: usize = 64 * 1024;
+
+/// Makes room in `held` for the kept part of a frame of `len` payload
+/// bytes, so a large message is copied once instead of at each doubling.
+fn reserve(held: &mut Vec<u8>, len: u64, limit: usize) {
+    let room = limit.saturating_sub(held.len()).min(RESERVE_MAX);
+    held.reserve(usize::try_from(len).unwrap_or(usize::MAX).min(room));
+}
+
 /// A message or control frame read off one side, ready to record.
 #[derive(Debug)]
 pub struct Read {
@@ -162,6 +174,9 @@ impl Assembler {
                 }
                 if let Some(m) = &mut self.message {
                     m.frames += 1;
+                    if !m.compressed {
+                        reserve(&mut m.held, len, self.limit);
+                    }
                 }
                 Current::Data {
                     mask,
@@ -172,14 +187,19 @@ impl Assembler {
                 if self.message.is_some() {
                     self.violate("a new message before the fragmented one ended");
                 }
+                let compressed = header.rsv1 && self.deflate;
+                let mut held = Vec::new();
+                if !compressed {
+                    reserve(&mut held, len, self.limit);
+                }
                 self.message = Some(Partial {
                     opcode: if data == Data::Text {
                         Opcode::Text
                     } else {
                         Opcode::Binary
                     },
-                    compressed: header.rsv1 && self.deflate,
-                    held: Vec::new(),
+                    compressed,
+                    held,
                     len: 0,
                     wire_len: 0,
                     frames: 1,
@@ -278,7 +298,9 @@ impl Assembler {
                     bytes: Bytes::from(m.held),
                     len: m.len,
                 };
-                if m.opcode == Opcode::Text && m.error.is_none() && !valid_text(&payload) {
+                // `text` forgives a cut inside a character at the recording
+                // limit.
+                if m.opcode == Opcode::Text && m.error.is_none() && payload.text().is_none() {
                     self.violate("invalid UTF-8 in a text message (RFC 6455 section 8.1)");
                 }
                 Some(Read {
@@ -367,15 +389,6 @@ fn keep(m: &mut Partial, bytes: &[u8], limit: usize) {
     m.len += bytes.len() as u64;
     let room = limit.saturating_sub(m.held.len()).min(bytes.len());
     m.held.extend_from_slice(&bytes[..room]);
-}
-
-/// True when the kept bytes are UTF-8 (a cut at the recording limit may
-/// end inside a character).
-fn valid_text(payload: &Payload) -> bool {
-    match std::str::from_utf8(&payload.bytes) {
-        Ok(_) => true,
-        Err(e) => payload.truncated() && e.error_len().is_none(),
-    }
 }
 
 #[cfg(test)]
