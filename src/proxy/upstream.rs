@@ -201,22 +201,69 @@ impl Upstream {
     }
 }
 
+/// Connects the dedicated connection of a WebSocket upgrade: plain TCP
+/// for an `http` upstream, TLS for an `https` one. The connection becomes
+/// the WebSocket, held for its whole life, and a plain socket is 1,104
+/// bytes smaller than the stream type that can also hold TLS.
+#[derive(Clone, Debug)]
+pub struct UpgradeConnector {
+    tcp: HttpConnector,
+    tls: Connector,
+}
+
+impl UpgradeConnector {
+    /// `tls` (made by [`connector`]) for `https`, and plain TCP with the
+    /// same `connect_timeout` for `http`.
+    pub fn new(tls: Connector, connect_timeout: Duration) -> UpgradeConnector {
+        UpgradeConnector {
+            tcp: tcp_connector(connect_timeout),
+            tls,
+        }
+    }
+}
+
 /// Sends `request` on a connection of its own to `target` (a WebSocket
 /// upgrade needs one: the connection becomes the socket). The connection
 /// is driven by a task that ends once it switched protocols, or when
 /// `stop` is cancelled if the upstream never answers. Returns the response
 /// and its head as read off the wire ([`Head::headers`]).
 pub async fn send_on_own_connection(
-    connector: &Connector,
+    connector: &UpgradeConnector,
     target: &Uri,
     request: http::Request<http_body_util::Empty<bytes::Bytes>>,
     stop: tokio_util::sync::CancellationToken,
 ) -> Result<(http::Response<hyper::body::Incoming>, Head), super::BoxError> {
+    if target.scheme() == Some(&Scheme::HTTP) {
+        let io = connect(connector.tcp.clone(), target).await?;
+        send_on(io, request, stop).await
+    } else {
+        let io = connect(connector.tls.clone(), target).await?;
+        send_on(io, request, stop).await
+    }
+}
+
+/// A new connection to `target` made by `connector`.
+async fn connect<C>(mut connector: C, target: &Uri) -> Result<C::Response, super::BoxError>
+where
+    C: tower_service::Service<Uri>,
+    C::Error: Into<super::BoxError>,
+{
+    std::future::poll_fn(|cx| connector.poll_ready(cx))
+        .await
+        .map_err(Into::into)?;
+    connector.call(target.clone()).await.map_err(Into::into)
+}
+
+/// Sends `request` on `io`; see [`send_on_own_connection`].
+async fn send_on<I>(
+    io: I,
+    request: http::Request<http_body_util::Empty<bytes::Bytes>>,
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<(http::Response<hyper::body::Incoming>, Head), super::BoxError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     use hyper_util::rt::TokioIo;
-    use tower_service::Service as _;
-    let mut connector = connector.clone();
-    std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
-    let io = connector.call(target.clone()).await?;
     let (tap, head) = HeadTap::new(TokioIo::new(io));
     // With the header names' case kept, the response carries it to the
     // client as the upstream wrote it.
@@ -240,15 +287,20 @@ pub async fn send_on_own_connection(
 /// Builds the connector: TCP with `TCP_NODELAY`, a connect timeout, and TLS
 /// for `https` upstreams.
 pub fn connector(insecure: bool, connect_timeout: Duration) -> Connector {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(connect_timeout));
-    http.enforce_http(false);
     hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(insecure))
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http)
+        .wrap_connector(tcp_connector(connect_timeout))
+}
+
+/// TCP with `TCP_NODELAY` and a connect timeout, for any scheme.
+fn tcp_connector(connect_timeout: Duration) -> HttpConnector {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.enforce_http(false);
+    http
 }
 
 fn tls_config(insecure: bool) -> rustls::ClientConfig {

@@ -75,10 +75,17 @@ impl Recorder {
             conn,
             kind,
         };
+        self.offer(event).map_or(Ok(()), |full| Err(Box::new(full)))
+    }
+
+    /// Sends `event` if the channel has room; gives it back (`Some`) when
+    /// it is full. The hub only goes away after every recorder is dropped, so a
+    /// closed channel means the process is already tearing down: nothing
+    /// to keep.
+    fn offer(&self, event: Event) -> Option<Event> {
         match self.tx.try_send(event) {
-            Err(mpsc::error::TrySendError::Full(event)) => Err(Box::new(event)),
-            // Closed: the process is tearing down (see `record_at`).
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(event)) => Some(event),
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
         }
     }
 
@@ -96,8 +103,44 @@ impl Recorder {
             conn,
             kind,
         };
-        // The hub only goes away after every recorder is dropped, so a send
-        // error means the process is already tearing down: nothing to keep.
-        let _ = self.tx.send(event).await;
+        // Waiting for room is the rare case (the hub behind a slow disk):
+        // its future is boxed, so every task that records (a WebSocket's
+        // relay holds room for one such future for its whole life) stays
+        // 640 bytes smaller.
+        let Some(event) = self.offer(event) else {
+            return;
+        };
+        let waiting = Box::pin(self.tx.send(event));
+        let _ = waiting.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the channel full, recording waits for room (nothing is
+    /// dropped) and the events arrive in the order they were recorded.
+    fn closed() -> EventKind {
+        EventKind::ConnClose(crate::event::ConnClose {
+            duration_us: 1,
+            exchanges: 0,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_full_channel_makes_recording_wait_not_drop() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let recorder = Recorder::new(tx, Instant::now(), 1024);
+        recorder.record(Some(1), closed()).await;
+        let second = tokio::spawn({
+            let recorder = recorder.clone();
+            async move { recorder.record(Some(2), closed()).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished(), "the second event waits for room");
+        assert_eq!(rx.recv().await.and_then(|e| e.conn), Some(1));
+        second.await.unwrap();
+        assert_eq!(rx.recv().await.and_then(|e| e.conn), Some(2));
     }
 }
