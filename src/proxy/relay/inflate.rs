@@ -79,24 +79,35 @@ impl Extensions {
 /// One direction's inflater. It always inflates with a 32 KiB window,
 /// which reads any window the sender chose (8 to 15 bits); it starts each
 /// message afresh when the sender does not take its context over.
+///
+/// The zlib state (about 50 KiB, the window included) is made at the first
+/// compressed bytes, not when the handshake negotiates compression, and is
+/// dropped at the end of each message when the sender starts the next one
+/// afresh: a WebSocket that negotiated permessage-deflate and sits idle
+/// holds none of it. With context takeover the state stays once used, as
+/// the sender's next message may refer to the window.
 pub struct Inflater {
-    z: Decompress,
+    z: Option<Box<Decompress>>,
     no_context_takeover: bool,
     /// The current message's stream ended with a final block (BFINAL):
     /// the tail must not be fed, and the next message starts afresh.
     ended: bool,
-    scratch: Vec<u8>,
 }
 
 impl Inflater {
     /// An inflater for a sender with or without context takeover.
     pub fn new(no_context_takeover: bool) -> Inflater {
         Inflater {
-            z: Decompress::new(false),
+            z: None,
             no_context_takeover,
             ended: false,
-            scratch: Vec::new(),
         }
+    }
+
+    /// True while the zlib state exists (between the first compressed
+    /// bytes and the end of a message without context takeover).
+    pub fn holds_state(&self) -> bool {
+        self.z.is_some()
     }
 
     /// Inflates the next compressed payload bytes of a message, handing
@@ -133,25 +144,28 @@ impl Inflater {
         self.no_context_takeover
     }
 
-    /// Forgets the window and any message in progress.
+    /// Forgets the window and any message in progress, and the memory
+    /// that held them.
     pub fn reset(&mut self) {
-        self.z.reset(false);
+        self.z = None;
         self.ended = false;
     }
 
     fn inflate(&mut self, mut input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(), String> {
-        if self.scratch.is_empty() {
-            self.scratch = vec![0; SCRATCH];
-        }
+        let z = self
+            .z
+            .get_or_insert_with(|| Box::new(Decompress::new(false)));
+        // On the stack: a buffer kept per direction would cost every
+        // WebSocket that ever compressed a message 16 KiB for its life.
+        let mut scratch = [0u8; SCRATCH];
         while !input.is_empty() && !self.ended {
-            let (before_in, before_out) = (self.z.total_in(), self.z.total_out());
-            let status = self
-                .z
-                .decompress(input, &mut self.scratch, FlushDecompress::Sync)
+            let (before_in, before_out) = (z.total_in(), z.total_out());
+            let status = z
+                .decompress(input, &mut scratch, FlushDecompress::Sync)
                 .map_err(|e| format!("the compressed message does not inflate: {e}"))?;
-            let used = (self.z.total_in() - before_in) as usize;
-            let made = (self.z.total_out() - before_out) as usize;
-            out(&self.scratch[..made]);
+            let used = (z.total_in() - before_in) as usize;
+            let made = (z.total_out() - before_out) as usize;
+            out(&scratch[..made]);
             input = &input[used..];
             match status {
                 Status::StreamEnd => self.ended = true,
@@ -163,15 +177,14 @@ impl Inflater {
         }
         // What is still buffered inside the inflater.
         loop {
-            let before_out = self.z.total_out();
-            self.z
-                .decompress(&[], &mut self.scratch, FlushDecompress::Sync)
+            let before_out = z.total_out();
+            z.decompress(&[], &mut scratch, FlushDecompress::Sync)
                 .map_err(|e| format!("the compressed message does not inflate: {e}"))?;
-            let made = (self.z.total_out() - before_out) as usize;
+            let made = (z.total_out() - before_out) as usize;
             if made == 0 {
                 break;
             }
-            out(&self.scratch[..made]);
+            out(&scratch[..made]);
         }
         Ok(())
     }
@@ -257,6 +270,23 @@ mod tests {
         assert_eq!(deflate.client_max_window_bits, Some(10));
         assert_eq!(accepted.others, ["x-custom"]);
         assert_eq!(Extensions::negotiated(&[]), Extensions::default());
+    }
+
+    /// An idle WebSocket that negotiated compression holds no zlib state;
+    /// a sender that starts each message afresh leaves none behind; one
+    /// with context takeover keeps it, and its next message, which refers
+    /// to the window, still inflates.
+    #[test]
+    fn the_zlib_state_exists_only_while_a_message_may_need_it() {
+        let messages = ["hello hello hello", "hello again, hello hello hello"];
+        for takeover in [false, true] {
+            let wire = compress(&messages, takeover, 15);
+            let mut inflater = Inflater::new(!takeover);
+            assert!(!inflater.holds_state());
+            assert_eq!(inflate_all(&mut inflater, &wire[..1], 5), messages[..1]);
+            assert_eq!(inflater.holds_state(), takeover, "takeover {takeover}");
+            assert_eq!(inflate_all(&mut inflater, &wire[1..], 5), messages[1..]);
+        }
     }
 
     #[test]

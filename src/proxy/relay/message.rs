@@ -321,6 +321,9 @@ impl Assembler {
     /// them: with context takeover the window is lost for good, without it
     /// the next message starts afresh.
     fn finish_inflating(&mut self, m: &mut Partial) {
+        // Unmasked frames are not kept between messages: an idle WebSocket
+        // holds no buffer of them.
+        self.scratch = Vec::new();
         let limit = self.limit;
         match &mut self.inflater {
             Some(inflater) if m.error.is_none() => {
