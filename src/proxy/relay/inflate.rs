@@ -76,22 +76,32 @@ impl Extensions {
     }
 }
 
+/// The most a sender's LZ77 window reaches back (2^15 bytes, RFC 7692
+/// section 7.1.2).
+const WINDOW: usize = 32 * 1024;
+
 /// One direction's inflater. It always inflates with a 32 KiB window,
 /// which reads any window the sender chose (8 to 15 bits); it starts each
 /// message afresh when the sender does not take its context over.
 ///
-/// The zlib state (about 50 KiB, the window included) is made at the first
-/// compressed bytes, not when the handshake negotiates compression, and is
-/// dropped at the end of each message when the sender starts the next one
-/// afresh: a WebSocket that negotiated permessage-deflate and sits idle
-/// holds none of it. With context takeover the state stays once used, as
-/// the sender's next message may refer to the window.
+/// The zlib state (about 50 KiB, the window included) exists only while a
+/// message is being inflated. Between messages a sender that takes its
+/// context over leaves only its window's worth of history: the last
+/// 32 KiB it sent inflated (less while it has sent less), which becomes
+/// the next message's preset dictionary (`inflateSetDictionary` on a raw
+/// stream). A WebSocket that negotiated permessage-deflate and sits idle
+/// holds at most that history per direction, and none without context
+/// takeover.
 pub struct Inflater {
     z: Option<Box<Decompress>>,
     no_context_takeover: bool,
     /// The current message's stream ended with a final block (BFINAL):
     /// the tail must not be fed, and the next message starts afresh.
     ended: bool,
+    /// With context takeover: the inflated bytes the sender's window may
+    /// still refer to (the last [`WINDOW`], up to twice that while a
+    /// message is inflated).
+    history: Vec<u8>,
 }
 
 impl Inflater {
@@ -101,12 +111,13 @@ impl Inflater {
             z: None,
             no_context_takeover,
             ended: false,
+            history: Vec::new(),
         }
     }
 
-    /// True while the zlib state exists (between the first compressed
-    /// bytes and the end of a message without context takeover).
-    pub fn holds_state(&self) -> bool {
+    /// True while the zlib state exists: only while a message is inflated.
+    #[cfg(test)]
+    fn holds_state(&self) -> bool {
         self.z.is_some()
     }
 
@@ -131,8 +142,13 @@ impl Inflater {
         } else {
             self.inflate(&TAIL, out)
         };
-        if self.no_context_takeover || self.ended {
+        if self.no_context_takeover || self.ended || result.is_err() {
             self.reset();
+        } else {
+            // The state is rebuilt from the history at the next message.
+            self.z = None;
+            self.keep_window();
+            self.history.shrink_to_fit();
         }
         result
     }
@@ -149,12 +165,39 @@ impl Inflater {
     pub fn reset(&mut self) {
         self.z = None;
         self.ended = false;
+        self.history = Vec::new();
+    }
+
+    /// Drops history older than the window.
+    fn keep_window(&mut self) {
+        let old = self.history.len().saturating_sub(WINDOW);
+        self.history.drain(..old);
     }
 
     fn inflate(&mut self, mut input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(), String> {
-        let z = self
-            .z
-            .get_or_insert_with(|| Box::new(Decompress::new(false)));
+        if self.z.is_none() {
+            let mut z = Box::new(Decompress::new(false));
+            if !self.history.is_empty() {
+                z.set_dictionary(&self.history)
+                    .map_err(|e| format!("the window of earlier messages was refused: {e}"))?;
+            }
+            self.z = Some(z);
+        }
+        let takeover = !self.no_context_takeover;
+        let history = &mut self.history;
+        let mut out = |bytes: &[u8]| {
+            if takeover {
+                history.extend_from_slice(bytes);
+                if history.len() > 2 * WINDOW {
+                    let old = history.len() - WINDOW;
+                    history.drain(..old);
+                }
+            }
+            out(bytes);
+        };
+        let Some(z) = self.z.as_mut() else {
+            return Ok(());
+        };
         // On the stack: a buffer kept per direction would cost every
         // WebSocket that ever compressed a message 16 KiB for its life.
         let mut scratch = [0u8; SCRATCH];
@@ -273,20 +316,59 @@ mod tests {
     }
 
     /// An idle WebSocket that negotiated compression holds no zlib state;
-    /// a sender that starts each message afresh leaves none behind; one
-    /// with context takeover keeps it, and its next message, which refers
-    /// to the window, still inflates.
+    /// between messages a sender that starts each message afresh leaves
+    /// nothing behind, and one with context takeover leaves only what it
+    /// sent, at most a window's worth; its next message, which refers to
+    /// it, still inflates.
     #[test]
-    fn the_zlib_state_exists_only_while_a_message_may_need_it() {
+    fn between_messages_only_the_window_s_history_is_held() {
         let messages = ["hello hello hello", "hello again, hello hello hello"];
         for takeover in [false, true] {
             let wire = compress(&messages, takeover, 15);
             let mut inflater = Inflater::new(!takeover);
             assert!(!inflater.holds_state());
             assert_eq!(inflate_all(&mut inflater, &wire[..1], 5), messages[..1]);
-            assert_eq!(inflater.holds_state(), takeover, "takeover {takeover}");
+            assert!(!inflater.holds_state());
+            let expected = if takeover {
+                messages[0].as_bytes()
+            } else {
+                b""
+            };
+            assert_eq!(inflater.history, expected, "takeover {takeover}");
             assert_eq!(inflate_all(&mut inflater, &wire[1..], 5), messages[1..]);
         }
+    }
+
+    /// Messages that refer back across more than a window, in a stream of
+    /// 200 KiB: each inflates, and the history stays one window long.
+    #[test]
+    fn references_across_many_messages_inflate_from_the_kept_window() {
+        // Words repeated at irregular distances, some further back than
+        // one message, none beyond the sender's 32 KiB window.
+        let words: Vec<String> = (0..400u32)
+            .map(|i| {
+                format!(
+                    "w{:x}{}",
+                    i.wrapping_mul(2_654_435_761) % 9973,
+                    "ab".repeat((i % 7) as usize)
+                )
+            })
+            .collect();
+        let messages: Vec<String> = (0..200usize)
+            .map(|m| {
+                (0..120)
+                    .map(|k| words[(m * 37 + k * k) % words.len()].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+        let wire = compress(&refs, true, 15);
+        assert!(messages.iter().map(String::len).sum::<usize>() > 6 * WINDOW);
+        let mut inflater = Inflater::new(false);
+        assert_eq!(inflate_all(&mut inflater, &wire, 700), refs);
+        assert_eq!(inflater.history.len(), WINDOW);
+        assert!(inflater.history.capacity() < 2 * WINDOW);
     }
 
     #[test]
