@@ -7,7 +7,10 @@
 //! against: the upstream directly; `wsdiag proxy` recording to a capture
 //! file; `wsdiag proxy --no-capture`; and nginx as a plain WebSocket reverse
 //! proxy when `nginx` is installed. The proxies run as processes of their
-//! own, so their CPU time and resident memory come from /proc.
+//! own, so their CPU time and resident memory come from /proc. The idle
+//! part also measures WebSockets that negotiated permessage-deflate, with
+//! real Python `websockets` clients and server
+//! (`benches/support/idle_deflate.py`, in the test venv).
 //!
 //! Figures are reported as ratios against the direct connection of the same
 //! round (absolute numbers move 2-3x between runs on shared machines,
@@ -678,6 +681,9 @@ fn main() {
     }
     if plan.section("idle") {
         idle_report(&runtime, upstream, &plan.idle);
+        if !deflate_idle_report(&plan.idle) {
+            errors += 1;
+        }
     }
     if plan.section("sustained") {
         let (short, long) = plan.sustained;
@@ -716,6 +722,53 @@ fn proxies(upstream: SocketAddr) -> Vec<Target> {
 /// Each count is held by freshly started proxies: memory an earlier load
 /// left with the allocator would otherwise be reused by some connections
 /// and not others, and the figure would move by a third between runs.
+/// Idle WebSockets with permessage-deflate negotiated, between real
+/// Python `websockets` clients and server (`benches/support/idle_deflate.py`,
+/// run with the test venv's Python). False when the script failed.
+fn deflate_idle_report(counts: &[usize]) -> bool {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("target/django-venv");
+    let made = Command::new("bash")
+        .arg(root.join("tests/django_chat/setup_venv.sh"))
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        println!(
+            "  (permessage-deflate: not measured; the test venv needs python3 -m venv and PyPI)"
+        );
+        return true;
+    }
+    println!("Idle WebSockets with permessage-deflate (Python websockets clients and server, capture on):");
+    for &n in counts {
+        let run = Command::new(venv.join("bin/python"))
+            .arg(root.join("benches/support/idle_deflate.py"))
+            .arg(env!("CARGO_BIN_EXE_wsdiag"))
+            .arg(n.to_string())
+            .output();
+        match run {
+            Ok(out) if out.status.success() => {
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    println!("  wsdiag {n:>6} connections, {line}");
+                }
+            }
+            Ok(out) => {
+                let why = String::from_utf8_lossy(&out.stderr);
+                println!(
+                    "  {n} connections: idle_deflate.py failed: {}",
+                    why.lines().last().unwrap_or("")
+                );
+                return false;
+            }
+            Err(e) => {
+                println!("  {n} connections: cannot run the venv's python: {e}");
+                return false;
+            }
+        }
+    }
+    true
+}
+
 fn idle_report(runtime: &tokio::runtime::Runtime, upstream: SocketAddr, counts: &[usize]) {
     println!("\nIdle WebSocket connections (resident memory per connection, fresh processes):");
     let fresh: Vec<Vec<Target>> = counts.iter().map(|_| proxies(upstream)).collect();
