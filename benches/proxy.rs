@@ -719,9 +719,6 @@ fn proxies(upstream: SocketAddr) -> Vec<Target> {
     targets
 }
 
-/// Each count is held by freshly started proxies: memory an earlier load
-/// left with the allocator would otherwise be reused by some connections
-/// and not others, and the figure would move by a third between runs.
 /// Idle WebSockets with permessage-deflate negotiated, between real
 /// Python `websockets` clients and server (`benches/support/idle_deflate.py`,
 /// run with the test venv's Python). False when the script failed.
@@ -769,6 +766,9 @@ fn deflate_idle_report(counts: &[usize]) -> bool {
     true
 }
 
+/// Each count is held by freshly started proxies: memory an earlier load
+/// left with the allocator would otherwise be reused by some connections
+/// and not others, and the figure would move by a third between runs.
 fn idle_report(runtime: &tokio::runtime::Runtime, upstream: SocketAddr, counts: &[usize]) {
     println!("\nIdle WebSocket connections (resident memory per connection, fresh processes):");
     let fresh: Vec<Vec<Target>> = counts.iter().map(|_| proxies(upstream)).collect();

@@ -119,8 +119,6 @@ impl Recorder {
 mod tests {
     use super::*;
 
-    /// With the channel full, recording waits for room (nothing is
-    /// dropped) and the events arrive in the order they were recorded.
     fn closed() -> EventKind {
         EventKind::ConnClose(crate::event::ConnClose {
             duration_us: 1,
@@ -128,6 +126,8 @@ mod tests {
         })
     }
 
+    /// With the channel full, recording waits for room (nothing is
+    /// dropped) and the events arrive in the order they were recorded.
     #[tokio::test]
     async fn a_full_channel_makes_recording_wait_not_drop() {
         let (tx, mut rx) = mpsc::channel(1);
