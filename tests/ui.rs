@@ -154,6 +154,26 @@ async fn the_viewer_of_a_capture_needs_its_token_and_replays_the_whole_file() {
     let (_, parsed) = get(&api(&url, &format!("/api/exchange/{failing}"))).await;
     let parsed: Value = serde_json::from_str(&parsed).unwrap();
     assert_eq!(parsed["error"]["exception_type"], "IntegrityError");
+    // The diagnosis panel's answer is what `wsdiag diagnose` says of the
+    // capture as recorded (the viewer, behind its token, redacts nothing).
+    let (status, diagnosis) = get(&api(&url, "/api/diagnosis")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (offline, _) = crate::socketio::wsdiag(
+        &[
+            "diagnose",
+            sample.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-redact",
+        ],
+        dir.path(),
+    );
+    let mut offline: Value = serde_json::from_str(&offline).unwrap();
+    assert_eq!(offline["redacted"].take(), Value::Bool(false));
+    offline.as_object_mut().unwrap().remove("redacted");
+    let diagnosis: Value = serde_json::from_str(&diagnosis).unwrap();
+    assert!(!diagnosis["findings"].as_array().unwrap().is_empty());
+    assert_eq!(diagnosis, offline);
     // Exports are redacted.
     let (status, har) = get(&api(&url, "/api/export/har")).await;
     assert_eq!(status, StatusCode::OK);
