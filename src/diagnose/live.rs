@@ -99,19 +99,38 @@ const REQUEST_LOOKBACK: usize = 256;
 fn failure<'a>(event: &Event, earlier: impl Iterator<Item = &'a Event>) -> bool {
     match &event.kind {
         EventKind::HttpResponse(r) if r.status >= 400 => true,
-        EventKind::HttpResponse(r) => earlier.take(REQUEST_LOOKBACK).any(|e| {
-            matches!(&e.kind, EventKind::HttpRequest(q) if q.exchange == r.exchange && q.method == "OPTIONS")
-        }),
+        // The scan stops at the exchange's request.
+        EventKind::HttpResponse(r) => earlier
+            .take(REQUEST_LOOKBACK)
+            .find_map(|e| match &e.kind {
+                EventKind::HttpRequest(q) if q.exchange == r.exchange => {
+                    Some(q.method == "OPTIONS")
+                }
+                _ => None,
+            })
+            .unwrap_or(false),
         EventKind::HttpError(_) => true,
         EventKind::WsClose(c) => !c.is_normal(),
         EventKind::WsHandshake(h) => h.subprotocol_refused(),
-        // A pong long after its ping (matched by payload, the other way).
+        // A pong long after its ping: the latest ping of the other side of
+        // the same socket with the same payload, as `ws-late-pong` pairs
+        // them (an older ping with the same payload was answered before).
         EventKind::WsMessage(m) if m.opcode == crate::event::Opcode::Pong && m.origin.is_none() => {
-            earlier.take(REQUEST_LOOKBACK).any(|e| {
-                matches!(&e.kind, EventKind::WsMessage(p) if p.opcode == crate::event::Opcode::Ping
-                    && p.dir != m.dir && p.payload.bytes == m.payload.bytes
-                    && event.t_us.saturating_sub(e.t_us) > super::LATE_PONG_US)
-            })
+            earlier
+                .take(REQUEST_LOOKBACK)
+                .find_map(|e| match &e.kind {
+                    EventKind::WsMessage(p)
+                        if e.conn == event.conn
+                            && p.opcode == crate::event::Opcode::Ping
+                            && p.origin.is_none()
+                            && p.dir != m.dir
+                            && p.payload.bytes == m.payload.bytes =>
+                    {
+                        Some(event.t_us.saturating_sub(e.t_us) > super::LATE_PONG_US)
+                    }
+                    _ => None,
+                })
+                .unwrap_or(false)
         }
         EventKind::WsMessage(m) => m.msg_role == Some(Role::Error),
         _ => false,
@@ -285,6 +304,57 @@ mod tests {
         }
         last.sort_by_key(|(at, c)| (*at, c.as_str()));
         (last, revised)
+    }
+
+    fn event(json: serde_json::Value) -> Arc<Event> {
+        Arc::new(serde_json::from_value(json).unwrap())
+    }
+
+    fn frame(seq: u64, t_us: u64, opcode: &str, dir: &str) -> Arc<Event> {
+        event(serde_json::json!({
+            "seq": seq, "t_us": t_us, "conn": 1, "type": "ws_message",
+            "dir": dir, "opcode": opcode, "len": 0,
+        }))
+    }
+
+    /// Empty keepalive pings every 20 s, each answered within 5 ms: no
+    /// pong is late, though each has an older ping with the same payload
+    /// more than a second before it. One answered after 3 s is.
+    #[test]
+    fn a_pong_is_late_only_against_the_ping_it_answers() {
+        let (up, down) = ("client_to_upstream", "upstream_to_client");
+        let mut live = Live::default();
+        for (i, t) in [0u64, 20_000_000, 40_000_000].into_iter().enumerate() {
+            let seq = 2 * i as u64 + 1;
+            live.observe(&frame(seq, t, "ping", up));
+            live.observe(&frame(seq + 1, t + 5_000, "pong", down));
+        }
+        assert!(live.open.is_empty(), "{:?}", live.open);
+        live.observe(&frame(7, 60_000_000, "ping", up));
+        live.observe(&frame(8, 63_000_000, "pong", down));
+        assert_eq!(live.open.iter().map(|o| o.seq).collect::<Vec<_>>(), [8]);
+    }
+
+    /// A response opens a failure when its request was a CORS preflight
+    /// (`OPTIONS`), however many events came between, within the lookback.
+    #[test]
+    fn only_a_preflight_s_answer_opens_a_failure() {
+        let mut live = Live::default();
+        for (exchange, method) in [(1u64, "OPTIONS"), (2, "GET")] {
+            live.observe(&event(serde_json::json!({
+                "seq": exchange, "t_us": exchange, "conn": exchange, "type": "http_request",
+                "exchange": exchange, "method": method, "uri": "/api/messages/",
+                "version": "HTTP/1.1", "headers": [], "body": {"len": 0},
+            })));
+        }
+        for (seq, exchange) in [(3u64, 2u64), (4, 1)] {
+            live.observe(&event(serde_json::json!({
+                "seq": seq, "t_us": seq, "conn": exchange, "type": "http_response",
+                "exchange": exchange, "status": 200, "headers": [], "body": {"len": 0},
+                "duration_us": 1,
+            })));
+        }
+        assert_eq!(live.open.iter().map(|o| o.seq).collect::<Vec<_>>(), [4]);
     }
 
     #[test]
