@@ -201,9 +201,10 @@ async fn cached_diagnosis(state: &State) -> Response<UiBody> {
 
 /// The whole diagnosis, as `wsdiag diagnose --format json --no-redact`
 /// gives it (without its `redacted` flag: the viewer, behind its token,
-/// shows the capture as recorded), serialized once, straight to bytes: for 100,000 events it is 27 MB,
-/// and building a `serde_json::Value` first doubled the answer's time
-/// (0.72 s against 0.36 s, docs/performance.md).
+/// shows the capture as recorded), serialized once, straight to bytes:
+/// for 100,000 events it is 27 MB, and building a `serde_json::Value`
+/// first doubled the answer's time (0.72 s against 0.36 s,
+/// docs/performance.md).
 fn diagnosis(capture: &Capture) -> Vec<u8> {
     let diagnosis = crate::diagnose::run(
         &capture.events,

@@ -148,7 +148,6 @@ impl Inflater {
             // The state is rebuilt from the history at the next message.
             self.z = None;
             self.keep_window();
-            self.history.shrink_to_fit();
         }
         result
     }
@@ -168,10 +167,14 @@ impl Inflater {
         self.history = Vec::new();
     }
 
-    /// Drops history older than the window.
+    /// Keeps only the window's worth of history, in a buffer of just that
+    /// size: one copy, made only when there is something to drop or spare
+    /// room to give back.
     fn keep_window(&mut self) {
         let old = self.history.len().saturating_sub(WINDOW);
-        self.history.drain(..old);
+        if old > 0 || self.history.capacity() > self.history.len() {
+            self.history = self.history[old..].to_vec();
+        }
     }
 
     fn inflate(&mut self, mut input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(), String> {
