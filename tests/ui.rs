@@ -211,6 +211,53 @@ async fn the_feed_follows_a_live_proxy() {
     h.finish().await;
 }
 
+/// While the proxy records, the diagnosis panel's answer follows the
+/// capture: a REST write that fails after the first answer is diagnosed
+/// in a later one, without reloading the viewer.
+#[tokio::test]
+async fn the_live_diagnosis_panel_follows_the_capture() {
+    let h = Harness::start().await;
+    let (url, _, stop) = live_viewer(&h).await;
+    let diagnosis = api(&url, "/api/diagnosis");
+    let findings = |body: &str| -> Vec<Value> {
+        let d: Value = serde_json::from_str(body).unwrap();
+        d["findings"].as_array().unwrap().clone()
+    };
+    let (status, first) = get(&diagnosis).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(findings(&first).is_empty(), "{first}");
+
+    let request = Request::post(h.url("/api/conversations/3/messages/"))
+        .header("cookie", "sessionid=alice-session-7f3a")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{\"message\":\"cc\"}")))
+        .unwrap();
+    assert_eq!(call(request).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    // The capture reaches the file at the hub's next flush: ask until the
+    // answer has the failure (each ask is held for the cost budget).
+    let deadline = tokio::time::Instant::now() + support::PATIENCE;
+    let found = loop {
+        let (status, body) = get(&diagnosis).await;
+        assert_eq!(status, StatusCode::OK);
+        let found = findings(&body);
+        if !found.is_empty() || tokio::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(!found.is_empty(), "the 500 was never diagnosed");
+    assert_eq!(found[0]["path"], "rest", "{found:?}");
+    assert!(
+        found[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("IntegrityError"),
+        "{found:?}"
+    );
+    stop.cancel();
+    h.finish().await;
+}
+
 /// Runs tests/tools/ui_check.js on `url`; returns its JSON summary.
 async fn ui_check(url: &str, out: &std::path::Path, extra: &[&str]) -> Value {
     support::chromium();

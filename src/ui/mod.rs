@@ -4,8 +4,12 @@
 //! JavaScript, no build step) and its data, all read from the capture file:
 //! the event feed tails the file ([`feed`]), the diagnosis, an exchange's
 //! parsed error and the exports read it whole. Nothing is kept in memory
-//! for the page, and a slow or closed browser tab only slows its own feed:
-//! forwarding and recording never wait for it.
+//! for the page but the last diagnosis's answer, and a slow or closed
+//! browser tab only slows its own feed: forwarding and recording never
+//! wait for it. While a proxy records, the diagnosis is made again as the
+//! capture grows, under the live diagnosis's cost budget
+//! ([`crate::diagnose::live::COST_FACTOR`]): at most about 5 % of a core
+//! however large the capture.
 //!
 //! Every request but the static assets needs the access token from the URL
 //! wsdiag prints, so other local users cannot read the traffic.
@@ -93,9 +97,17 @@ struct State {
     source: Source,
     token: String,
     shutdown: CancellationToken,
-    /// The last diagnosis and the capture's length it was made from: the
-    /// page asks every few seconds, and a large capture takes a while.
-    diagnosis: tokio::sync::Mutex<Option<(u64, Bytes)>>,
+    /// The last diagnosis: the page asks every few seconds, and a large
+    /// capture takes a while.
+    diagnosis: tokio::sync::Mutex<Option<Diagnosed>>,
+}
+
+/// A diagnosis's answer, the capture's length it was made from, and when
+/// the next may start.
+struct Diagnosed {
+    len: u64,
+    json: Bytes,
+    not_before: tokio::time::Instant,
 }
 
 async fn route(req: Request<Incoming>, state: &State) -> Response<UiBody> {
@@ -176,23 +188,44 @@ async fn read_with<T: Send + 'static>(
         .map_err(|e| e.to_string())
 }
 
-/// The diagnosis, made again only when the capture has grown. One at a
-/// time: a second request waits for the first and gets its answer.
+/// The diagnosis, made again only when the capture has grown, and not
+/// before the last one's cost budget has run out: after a diagnosis that
+/// took `d`, the next waits until [`COST_FACTOR`] × `d` has passed (the
+/// request is held, then answered with the capture as it is by then), so a
+/// viewer open on a proxy that records for hours costs at most about 5 %
+/// of a core (100,000 events: 0.36 s, then at most one every 7 s). One at
+/// a time: a second request waits for the first and gets its answer.
+///
+/// [`COST_FACTOR`]: crate::diagnose::live::COST_FACTOR
 async fn cached_diagnosis(state: &State) -> Response<UiBody> {
     let mut cached = state.diagnosis.lock().await;
-    let len = tokio::fs::metadata(&state.source.capture)
-        .await
-        .map(|m| m.len())
-        .unwrap_or(0);
-    if let Some((made_at, json)) = cached.as_ref() {
-        if *made_at == len {
-            return respond(StatusCode::OK, "application/json", json.clone());
+    let capture_len = || async {
+        tokio::fs::metadata(&state.source.capture)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let mut len = capture_len().await;
+    if let Some(last) = cached.as_ref() {
+        if last.len == len {
+            return respond(StatusCode::OK, "application/json", last.json.clone());
         }
+        tokio::select! {
+            () = tokio::time::sleep_until(last.not_before) => {}
+            () = state.shutdown.cancelled() => {}
+        }
+        len = capture_len().await;
     }
+    let started = tokio::time::Instant::now();
     match read_with(&state.source.capture, diagnosis).await {
         Ok(json) => {
             let json = Bytes::from(json);
-            *cached = Some((len, json.clone()));
+            let not_before = started + started.elapsed() * (1 + crate::diagnose::live::COST_FACTOR);
+            *cached = Some(Diagnosed {
+                len,
+                json: json.clone(),
+                not_before,
+            });
             respond(StatusCode::OK, "application/json", json)
         }
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),

@@ -1067,9 +1067,10 @@
   }
 
   // The diagnosis is computed by wsdiag over the whole capture: fetched once
-  // the replay has caught up, then every 2 s while live and only when new
-  // events came, never two at a time, and less often when it is slow.
-  const diagState = { inFlight: false, again: false, seen: -1, started: false, ms: 0 };
+  // the replay has caught up, then 2 s after each answer while live and only
+  // when new events came, never two at a time. wsdiag paces it on a large
+  // capture (it holds the request until its cost budget allows).
+  const diagState = { inFlight: false, again: false, seen: -1, started: false };
   async function loadDiagnosis(force) {
     if (diagState.inFlight) {
       diagState.again = true;
@@ -1078,13 +1079,11 @@
     if (!force && S.received === diagState.seen) return;
     diagState.inFlight = true;
     const seen = S.received;
-    const t0 = performance.now();
     try {
       const r = await fetch(api('api/diagnosis'), { cache: 'no-store' });
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
       const text = await r.text();
       diagState.seen = seen;
-      diagState.ms = performance.now() - t0;
       const hadError = S.diagError !== null;
       S.diagError = null;
       if (text !== S.diagText) {
@@ -1108,7 +1107,7 @@
   function diagTimer() {
     if (S.finished) return;
     if (document.visibilityState === 'visible') loadDiagnosis(false);
-    setTimeout(diagTimer, Math.max(DIAG_EVERY_MS, 2 * diagState.ms));
+    setTimeout(diagTimer, DIAG_EVERY_MS);
   }
   function startDiagnosis() {
     if (diagState.started) return;
