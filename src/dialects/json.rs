@@ -87,8 +87,12 @@ pub fn classify_object(object: &Map<String, Value>, app_role: Role) -> AppMessag
 /// as [`classify_object`] of the parsed object: the last of duplicate keys
 /// wins, and text that is not valid JSON is an error.
 fn classify_text(text: &str, app_role: Role) -> serde_json::Result<AppMessage> {
-    let top: Option<Envelope> = serde_json::from_str::<TopLevel>(text)?.0;
-    Ok(top.map_or_else(AppMessage::default, |e| e.message(app_role)))
+    if text.trim_start().starts_with('{') {
+        Ok(serde_json::from_str::<Envelope>(text)?.message(app_role))
+    } else {
+        // Valid JSON that is not an object names nothing.
+        serde_json::from_str::<Skip>(text).map(|_| AppMessage::default())
+    }
 }
 
 /// The top-level keys of an envelope that classification reads. Each slot
@@ -105,31 +109,13 @@ struct Envelope {
 
 impl Envelope {
     fn of(object: &Map<String, Value>) -> Envelope {
-        let slots = |keys: &[&str], text: fn(&Value) -> Option<String>| {
-            keys.iter()
-                .map(|k| object.get(*k).map(text))
-                .collect::<Vec<_>>()
-        };
-        let mut envelope = Envelope {
+        Envelope {
+            names: slots(object, &NAME_KEYS, |v| v.as_str().map(str::to_owned)),
+            correlations: slots(object, &CORRELATION_KEYS, scalar_text),
+            topics: slots(object, &TOPIC_KEYS, scalar_text),
             error: object.contains_key("error"),
             payload: PAYLOAD_KEYS.iter().any(|k| object.contains_key(*k)),
-            ..Envelope::default()
-        };
-        let as_string = |v: &Value| v.as_str().map(str::to_owned);
-        for (slot, found) in envelope.names.iter_mut().zip(slots(&NAME_KEYS, as_string)) {
-            *slot = found;
         }
-        for (slot, found) in envelope
-            .correlations
-            .iter_mut()
-            .zip(slots(&CORRELATION_KEYS, scalar_text))
-        {
-            *slot = found;
-        }
-        for (slot, found) in envelope.topics.iter_mut().zip(slots(&TOPIC_KEYS, scalar_text)) {
-            *slot = found;
-        }
-        envelope
     }
 
     /// Takes one key and its value from the text; the last of duplicate
@@ -158,7 +144,9 @@ impl Envelope {
     fn message(self, app_role: Role) -> AppMessage {
         let name = self.names.into_iter().flatten().flatten().next();
         let role = match name.as_deref() {
-            Some(n) if HEARTBEAT_NAMES.contains(&n.to_ascii_lowercase().as_str()) => Role::Heartbeat,
+            Some(n) if HEARTBEAT_NAMES.contains(&n.to_ascii_lowercase().as_str()) => {
+                Role::Heartbeat
+            }
             Some(n) if n.eq_ignore_ascii_case("error") => Role::Error,
             _ if self.error && !self.payload => Role::Error,
             _ => app_role,
@@ -179,48 +167,35 @@ fn first_present<const N: usize>(slots: [Option<Option<String>>; N]) -> Option<S
     slots.into_iter().flatten().next().flatten()
 }
 
-/// A JSON text's top level: an [`Envelope`] when it is an object.
-struct TopLevel(Option<Envelope>);
+/// `keys`' values in `object`, each read by `text`.
+fn slots<const N: usize>(
+    object: &Map<String, Value>,
+    keys: &[&str; N],
+    text: fn(&Value) -> Option<String>,
+) -> [Option<Option<String>>; N] {
+    std::array::from_fn(|i| object.get(keys[i]).map(text))
+}
 
-impl<'de> serde::Deserialize<'de> for TopLevel {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TopLevel, D::Error> {
+impl<'de> serde::Deserialize<'de> for Envelope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Envelope, D::Error> {
         struct Visitor;
         impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = TopLevel;
+            type Value = Envelope;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON value")
+                f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Envelope, A::Error> {
                 let mut envelope = Envelope::default();
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     envelope.take(key.as_str(), &mut map)?;
                 }
-                Ok(TopLevel(Some(envelope)))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
-                while seq.next_element::<Skip>()?.is_some() {}
-                Ok(TopLevel(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
-                Ok(TopLevel(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
-                Ok(TopLevel(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
-                Ok(TopLevel(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
-                Ok(TopLevel(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
-                Ok(TopLevel(None))
-            }
-            fn visit_unit<E>(self) -> Result<TopLevel, E> {
-                Ok(TopLevel(None))
+                Ok(envelope)
             }
         }
-        d.deserialize_any(Visitor)
+        d.deserialize_map(Visitor)
     }
 }
 
