@@ -206,7 +206,18 @@ struct Target {
     process: Option<Child>,
     /// nginx's workers are its children: CPU and memory are summed.
     tree: bool,
-    _dir: Option<tempfile::TempDir>,
+    /// Its working directory (the capture file, nginx's files); removed on drop.
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    /// The size of this proxy's capture file, 0 without one.
+    fn capture_bytes(&self) -> u64 {
+        self.dir
+            .as_ref()
+            .and_then(|d| std::fs::metadata(d.path().join("bench.jsonl")).ok())
+            .map_or(0, |m| m.len())
+    }
 }
 
 impl Drop for Target {
@@ -267,7 +278,7 @@ fn wsdiag(upstream: SocketAddr, capture: bool, name: &'static str) -> Target {
         addr,
         process: Some(child),
         tree: false,
-        _dir: Some(dir),
+        dir: Some(dir),
     }
 }
 
@@ -323,7 +334,7 @@ fn nginx(upstream: SocketAddr) -> Option<Target> {
         addr,
         process: Some(child),
         tree: true,
-        _dir: Some(dir),
+        dir: Some(dir),
     })
 }
 
@@ -604,7 +615,7 @@ fn main() {
         addr: upstream,
         process: None,
         tree: false,
-        _dir: None,
+        dir: None,
     };
     let mut targets = vec![direct];
     targets.extend(proxies(upstream));
@@ -688,11 +699,25 @@ fn main() {
     if plan.section("sustained") {
         let (short, long) = plan.sustained;
         let capture_target = &targets[1];
+        let captured = || capture_target.capture_bytes();
+        let before = captured();
         let (early, late, rts) = runtime.block_on(sustained(capture_target, short, long));
+        let written = captured().saturating_sub(before);
         println!(
-            "\nSustained 16 KiB stream through wsdiag (capture on), {long} s, {rts} round trips: RSS {early} KiB after {short} s, {late} KiB at the end: {:.2}x",
-            late as f64 / early.max(1) as f64
+            "\nSustained 16 KiB stream through wsdiag (capture on), {long} s, {rts} round trips: RSS {early} KiB after {short} s, {late} KiB at the end: {:.2}x; {:.1} GB captured",
+            late as f64 / early.max(1) as f64,
+            written as f64 / 1e9
         );
+        // Each round trip records two 16 KiB messages. Less means the
+        // capture stopped (its error is on stderr): the figure is not one.
+        if written < rts * 2 * 16 * 1024 {
+            println!(
+                "  the capture is incomplete ({:.1} GB for {rts} round trips): was the disk full? The run needs about {:.0} GB free",
+                written as f64 / 1e9,
+                (rts * 2 * 17 * 1024) as f64 / 1e9
+            );
+            errors += 1;
+        }
     }
     if plan.section("writer") {
         let rate = writer_rate(plan.writer_events);
