@@ -16,6 +16,7 @@ pub mod api;
 pub mod binary_json;
 pub mod graphql_ws;
 pub mod json;
+mod json_keys;
 pub mod jsonrpc;
 pub mod mqtt;
 pub mod phoenix;

@@ -1,0 +1,214 @@
+//! Some top-level keys of a JSON object, read straight from its text.
+//!
+//! The hub reads every text message once (`dialects`' module doc). For a
+//! JSON envelope it needs a few keys of the top level; a
+//! [`serde_json::Value`] tree of the whole message costs an allocation per
+//! key and value and, with `preserve_order`, a SipHash of every key looked
+//! up, about three times the reading itself (docs/performance.md). Here
+//! the wanted values are read for their text and every other value is
+//! parsed and dropped, so text a [`serde_json::Value`] refuses (a number
+//! out of range, a missing brace) is refused here too.
+
+use std::marker::PhantomData;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// What a reader keeps of an object's top-level keys.
+pub trait Keys: Default {
+    /// True when `key`'s value is wanted for its text ([`Keys::value`]);
+    /// the others come to [`Keys::skipped`].
+    fn wants(&self, key: &str) -> bool;
+    /// A wanted key's value. Keys come in the text's order, duplicates
+    /// included (in a parsed map the last one wins).
+    fn value(&mut self, key: &str, value: Scalar);
+    /// A key whose value was parsed and dropped.
+    fn skipped(&mut self, key: &str);
+}
+
+/// Reads `text` as JSON: `Some` of the keys when it is an object, `None`
+/// when it is another JSON value.
+///
+/// # Errors
+///
+/// `serde_json`'s error when `text` is not one JSON value.
+pub fn read<K: Keys>(text: &str) -> serde_json::Result<Option<K>> {
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str::<Object<K>>(text).map(|o| Some(o.0))
+    } else {
+        serde_json::from_str::<Skip>(text).map(|_| None)
+    }
+}
+
+/// A wanted value read for its text: a string, or a number as
+/// `serde_json::Number` writes it; `None` for anything else.
+#[derive(Debug, Default)]
+pub struct Scalar {
+    /// The text.
+    pub text: Option<String>,
+    /// True when the value was a string.
+    pub string: bool,
+}
+
+impl Scalar {
+    fn number(n: serde_json::Number) -> Scalar {
+        Scalar {
+            text: Some(n.to_string()),
+            string: false,
+        }
+    }
+}
+
+/// An object read by `K`.
+struct Object<K>(K);
+
+impl<'de, K: Keys> Deserialize<'de> for Object<K> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object<K>, D::Error> {
+        struct Fields<K>(PhantomData<K>);
+        impl<'de, K: Keys> Visitor<'de> for Fields<K> {
+            type Value = Object<K>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<K>, A::Error> {
+                let mut keys = K::default();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    let key = key.as_str();
+                    if keys.wants(key) {
+                        keys.value(key, map.next_value::<Scalar>()?);
+                    } else {
+                        map.next_value::<Skip>()?;
+                        keys.skipped(key);
+                    }
+                }
+                Ok(Object(keys))
+            }
+        }
+        d.deserialize_map(Fields(PhantomData))
+    }
+}
+
+/// An object key, borrowed from the text unless it holds escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(s))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(s.to_owned()))
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Scalar, E> {
+                Ok(Scalar {
+                    text: Some(s.to_owned()),
+                    string: true,
+                })
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Scalar, E> {
+                Ok(Scalar::number(n.into()))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Scalar, E> {
+                Ok(Scalar::number(n.into()))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Scalar, E> {
+                Ok(serde_json::Number::from_f64(n).map_or_else(Scalar::default, Scalar::number))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar::default())
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar, A::Error> {
+                Skip::seq(seq).map(|_| Scalar::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar, A::Error> {
+                Skip::map(map).map(|_| Scalar::default())
+            }
+        }
+        d.deserialize_any(Text)
+    }
+}
+
+/// A value parsed in full and kept nowhere.
+struct Skip;
+
+impl Skip {
+    fn seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = Skip;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Skip, A::Error> {
+                Skip::seq(seq)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
+                Skip::map(map)
+            }
+        }
+        d.deserialize_any(Any)
+    }
+}
