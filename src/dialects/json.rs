@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::api::{AppMessage, Dialect, DialectId, Frame, Role};
-use super::json_keys;
+use super::json_keys::{self, Scalar};
 
 /// Keys that name a message, first present wins.
 pub const NAME_KEYS: [&str; 7] = ["type", "event", "action", "op", "cmd", "method", "kind"];
@@ -89,31 +89,46 @@ fn classify_text(text: &str, app_role: Role) -> serde_json::Result<AppMessage> {
         .map_or_else(AppMessage::default, |e| e.message(app_role)))
 }
 
-/// The top-level keys of an envelope that classification reads. Each slot
-/// is `None` when the key is absent, `Some(None)` when its value has no
-/// text (a string for a name; a string or number for the others).
-#[derive(Debug, Default, PartialEq)]
+/// The top-level keys of an envelope that classification reads, each
+/// `None` when absent.
+#[derive(Debug, Default)]
 struct Envelope {
-    names: [Option<Option<String>>; NAME_KEYS.len()],
-    correlations: [Option<Option<String>>; CORRELATION_KEYS.len()],
-    topics: [Option<Option<String>>; TOPIC_KEYS.len()],
+    names: [Option<Scalar>; NAME_KEYS.len()],
+    correlations: [Option<Scalar>; CORRELATION_KEYS.len()],
+    topics: [Option<Scalar>; TOPIC_KEYS.len()],
     error: bool,
     payload: bool,
 }
 
 impl Envelope {
     fn of(object: &Map<String, Value>) -> Envelope {
-        Envelope {
-            names: slots(object, &NAME_KEYS, |v| v.as_str().map(str::to_owned)),
-            correlations: slots(object, &CORRELATION_KEYS, scalar_text),
-            topics: slots(object, &TOPIC_KEYS, scalar_text),
+        let mut envelope = Envelope {
             error: object.contains_key("error"),
             payload: PAYLOAD_KEYS.iter().any(|k| object.contains_key(*k)),
+            ..Envelope::default()
+        };
+        for (slot, key) in envelope.slots_mut().zip(slot_keys()) {
+            *slot = object.get(*key).map(Scalar::of);
         }
+        envelope
+    }
+
+    /// Every slot, in the order of [`slot_keys`].
+    fn slots_mut(&mut self) -> impl Iterator<Item = &mut Option<Scalar>> {
+        self.names
+            .iter_mut()
+            .chain(&mut self.correlations)
+            .chain(&mut self.topics)
     }
 
     fn message(self, app_role: Role) -> AppMessage {
-        let name = self.names.into_iter().flatten().flatten().next();
+        // The first string among the name keys.
+        let name = self
+            .names
+            .into_iter()
+            .flatten()
+            .find(|s| s.string)
+            .and_then(|s| s.text);
         let role = match name.as_deref() {
             Some(n) if HEARTBEAT_NAMES.contains(&n.to_ascii_lowercase().as_str()) => {
                 Role::Heartbeat
@@ -132,25 +147,10 @@ impl Envelope {
     }
 }
 
-fn position(keys: &[&str], key: &str) -> Option<usize> {
-    keys.iter().position(|k| *k == key)
-}
-
 impl json_keys::Keys for Envelope {
-    fn wants(&self, key: &str) -> bool {
-        [&NAME_KEYS[..], &CORRELATION_KEYS, &TOPIC_KEYS]
-            .iter()
-            .any(|keys| keys.contains(&key))
-    }
-
-    fn value(&mut self, key: &str, value: json_keys::Scalar) {
-        if let Some(i) = position(&NAME_KEYS, key) {
-            self.names[i] = Some(value.text.filter(|_| value.string));
-        } else if let Some(i) = position(&CORRELATION_KEYS, key) {
-            self.correlations[i] = Some(value.text);
-        } else if let Some(i) = position(&TOPIC_KEYS, key) {
-            self.topics[i] = Some(value.text);
-        }
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Scalar>> {
+        let at = slot_keys().position(|k| *k == key)?;
+        self.slots_mut().nth(at)
     }
 
     fn skipped(&mut self, key: &str) {
@@ -159,19 +159,16 @@ impl json_keys::Keys for Envelope {
     }
 }
 
-/// The text of the first key present, whatever it holds: a present key
-/// without text hides the keys after it.
-fn first_present<const N: usize>(slots: [Option<Option<String>>; N]) -> Option<String> {
-    slots.into_iter().flatten().next().flatten()
+/// The keys an [`Envelope`] keeps: [`NAME_KEYS`], [`CORRELATION_KEYS`],
+/// [`TOPIC_KEYS`].
+fn slot_keys() -> impl Iterator<Item = &'static &'static str> {
+    NAME_KEYS.iter().chain(&CORRELATION_KEYS).chain(&TOPIC_KEYS)
 }
 
-/// `keys`' values in `object`, each read by `text`.
-fn slots<const N: usize>(
-    object: &Map<String, Value>,
-    keys: &[&str; N],
-    text: fn(&Value) -> Option<String>,
-) -> [Option<Option<String>>; N] {
-    std::array::from_fn(|i| object.get(keys[i]).map(text))
+/// The text of the first key present, whatever it holds: a present key
+/// without text (not a string or number) hides the keys after it.
+fn first_present<const N: usize>(slots: [Option<Scalar>; N]) -> Option<String> {
+    slots.into_iter().flatten().next().and_then(|s| s.text)
 }
 
 /// The name of an envelope: the first string among [`NAME_KEYS`].

@@ -15,12 +15,11 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// What a reader keeps of an object's top-level keys.
 pub trait Keys: Default {
-    /// True when `key`'s value is wanted for its text ([`Keys::value`]);
-    /// the others come to [`Keys::skipped`].
-    fn wants(&self, key: &str) -> bool;
-    /// A wanted key's value. Keys come in the text's order, duplicates
-    /// included (in a parsed map the last one wins).
-    fn value(&mut self, key: &str, value: Scalar);
+    /// Where `key`'s value goes, read for its text; `None` for a key not
+    /// wanted (its value is parsed and dropped, then [`Keys::skipped`]).
+    /// Keys come in the text's order: of duplicates the last one stays, as
+    /// in a parsed map.
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Scalar>>;
     /// A key whose value was parsed and dropped.
     fn skipped(&mut self, key: &str);
 }
@@ -50,6 +49,18 @@ pub struct Scalar {
 }
 
 impl Scalar {
+    /// The same reading of a parsed value.
+    pub fn of(value: &serde_json::Value) -> Scalar {
+        match value {
+            serde_json::Value::String(s) => Scalar {
+                text: Some(s.clone()),
+                string: true,
+            },
+            serde_json::Value::Number(n) => Scalar::number(n.clone()),
+            _ => Scalar::default(),
+        }
+    }
+
     fn number(n: serde_json::Number) -> Scalar {
         Scalar {
             text: Some(n.to_string()),
@@ -73,8 +84,8 @@ impl<'de, K: Keys> Deserialize<'de> for Object<K> {
                 let mut keys = K::default();
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     let key = key.as_str();
-                    if keys.wants(key) {
-                        keys.value(key, map.next_value::<Scalar>()?);
+                    if let Some(slot) = keys.slot(key) {
+                        *slot = Some(map.next_value::<Scalar>()?);
                     } else {
                         map.next_value::<Skip>()?;
                         keys.skipped(key);
