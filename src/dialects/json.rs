@@ -108,7 +108,10 @@ impl Envelope {
             ..Envelope::default()
         };
         for (slot, key) in envelope.slots_mut().zip(slot_keys()) {
-            *slot = object.get(*key).map(Scalar::of);
+            *slot = object.get(*key).map(|v| Scalar {
+                text: scalar_text(v),
+                string: v.is_string(),
+            });
         }
         envelope
     }

@@ -49,18 +49,6 @@ pub struct Scalar {
 }
 
 impl Scalar {
-    /// The same reading of a parsed value.
-    pub fn of(value: &serde_json::Value) -> Scalar {
-        match value {
-            serde_json::Value::String(s) => Scalar {
-                text: Some(s.clone()),
-                string: true,
-            },
-            serde_json::Value::Number(n) => Scalar::number(n.clone()),
-            _ => Scalar::default(),
-        }
-    }
-
     fn number(n: serde_json::Number) -> Scalar {
         Scalar {
             text: Some(n.to_string()),
