@@ -1,8 +1,9 @@
 //! The web viewer (`--ui`): its token, its event feed (replayed, then
-//! live), its exports; and, in real headless Chromium, the page itself
-//! (tests/tools/ui_check.js): the demo's REST 500 and WebSocket messages in
-//! one timeline, the text filter, the diagnosis highlighting its events,
-//! the HAR download, and 100,000 events without slowing down.
+//! live, with the live diagnosis's findings), its exports; and, in real
+//! headless Chromium, the page itself (tests/tools/ui_check.js): the demo's
+//! REST 500 and WebSocket messages in one timeline, the text filter, the
+//! diagnosis highlighting its events, the live findings before the whole
+//! diagnosis, the HAR download, and 100,000 events without slowing down.
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
@@ -40,6 +41,7 @@ async fn live_viewer(h: &Harness) -> (String, String, CancellationToken) {
     let source = wsdiag::ui::Source {
         capture: h.capture_path.clone(),
         live: true,
+        findings: None,
     };
     tokio::spawn(wsdiag::ui::serve(
         listener,
@@ -72,10 +74,15 @@ async fn read_feed(url: &str, done: impl Fn(&[(String, String)]) -> bool) -> Vec
     let mut body = response.into_body();
     let mut text = String::new();
     let mut messages = Vec::new();
+    // The feed sends `status` every second: it never goes quiet.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     while !done(&messages) {
-        let frame = tokio::time::timeout(PATIENCE, body.frame())
+        let frame = tokio::time::timeout_at(deadline, body.frame())
             .await
-            .expect("the feed went quiet")
+            .unwrap_or_else(|_| {
+                let names: Vec<&str> = messages.iter().map(|(e, _)| e.as_str()).collect();
+                panic!("the feed did not send what was awaited; it sent {names:?}")
+            })
             .expect("the feed ended early")
             .unwrap();
         if let Ok(data) = frame.into_data() {
@@ -171,8 +178,17 @@ async fn the_viewer_of_a_capture_needs_its_token_and_replays_the_whole_file() {
     let mut offline: Value = serde_json::from_str(&offline).unwrap();
     assert_eq!(offline["redacted"].take(), Value::Bool(false));
     offline.as_object_mut().unwrap().remove("redacted");
-    let diagnosis: Value = serde_json::from_str(&diagnosis).unwrap();
+    let mut diagnosis: Value = serde_json::from_str(&diagnosis).unwrap();
     assert!(!diagnosis["findings"].as_array().unwrap().is_empty());
+    // Beside the report, the last event it saw.
+    let last_seq = wsdiag::capture::read_path(&sample)
+        .unwrap()
+        .events
+        .last()
+        .unwrap()
+        .seq;
+    assert_eq!(diagnosis["covers"].take(), last_seq);
+    diagnosis.as_object_mut().unwrap().remove("covers");
     assert_eq!(diagnosis, offline);
     // Exports are redacted.
     let (status, har) = get(&api(&url, "/api/export/har")).await;
@@ -258,6 +274,78 @@ async fn the_live_diagnosis_panel_follows_the_capture() {
     h.finish().await;
 }
 
+/// With `proxy --ui`, the feed carries the live diagnosis's findings: a
+/// failing REST write's finding comes after the events it belongs under,
+/// and says what the whole diagnosis says (whose answer tells which events
+/// it covered).
+#[tokio::test]
+async fn the_feed_sends_each_live_finding_after_its_event() {
+    let backend = support::Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = format!("http://{}", backend.addr);
+    let ui = ["--quiet", "--ui", "--ui-listen", "127.0.0.1:0"];
+    let (mut proxy, proxy_addr) = Running::proxy(&upstream, "live.jsonl", &ui, dir.path());
+    let url = viewer_url(&mut proxy);
+    let feed = tokio::spawn({
+        let url = api(&url, "/api/events");
+        async move { read_feed(&url, |m| m.iter().any(|(e, _)| e == "findings")).await }
+    });
+    // A WebSocket message that goes through, then the REST write that fails.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{proxy_addr}/ws/echo/"))
+        .await
+        .unwrap();
+    support::send_text(&mut ws, "fine").await;
+    assert_eq!(next(&mut ws).await, Some(Message::Text("fine".into())));
+    let request = Request::post(format!("http://{proxy_addr}/api/conversations/3/messages/"))
+        .header("cookie", "sessionid=alice-session-7f3a")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{\"message\":\"cc\"}")))
+        .unwrap();
+    assert_eq!(call(request).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+
+    let messages = feed.await.unwrap();
+    let at = messages.iter().position(|(e, _)| e == "findings").unwrap();
+    let found: Vec<Value> = serde_json::from_str(&messages[at].1).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let live = &found[0];
+    assert_eq!(live["finding"]["path"], "rest", "{live}");
+    assert!(
+        live["finding"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("IntegrityError"),
+        "{live}"
+    );
+    assert_eq!(live["revises"], serde_json::json!([]));
+    // The event it belongs under (the 500) was sent before it.
+    let sent = fed_events(&messages[..at]);
+    let under = sent
+        .iter()
+        .find(|e| e["seq"] == live["at"])
+        .unwrap_or_else(|| panic!("finding under seq {} sent before its event", live["at"]));
+    assert_eq!(under["type"], "http_response", "{under}");
+    assert_eq!(under["status"], 500, "{under}");
+
+    // The whole diagnosis covers that event and says the same.
+    let (status, body) = get(&api(&url, "/api/diagnosis")).await;
+    assert_eq!(status, StatusCode::OK);
+    let whole: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        whole["covers"].as_u64().unwrap() >= live["at"].as_u64().unwrap(),
+        "{body}"
+    );
+    assert_eq!(
+        whole["findings"][0]["code"], live["finding"]["code"],
+        "{body}"
+    );
+    assert_eq!(
+        whole["findings"][0]["evidence"], live["finding"]["evidence"],
+        "{body}"
+    );
+    drop(proxy);
+    backend.stop().await;
+}
+
 /// Runs tests/tools/ui_check.js on `url`; returns its JSON summary.
 async fn ui_check(url: &str, out: &std::path::Path, extra: &[&str]) -> Value {
     support::chromium();
@@ -303,6 +391,30 @@ async fn chromium_shows_the_demo_in_one_timeline_with_the_diagnosis_beside_it() 
         assert!(out.join(shot).exists(), "{shot} was not taken");
     }
     crate::export::validate_har(&out.join("export.har"));
+    drop(proxy);
+    backend.stop().await;
+}
+
+/// In real Chromium, on a running proxy: with the whole diagnosis held
+/// back, the panel lists the demo's failure from the feed's live findings,
+/// and clicking it highlights its events; the whole diagnosis then takes
+/// its place with the same findings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_lists_live_findings_before_the_whole_diagnosis() {
+    let backend = support::Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = format!("http://{}", backend.addr);
+    let ui = ["--quiet", "--ui", "--ui-listen", "127.0.0.1:0"];
+    let (mut proxy, proxy_addr) = Running::proxy(&upstream, "ui.jsonl", &ui, dir.path());
+    let url = viewer_url(&mut proxy);
+    let outcome = wsdiag::demo::client::run(proxy_addr.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(outcome.rest_status, 500);
+    let out = root().join("target/test-output/ui-live");
+    let summary = ui_check(&url, &out, &["--live-findings"]).await;
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert!(out.join("live-findings.png").exists());
     drop(proxy);
     backend.stop().await;
 }

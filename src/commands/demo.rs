@@ -45,6 +45,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         upstream.display.clone(),
         None,
         console,
+        None,
     )?;
     say(&format!(
         "wsdiag demo: sample chat backend on http://{backend_addr}, proxy on http://{proxy_addr}"

@@ -54,6 +54,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<Outcome> {
         upstream.display.clone(),
         None,
         console,
+        None,
     )?;
     say(&format!(
         "wsdiag probe: {:?} over ws://…{} and over POST {}, through a proxy on {addr}\n",

@@ -53,6 +53,8 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
     } else {
         Show::Events(args.console.filter.filter())
     };
+    // The viewer shows the live findings as they come.
+    let findings = args.ui.ui.then(crate::sink::finding_log::FindingLog::new);
     let (recorder, recording) = recording::start(
         &args.recording,
         "wsdiag",
@@ -60,6 +62,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
         config.upstream.display.clone(),
         config.idle_timeout,
         filter,
+        findings.as_ref(),
     )?;
     say(&format!(
         "wsdiag {}: proxy on http://{listen} → {}",
@@ -83,6 +86,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<Outcome> {
             let source = crate::ui::Source {
                 capture: capture.clone(),
                 live: true,
+                findings,
             };
             Some(super::start_ui(&runtime, listener, source)?)
         }

@@ -11,6 +11,7 @@ use crate::capture::{CaptureWriter, Header};
 use crate::cli::RecordingArgs;
 use crate::sink::console::{self, Console, ConsoleSink};
 use crate::sink::filter::Filter;
+use crate::sink::finding_log::FindingLog;
 use crate::sink::format::{Formatter, Palette};
 use crate::sink::{self, HubHandle, Recorder, Sink};
 
@@ -33,7 +34,8 @@ pub struct Recording {
 }
 
 /// Starts recording: opens the capture file (mode 0600) and the console,
-/// which shows what `show` says.
+/// which shows what `show` says; with `viewer`, the live findings are kept
+/// there too, for the web viewer.
 pub fn start(
     args: &RecordingArgs,
     prefix: &str,
@@ -41,11 +43,19 @@ pub fn start(
     upstream: String,
     idle_timeout: Option<std::time::Duration>,
     show: Show,
+    viewer: Option<&FindingLog>,
 ) -> anyhow::Result<(Recorder, Recording)> {
     let mut header = Header::new(listen, upstream, args.body_limit);
     header.idle_timeout_ms = idle_timeout.map(|d| d.as_millis() as u64);
     let start = Instant::now();
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    // First, so that a finding is in the log before the capture file's
+    // flush that may carry its event (the feed holds a finding back until
+    // it has sent the event it belongs under), and the last findings before
+    // the trailer reaches the file.
+    if let Some(log) = viewer {
+        sinks.push(Box::new(log.sink()));
+    }
     let capture = match (&args.capture, args.no_capture) {
         (_, true) => None,
         (Some(path), false) => Some(path.clone()),

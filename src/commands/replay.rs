@@ -187,6 +187,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
                 target.display.clone(),
                 None,
                 Show::Nothing,
+                None,
             )?;
             options.target = Upstream::parse(&format!("http://{addr}"))?;
             let results = runtime.block_on(recording::proxy_while(

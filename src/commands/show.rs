@@ -52,6 +52,7 @@ fn serve_ui(args: &ShowArgs) -> anyhow::Result<Outcome> {
     let source = crate::ui::Source {
         capture: args.capture.clone(),
         live: false,
+        findings: None,
     };
     let ui = match super::bind_ui(&runtime, &args.ui)? {
         Some(listener) => Some(super::start_ui(&runtime, listener, source)?),

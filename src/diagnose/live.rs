@@ -21,6 +21,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+
 use super::{Code, Finding, Options};
 use crate::event::{Event, EventKind, Role};
 
@@ -42,8 +44,9 @@ const MAX_OPEN: usize = 1_000;
 /// load its findings come within a second or two.
 pub const COST_FACTOR: u32 = 19;
 
-/// A finding of the live diagnosis.
-#[derive(Debug, Clone, PartialEq)]
+/// A finding of the live diagnosis. In JSON (the web viewer's feed):
+/// `{"at": 12, "finding": {...}, "revises": ["rest-..."]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiveFinding {
     /// The `seq` of the failing event it belongs under.
     pub at: u64,
@@ -52,6 +55,31 @@ pub struct LiveFinding {
     /// The codes it replaces, shown earlier for the same failure (empty
     /// the first time).
     pub revises: Vec<Code>,
+}
+
+#[cfg(test)]
+impl LiveFinding {
+    /// A finding of `code` under `at` with nothing else said, for the tests
+    /// of what carries findings.
+    pub(crate) fn bare(at: u64, code: Code, revises: Vec<Code>) -> LiveFinding {
+        LiveFinding {
+            at,
+            finding: Finding {
+                code,
+                path: super::SendPath::Rest,
+                title: String::new(),
+                error: None,
+                location: None,
+                explanation: Vec::new(),
+                next_step: String::new(),
+                suggestion: None,
+                evidence: vec![at],
+                action: None,
+                comparison: None,
+            },
+            revises,
+        }
+    }
 }
 
 /// A recent failure and the codes shown for it so far.

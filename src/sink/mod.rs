@@ -3,12 +3,14 @@
 //! Every event goes from the proxy through one bounded channel to the
 //! [`hub`], which hands it to each [`Sink`]: the capture file (lossless), the
 //! console (may skip, and says how much). The hub's live diagnosis hands
-//! every sink the findings it completes, whatever the sink shows. This module owns all terminal
+//! every sink the findings it completes, whatever the sink shows; the
+//! [`finding_log`] keeps them for the web viewer. This module owns all terminal
 //! output; the proxy never prints.
 
 mod capture_file;
 pub mod console;
 pub mod filter;
+pub mod finding_log;
 pub mod format;
 pub mod hub;
 pub mod recorder;

@@ -1,10 +1,20 @@
 //! The event feed: Server-Sent Events that replay the capture file from its
 //! first line, then follow it as the proxy appends, until its trailer.
 //!
+//! Messages: `header` (the capture's header line), `events` (a JSON array
+//! of up to [`BATCH`] capture lines), `findings` (a JSON array of the live
+//! diagnosis's findings, [`LiveFinding`]s, each sent once the events it
+//! belongs under were), `status` (`{"events": N}`, every second), `end`
+//! (the trailer line, or `null`) and `failure` (`{"message": ...}`).
+//!
 //! The feed reads the file, never the proxy's memory: a browser that reads
 //! slowly fills this feed's small queue and its socket, and only this task
 //! waits. Every second a `status` message says how many events the feed
-//! has read, so the page can tell when it lags behind.
+//! has read, so the page can tell when it lags behind. The findings come
+//! from the proxy's [`FindingLog`], when it runs in this process.
+//!
+//! [`LiveFinding`]: crate::diagnose::live::LiveFinding
+//! [`FindingLog`]: crate::sink::finding_log::FindingLog
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +29,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Source, UiBody};
+use crate::diagnose::live::LiveFinding;
 use crate::proxy::BoxError;
+use crate::sink::finding_log::FindingLog;
 
 /// Events per `events` message.
 const BATCH: usize = 1000;
@@ -56,11 +68,13 @@ fn message(event: &str, data: &str) -> Bytes {
     Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
 }
 
-/// Just the `type` of a capture line.
+/// Just the `type` and `seq` of a capture line.
 #[derive(Deserialize)]
 struct Kind {
     #[serde(rename = "type", default)]
     kind: String,
+    #[serde(default)]
+    seq: u64,
 }
 
 /// What the tail has read so far.
@@ -71,6 +85,8 @@ struct Reader {
     header_sent: bool,
     batch: Vec<String>,
     events: u64,
+    /// The `seq` of the last event read.
+    last_seq: u64,
     trailer: Option<String>,
 }
 
@@ -91,14 +107,14 @@ impl Reader {
                 out.push(message("header", &line));
                 continue;
             }
-            let kind = serde_json::from_str::<Kind>(&line).map(|k| k.kind);
-            match kind.as_deref() {
-                Ok("trailer") => self.trailer = Some(line),
+            match serde_json::from_str::<Kind>(&line) {
+                Ok(k) if k.kind == "trailer" => self.trailer = Some(line),
                 // Every line of a capture is JSON; one that is not (a
                 // damaged file) is skipped rather than break the page.
                 Err(_) => {}
-                Ok(_) => {
+                Ok(k) => {
                     self.events += 1;
+                    self.last_seq = self.last_seq.max(k.seq);
                     self.batch.push(line);
                     if self.batch.len() == BATCH {
                         out.extend(self.flush());
@@ -121,6 +137,43 @@ impl Reader {
     }
 }
 
+/// The live findings a feed has not sent yet.
+struct Pending {
+    log: FindingLog,
+    /// Where in the log this feed reads next.
+    cursor: u64,
+    /// Findings read from the log whose event the feed has not sent yet.
+    held: Vec<LiveFinding>,
+}
+
+impl Pending {
+    fn new(log: FindingLog) -> Pending {
+        Pending {
+            log,
+            cursor: 0,
+            held: Vec::new(),
+        }
+    }
+
+    /// The findings under events up to `sent` (a `seq`), in the order the
+    /// live diagnosis gave them, as one message; a revision comes with or
+    /// after what it revises, which is under the same event.
+    fn ready(&mut self, sent: u64) -> Option<Bytes> {
+        let (new, cursor) = self.log.since(self.cursor);
+        self.cursor = cursor;
+        self.held.extend(new);
+        let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|f| f.at <= sent);
+        self.held = held;
+        if ready.is_empty() {
+            return None;
+        }
+        let data = serde_json::to_string(&ready).ok()?;
+        Some(message("findings", &data))
+    }
+}
+
 /// Reads the capture from its start and sends it on until the trailer
 /// (or, for a finished file, its end), the browser going away, or shutdown.
 async fn tail(source: Source, tx: mpsc::Sender<Bytes>, shutdown: CancellationToken) {
@@ -134,6 +187,7 @@ async fn tail(source: Source, tx: mpsc::Sender<Bytes>, shutdown: CancellationTok
         }
     };
     let mut reader = Reader::default();
+    let mut pending = source.findings.clone().map(Pending::new);
     let mut buf = vec![0u8; 256 * 1024];
     let mut last_status = Instant::now();
     loop {
@@ -148,6 +202,10 @@ async fn tail(source: Source, tx: mpsc::Sender<Bytes>, shutdown: CancellationTok
         let mut out = reader.take(&buf[..n]);
         if n == 0 {
             out.extend(reader.flush());
+            let done = reader.trailer.is_some() || !source.live;
+            // At the end every finding goes, whatever event it is under.
+            let sent = if done { u64::MAX } else { reader.last_seq };
+            out.extend(pending.as_mut().and_then(|p| p.ready(sent)));
         }
         if last_status.elapsed() >= STATUS_EVERY {
             last_status = Instant::now();
@@ -178,7 +236,53 @@ async fn tail(source: Source, tx: mpsc::Sender<Bytes>, shutdown: CancellationTok
 
 #[cfg(test)]
 mod tests {
-    use super::Reader;
+    use super::{Pending, Reader};
+    use crate::diagnose::live::LiveFinding;
+    use crate::diagnose::Code;
+    use crate::sink::finding_log::FindingLog;
+    use crate::sink::Sink;
+
+    /// The `at`s and codes of a `findings` message.
+    fn sent(message: &[u8]) -> Vec<(u64, String)> {
+        let text = std::str::from_utf8(message).unwrap();
+        let data = text.strip_prefix("event: findings\ndata: ").unwrap();
+        let found: Vec<serde_json::Value> = serde_json::from_str(data.trim_end()).unwrap();
+        found
+            .iter()
+            .map(|f| {
+                let code = f["finding"]["code"].as_str().unwrap().to_owned();
+                (f["at"].as_u64().unwrap(), code)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_finding_waits_for_its_event_and_a_revision_follows_what_it_revises() {
+        let log = FindingLog::new();
+        let mut sink = log.sink();
+        let mut pending = Pending::new(log.clone());
+        let first = Code::RestServerError;
+        let second = Code::RestErrorAfterSave;
+        sink.findings(&[
+            LiveFinding::bare(4, Code::WsCloseUnanswered, vec![]),
+            LiveFinding::bare(9, first, vec![]),
+        ])
+        .unwrap();
+        let ready = pending.ready(5).unwrap();
+        assert_eq!(sent(&ready), [(4, "ws-close-unanswered".to_owned())]);
+        assert!(pending.ready(8).is_none(), "seq 9 is not sent yet");
+        sink.findings(&[LiveFinding::bare(9, second, vec![first])])
+            .unwrap();
+        let ready = pending.ready(9).unwrap();
+        assert_eq!(
+            sent(&ready),
+            [
+                (9, first.as_str().to_owned()),
+                (9, second.as_str().to_owned())
+            ]
+        );
+        assert!(pending.ready(u64::MAX).is_none(), "each goes once");
+    }
 
     #[test]
     fn lines_split_across_reads_become_one_batch_after_the_header() {

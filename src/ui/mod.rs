@@ -9,7 +9,10 @@
 //! wait for it. While a proxy records, the diagnosis is made again as the
 //! capture grows, under the live diagnosis's cost budget
 //! ([`crate::diagnose::live::COST_FACTOR`]): at most about 5 % of a core
-//! however large the capture.
+//! however large the capture. Between two such diagnoses the page shows
+//! the live diagnosis's findings, which the feed carries within a flush
+//! of their events ([`crate::sink::finding_log`]): the panel follows a
+//! running proxy incrementally, whatever the capture's size.
 //!
 //! Every request but the static assets needs the access token from the URL
 //! wsdiag prints, so other local users cannot read the traffic.
@@ -50,6 +53,9 @@ pub struct Source {
     /// True while a proxy is still recording into it: the feed follows
     /// the file until its trailer.
     pub live: bool,
+    /// The live diagnosis's findings, when the proxy recording the capture
+    /// runs in this process: the feed sends them as they come.
+    pub findings: Option<crate::sink::finding_log::FindingLog>,
 }
 
 /// A random access token for the viewer's URL.
@@ -234,16 +240,26 @@ async fn cached_diagnosis(state: &State) -> Response<UiBody> {
 
 /// The whole diagnosis, as `wsdiag diagnose --format json --no-redact`
 /// gives it (without its `redacted` flag: the viewer, behind its token,
-/// shows the capture as recorded), serialized once, straight to bytes:
-/// for 100,000 events it is 27 MB, and building a `serde_json::Value`
-/// first doubled the answer's time (0.72 s against 0.36 s,
-/// docs/performance.md).
+/// shows the capture as recorded), plus `covers`: the `seq` of the last
+/// event it saw (0 for none), so the page lists the live findings under
+/// later events beside it. Serialized once, straight to bytes: for 100,000
+/// events it is 27 MB, and building a `serde_json::Value` first doubled
+/// the answer's time (0.72 s against 0.36 s, docs/performance.md).
 fn diagnosis(capture: &Capture) -> Vec<u8> {
-    let diagnosis = crate::diagnose::run(
-        &capture.events,
-        &crate::diagnose::Options::for_capture(&capture.header),
-    );
-    serde_json::to_vec(&diagnosis).unwrap_or_else(|_| b"null".to_vec())
+    #[derive(serde::Serialize)]
+    struct Answer {
+        #[serde(flatten)]
+        diagnosis: crate::diagnose::Diagnosis,
+        covers: u64,
+    }
+    let answer = Answer {
+        diagnosis: crate::diagnose::run(
+            &capture.events,
+            &crate::diagnose::Options::for_capture(&capture.header),
+        ),
+        covers: capture.events.last().map_or(0, |e| e.seq),
+    };
+    serde_json::to_vec(&answer).unwrap_or_else(|_| b"null".to_vec())
 }
 
 /// A WebSocket message as its dialect reads it: the dialect and the

@@ -32,6 +32,14 @@
 // server's dialect); following the link shows the ack (role reply).
 // Writes <out-dir>/socketio-detail.png.
 //
+// --live-findings (the viewer of a running proxy, opened after the demo's
+// REST POST failed): holds the page's /api/diagnosis requests, so only the
+// feed's live findings can fill the panel, and checks that it lists the
+// failure's finding under "Found live since", with the expected exception,
+// and that clicking it highlights its events; then lets the diagnosis
+// through and checks that the whole diagnosis takes the live section's
+// place, with the same finding. Writes <out-dir>/live-findings.png.
+//
 // On any failed check: a message on stderr with what the page showed, and
 // exit code 1.
 'use strict';
@@ -66,6 +74,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === '--big') opts.big = true;
     else if (a === '--socketio') opts.socketio = true;
+    else if (a === '--live-findings') opts.liveFindings = true;
     else if (a === '--expect-exception') opts.expectException = argv[++i];
     else if (a === '--filter') opts.filter = argv[++i];
     else if (a === '--min-events') opts.minEvents = Number(argv[++i]);
@@ -417,6 +426,63 @@ async function socketio(page, url, outDir) {
   return summary;
 }
 
+// The diagnosis panel: its headline, whether it has the live section, and
+// its finding cards' codes and text.
+async function diagnosisPanel(page) {
+  return page.evaluate(() => ({
+    headline: document.getElementById('diag-headline').textContent,
+    live: !!document.querySelector('#diag-body .live-title'),
+    findings: [...document.querySelectorAll('#diag-body .finding')].map((c) => ({ code: c.dataset.code, live: c.dataset.index.startsWith('live-'), text: c.textContent.slice(0, 300) })),
+  }));
+}
+
+async function liveFindings(page, url, outDir, opts) {
+  const summary = { mode: 'live-findings', url: redactUrl(url) };
+  let release;
+  const released = new Promise((resolve) => {
+    release = resolve;
+  });
+  summary.held = 0;
+  await page.route(/\/api\/diagnosis/, async (route) => {
+    summary.held += 1;
+    await released;
+    await route.continue();
+  });
+  await page.goto(url, { waitUntil: 'load', timeout: TIMEOUT_MS });
+  await page.evaluate(() => {
+    document.getElementById('diagnosis').open = true;
+  });
+  const want = opts.expectException;
+  const liveCard = (w) => [...document.querySelectorAll('#diag-body .finding')].some((c) => c.dataset.index.startsWith('live-') && c.textContent.includes(w));
+  await page.waitForFunction(liveCard, want, { timeout: TIMEOUT_MS, polling: 50 }).catch(async () => {
+    throw new CheckFailed(`no live finding with ${want} while the diagnosis was held: ${JSON.stringify(await diagnosisPanel(page))}`);
+  });
+  const live = await diagnosisPanel(page);
+  summary.live = live;
+  check(live.live, `the live finding is not under the live section's title: ${JSON.stringify(live)}`);
+  check(/found live/.test(live.headline), `the headline does not say the findings were found live: ${live.headline}`);
+  check(live.findings.every((f) => f.live), `a finding of the held diagnosis is shown: ${JSON.stringify(live)}`);
+  await page.click('#diag-body .finding .finding-title');
+  await page.waitForSelector('#timeline .row.highlight', { timeout: 5000 }).catch(() => {
+    throw new CheckFailed('clicking the live finding highlighted no timeline row');
+  });
+  summary.highlighted = await page.$$eval('#timeline .row.highlight', (els) => els.map((e) => Number(e.dataset.seq)));
+  await page.screenshot({ path: path.join(outDir, 'live-findings.png'), fullPage: true });
+
+  release();
+  const whole = (w) => {
+    const cards = [...document.querySelectorAll('#diag-body .finding')];
+    return !document.querySelector('#diag-body .live-title') && cards.some((c) => !c.dataset.index.startsWith('live-') && c.textContent.includes(w));
+  };
+  await page.waitForFunction(whole, want, { timeout: TIMEOUT_MS, polling: 50 }).catch(async () => {
+    throw new CheckFailed(`the whole diagnosis did not take the live section's place: ${JSON.stringify(await diagnosisPanel(page))}`);
+  });
+  summary.whole = await diagnosisPanel(page);
+  const codes = (p) => p.findings.map((f) => f.code).sort();
+  check(JSON.stringify(codes(summary.whole)) === JSON.stringify(codes(live)), `the whole diagnosis's findings (${codes(summary.whole)}) differ from the live ones (${codes(live)})`);
+  return summary;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const [url, outDir] = opts.positional;
@@ -446,7 +512,7 @@ async function main() {
     });
     page.on('pageerror', (err) => failNow(new CheckFailed(`uncaught exception on the page: ${err.stack || err.message || err}`)));
     page.on('crash', () => failNow(new CheckFailed('the page crashed')));
-    const run = opts.big ? big(page, url, outDir, opts) : opts.socketio ? socketio(page, url, outDir) : normal(page, url, outDir, opts);
+    const run = opts.big ? big(page, url, outDir, opts) : opts.socketio ? socketio(page, url, outDir) : opts.liveFindings ? liveFindings(page, url, outDir, opts) : normal(page, url, outDir, opts);
     const summary = await Promise.race([failure, run]);
     summary.console = consoleMessages;
     summary.ok = true;
@@ -458,7 +524,7 @@ async function main() {
     const msg = err instanceof CheckFailed ? err.message : (err && err.stack) || String(err);
     process.stderr.write(
       [
-        `ui_check.js: FAILED (${opts.big ? 'big' : 'normal'} mode, ${redactUrl(url)}): ${String(msg).replace(/\x1b\[[0-9;]*m/g, '')}`,
+        `ui_check.js: FAILED (${opts.big ? 'big' : opts.socketio ? 'socketio' : opts.liveFindings ? 'live-findings' : 'normal'} mode, ${redactUrl(url)}): ${String(msg).replace(/\x1b\[[0-9;]*m/g, '')}`,
         `page state: ${JSON.stringify(state)}`,
         `console messages: ${JSON.stringify(consoleMessages)}`,
       ].join('\n') + '\n',

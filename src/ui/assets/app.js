@@ -150,6 +150,8 @@
     activeFinding: -1,
     diag: null,
     diagText: null,
+    live: new Map(), // `${at}|${code}` -> live finding from the feed, newest word
+    liveShown: [], // the live findings the panel lists, by card index
     diagError: null,
     errCache: new Map(), // exchange -> Promise<parsed error>
     lastAutoTop: -1,
@@ -1116,24 +1118,63 @@
     if (!S.finished) setTimeout(diagTimer, DIAG_EVERY_MS);
   }
 
+  // The live diagnosis's findings come with the feed (a proxy with --ui),
+  // within a flush of their failing event; each replaces the codes it
+  // revises under the same event. The panel lists those under events the
+  // last whole diagnosis had not seen yet (its `covers`), below its own.
+  function takeLiveFindings(list) {
+    for (const x of list) {
+      if (!x || typeof x.at !== 'number' || !x.finding) continue;
+      for (const code of x.revises || []) S.live.delete(`${x.at}|${code}`);
+      S.live.set(`${x.at}|${x.finding.code}`, x);
+    }
+    renderDiagnosis();
+  }
+  function liveSince(covers) {
+    const shown = [];
+    for (const x of S.live.values()) if (x.at > covers) shown.push(x);
+    shown.sort((a, b) => a.at - b.at);
+    // Its action is the live window's, not the report's: no side-by-side.
+    return shown.map((x) => Object.assign({}, x.finding, { action: null, live_at: x.at }));
+  }
+  function liveBlock(frag, live, title) {
+    S.liveShown = live;
+    if (!live.length) return;
+    frag.append(el('div', 'live-title', title));
+    live.slice(0, MAX_LISTED).forEach((f, k) => frag.append(findingCard(f, `live-${k}`)));
+    if (live.length > MAX_LISTED) frag.append(el('p', 'muted', `… and ${live.length - MAX_LISTED} more`));
+  }
+  const plural = (n, one) => (n === 1 ? `1 ${one}` : `${n} ${one}s`);
+
   function renderDiagnosis() {
     const body = $('diag-body');
     const head = $('diag-headline');
     const d = S.diag;
     if (!d) {
-      head.textContent = S.diagError ? `unavailable (${S.diagError})` : 'loading…';
+      const live = liveSince(0);
+      if (!live.length) {
+        head.textContent = S.diagError ? `unavailable (${S.diagError})` : 'loading…';
+        return;
+      }
+      head.textContent = `${plural(live.length, 'finding')} so far, found live · the whole diagnosis is on its way`;
+      head.className = 'has-findings';
+      const frag = document.createDocumentFragment();
+      liveBlock(frag, live, 'Found live, as the failures happened (the whole capture is being diagnosed)');
+      body.replaceChildren(frag);
       return;
     }
+    const live = liveSince(typeof d.covers === 'number' ? d.covers : 0);
     const findings = d.findings || [];
     const attempts = d.attempts || [];
     const actions = d.actions || [];
     const rest = attempts.filter((a) => a.path === 'rest').length;
-    head.textContent = `${findings.length === 0 ? 'no send path failed' : findings.length === 1 ? '1 finding' : findings.length + ' findings'} · ${attempts.length} send attempts (${rest} REST, ${attempts.length - rest} WebSocket)${S.diagError ? ` · refresh failed: ${S.diagError}` : ''}`;
-    head.className = findings.length ? 'has-findings' : 'muted';
+    head.textContent = `${findings.length === 0 ? 'no send path failed' : plural(findings.length, 'finding')} · ${attempts.length} send attempts (${rest} REST, ${attempts.length - rest} WebSocket)${live.length ? ` · ${live.length} more found live since` : ''}${S.diagError ? ` · refresh failed: ${S.diagError}` : ''}`;
+    head.className = findings.length || live.length ? 'has-findings' : 'muted';
     const frag = document.createDocumentFragment();
-    if (!findings.length) frag.append(el('p', 'muted', attempts.length ? 'Every send attempt went through.' : 'No send attempts yet: send a message over REST or the WebSocket through the proxy.'));
+    if (!findings.length && !live.length) frag.append(el('p', 'muted', attempts.length ? 'Every send attempt went through.' : 'No send attempts yet: send a message over REST or the WebSocket through the proxy.'));
     findings.slice(0, MAX_LISTED).forEach((f, i) => frag.append(findingCard(f, i)));
     if (findings.length > MAX_LISTED) frag.append(el('p', 'muted', `… and ${findings.length - MAX_LISTED} more findings (see the Markdown export)`));
+    liveBlock(frag, live, 'Found live since this diagnosis (it is made again shortly)');
     if (actions.length) {
       const list = el('div', 'actions');
       list.append(el('div', 'actions-title', 'Actions (the same content sent both ways)'));
@@ -1221,7 +1262,8 @@
   }
 
   function activateFinding(i, show) {
-    const f = S.diag && S.diag.findings && S.diag.findings[i];
+    const live = String(i).startsWith('live-');
+    const f = live ? S.liveShown[Number(String(i).slice(5))] : S.diag && S.diag.findings && S.diag.findings[i];
     if (!f) return;
     S.activeFinding = i;
     for (const c of $('diag-body').querySelectorAll('.finding')) c.classList.toggle('active', c.dataset.index === String(i));
@@ -1490,6 +1532,13 @@
       for (const e of fresh) if (typeof e.seq === 'number' && e.seq > maxReceivedSeq) maxReceivedSeq = e.seq;
       S.conn = 'open';
       onBatch(fresh);
+    });
+    es.addEventListener('findings', (m) => {
+      try {
+        takeLiveFindings(JSON.parse(m.data));
+      } catch (_) {
+        /* the whole diagnosis still comes */
+      }
     });
     es.addEventListener('status', (m) => {
       try {
