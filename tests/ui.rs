@@ -274,18 +274,59 @@ async fn the_live_diagnosis_panel_follows_the_capture() {
     h.finish().await;
 }
 
+/// `wsdiag proxy --ui --quiet` in front of a fresh sample backend.
+struct ViewedProxy {
+    backend: support::Backend,
+    proxy: Running,
+    /// Where clients connect (`127.0.0.1:PORT`).
+    addr: String,
+    /// The viewer's URL, with its token.
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ViewedProxy {
+    async fn start() -> ViewedProxy {
+        let backend = support::Backend::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let upstream = format!("http://{}", backend.addr);
+        let ui = ["--quiet", "--ui", "--ui-listen", "127.0.0.1:0"];
+        let (mut proxy, addr) = Running::proxy(&upstream, "ui.jsonl", &ui, dir.path());
+        let url = viewer_url(&mut proxy);
+        ViewedProxy {
+            backend,
+            proxy,
+            addr,
+            url,
+            _dir: dir,
+        }
+    }
+
+    /// The proxy, after the demo's client went through it (its REST POST
+    /// failing with 500).
+    async fn after_the_demo() -> ViewedProxy {
+        let viewed = ViewedProxy::start().await;
+        let outcome = wsdiag::demo::client::run(viewed.addr.parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(outcome.rest_status, 500);
+        viewed
+    }
+
+    async fn stop(self) {
+        drop(self.proxy);
+        self.backend.stop().await;
+    }
+}
+
 /// With `proxy --ui`, the feed carries the live diagnosis's findings: a
 /// failing REST write's finding comes after the events it belongs under,
 /// and says what the whole diagnosis says (whose answer tells which events
 /// it covered).
 #[tokio::test]
 async fn the_feed_sends_each_live_finding_after_its_event() {
-    let backend = support::Backend::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let upstream = format!("http://{}", backend.addr);
-    let ui = ["--quiet", "--ui", "--ui-listen", "127.0.0.1:0"];
-    let (mut proxy, proxy_addr) = Running::proxy(&upstream, "live.jsonl", &ui, dir.path());
-    let url = viewer_url(&mut proxy);
+    let viewed = ViewedProxy::start().await;
+    let (url, proxy_addr) = (viewed.url.clone(), viewed.addr.clone());
     let feed = tokio::spawn({
         let url = api(&url, "/api/events");
         async move { read_feed(&url, |m| m.iter().any(|(e, _)| e == "findings")).await }
@@ -342,8 +383,7 @@ async fn the_feed_sends_each_live_finding_after_its_event() {
         whole["findings"][0]["evidence"], live["finding"]["evidence"],
         "{body}"
     );
-    drop(proxy);
-    backend.stop().await;
+    viewed.stop().await;
 }
 
 /// Runs tests/tools/ui_check.js on `url`; returns its JSON summary.
@@ -373,16 +413,8 @@ async fn ui_check(url: &str, out: &std::path::Path, extra: &[&str]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_shows_the_demo_in_one_timeline_with_the_diagnosis_beside_it() {
-    let backend = support::Backend::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let upstream = format!("http://{}", backend.addr);
-    let ui = ["--quiet", "--ui", "--ui-listen", "127.0.0.1:0"];
-    let (mut proxy, proxy_addr) = Running::proxy(&upstream, "ui.jsonl", &ui, dir.path());
-    let url = viewer_url(&mut proxy);
-    let outcome = wsdiag::demo::client::run(proxy_addr.parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(outcome.rest_status, 500);
+    let viewed = ViewedProxy::after_the_demo().await;
+    let url = viewed.url.clone();
     let out = root().join("target/test-output/ui");
     let summary = ui_check(&url, &out, &[]).await;
     // What ui_check.js asserted, as it reports it.
@@ -391,8 +423,7 @@ async fn chromium_shows_the_demo_in_one_timeline_with_the_diagnosis_beside_it() 
         assert!(out.join(shot).exists(), "{shot} was not taken");
     }
     crate::export::validate_har(&out.join("export.har"));
-    drop(proxy);
-    backend.stop().await;
+    viewed.stop().await;
 }
 
 /// In real Chromium, on a running proxy: with the whole diagnosis held
@@ -401,22 +432,13 @@ async fn chromium_shows_the_demo_in_one_timeline_with_the_diagnosis_beside_it() 
 /// its place with the same findings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_lists_live_findings_before_the_whole_diagnosis() {
-    let backend = support::Backend::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let upstream = format!("http://{}", backend.addr);
-    let ui = ["--quiet", "--ui", "--ui-listen", "127.0.0.1:0"];
-    let (mut proxy, proxy_addr) = Running::proxy(&upstream, "ui.jsonl", &ui, dir.path());
-    let url = viewer_url(&mut proxy);
-    let outcome = wsdiag::demo::client::run(proxy_addr.parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(outcome.rest_status, 500);
+    let viewed = ViewedProxy::after_the_demo().await;
+    let url = viewed.url.clone();
     let out = root().join("target/test-output/ui-live");
     let summary = ui_check(&url, &out, &["--live-findings"]).await;
     assert_eq!(summary["ok"], true, "{summary}");
     assert!(out.join("live-findings.png").exists());
-    drop(proxy);
-    backend.stop().await;
+    viewed.stop().await;
 }
 
 /// A capture of `n` events: the sample's header and exchanges, then chat
