@@ -112,6 +112,64 @@ fn fed_events(messages: &[(String, String)]) -> Vec<Value> {
         .collect()
 }
 
+/// Checks the viewer's diagnosis answer (src/ui/panel.rs) against
+/// `wsdiag diagnose --format json`'s: the same findings (the first 50) and
+/// counts; each action listed with its attempts tallied by path and
+/// outcome, and up to 3 a path shown, cited ones first, the rest counted;
+/// and the last event it saw.
+fn same_as_offline(panel: &Value, offline: &Value, last_seq: u64) {
+    let findings = offline["findings"].as_array().unwrap();
+    let listed: Vec<Value> = findings.iter().take(50).cloned().collect();
+    assert_eq!(panel["findings"], Value::Array(listed));
+    assert_eq!(panel["findings_total"], findings.len());
+    assert_eq!(panel["covers"], last_seq);
+    assert_eq!(panel["introspection"], offline["introspection"]);
+    let attempts = offline["attempts"].as_array().unwrap();
+    let on = |path: &str| attempts.iter().filter(|a| a["path"] == path).count();
+    let counts = serde_json::json!({ "total": attempts.len(), "rest": on("rest"), "ws": on("ws") });
+    assert_eq!(panel["attempts"], counts);
+    let actions = offline["actions"].as_array().unwrap();
+    assert_eq!(panel["actions_total"], actions.len());
+    let shown_actions = panel["actions"].as_object().unwrap();
+    assert_eq!(shown_actions.len().min(50), actions.len().min(50));
+    for (key, shown) in shown_actions {
+        let whole = &actions[key.parse::<usize>().unwrap()];
+        assert_eq!(shown["content"], whole["content"]);
+        let mine: Vec<&Value> = whole["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &attempts[i.as_u64().unwrap() as usize])
+            .collect();
+        let tallied: usize = shown["tally"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let n = mine
+                    .iter()
+                    .filter(|a| a["path"] == t["path"] && a["outcome"]["result"] == t["result"])
+                    .count();
+                assert_eq!(t["count"], n, "{t}");
+                n
+            })
+            .sum();
+        assert_eq!(tallied, mine.len(), "every attempt tallied: {shown}");
+        for path in ["rest", "ws"] {
+            let all = mine.iter().filter(|a| a["path"] == path).count();
+            let picked: Vec<&Value> = shown["shown"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["path"] == path)
+                .collect();
+            assert_eq!(picked.len(), all.min(3), "{shown}");
+            assert_eq!(shown["more"][path], all - picked.len());
+            assert!(picked.iter().all(|p| mine.contains(p)), "{shown}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_viewer_of_a_capture_needs_its_token_and_replays_the_whole_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -178,18 +236,15 @@ async fn the_viewer_of_a_capture_needs_its_token_and_replays_the_whole_file() {
     let mut offline: Value = serde_json::from_str(&offline).unwrap();
     assert_eq!(offline["redacted"].take(), Value::Bool(false));
     offline.as_object_mut().unwrap().remove("redacted");
-    let mut diagnosis: Value = serde_json::from_str(&diagnosis).unwrap();
+    let diagnosis: Value = serde_json::from_str(&diagnosis).unwrap();
     assert!(!diagnosis["findings"].as_array().unwrap().is_empty());
-    // Beside the report, the last event it saw.
     let last_seq = wsdiag::capture::read_path(&sample)
         .unwrap()
         .events
         .last()
         .unwrap()
         .seq;
-    assert_eq!(diagnosis["covers"].take(), last_seq);
-    diagnosis.as_object_mut().unwrap().remove("covers");
-    assert_eq!(diagnosis, offline);
+    same_as_offline(&diagnosis, &offline, last_seq);
     // Exports are redacted.
     let (status, har) = get(&api(&url, "/api/export/har")).await;
     assert_eq!(status, StatusCode::OK);
@@ -472,6 +527,31 @@ fn big_capture(path: &std::path::Path, n: usize) {
         .unwrap();
     }
     out.flush().unwrap();
+}
+
+/// The panel's answer on a capture of thousands of actions is what the
+/// page shows of the whole diagnosis: 50 of them, with the counts of all,
+/// in a small fraction of the whole diagnosis's bytes.
+#[tokio::test]
+async fn the_diagnosis_panel_gets_what_it_shows_of_a_large_diagnosis() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.jsonl");
+    big_capture(&path, 5_000);
+    let (_show, url) = show_ui(&path, dir.path());
+    let (status, panel) = get(&api(&url, "/api/diagnosis")).await;
+    assert_eq!(status, StatusCode::OK);
+    let path_arg = path.to_str().unwrap();
+    let args = ["diagnose", path_arg, "--format", "json", "--no-redact"];
+    let (offline, _) = crate::socketio::wsdiag(&args, dir.path());
+    let offline: Value = serde_json::from_str(&offline).unwrap();
+    assert!(offline["actions"].as_array().unwrap().len() > 2_000);
+    same_as_offline(&serde_json::from_str(&panel).unwrap(), &offline, 5_000);
+    let whole = offline.to_string().len();
+    assert!(
+        panel.len() * 10 < whole,
+        "{} bytes against {whole} for the whole diagnosis",
+        panel.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

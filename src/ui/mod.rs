@@ -9,7 +9,8 @@
 //! wait for it. While a proxy records, the diagnosis is made again as the
 //! capture grows, under the live diagnosis's cost budget
 //! ([`crate::diagnose::live::COST_FACTOR`]): at most about 5 % of a core
-//! however large the capture. Between two such diagnoses the page shows
+//! however large the capture, and the page gets only what its panel shows
+//! ([`panel`]). Between two such diagnoses the page shows
 //! the live diagnosis's findings, which the feed carries within a flush
 //! of their events ([`crate::sink::finding_log`]): the panel follows a
 //! running proxy incrementally, whatever the capture's size.
@@ -18,6 +19,7 @@
 //! wsdiag prints, so other local users cannot read the traffic.
 
 mod feed;
+pub mod panel;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -238,28 +240,17 @@ async fn cached_diagnosis(state: &State) -> Response<UiBody> {
     }
 }
 
-/// The whole diagnosis, as `wsdiag diagnose --format json --no-redact`
-/// gives it (without its `redacted` flag: the viewer, behind its token,
-/// shows the capture as recorded), plus `covers`: the `seq` of the last
-/// event it saw (0 for none), so the page lists the live findings under
-/// later events beside it. Serialized once, straight to bytes: for 100,000
-/// events it is 27 MB, and building a `serde_json::Value` first doubled
-/// the answer's time (0.72 s against 0.36 s, docs/performance.md).
+/// The diagnosis panel's answer ([`panel`]): the whole capture's
+/// diagnosis (what `wsdiag diagnose --format json --no-redact` finds; the
+/// viewer, behind its token, shows the capture as recorded), cut to what
+/// the page shows, serialized straight to bytes.
 fn diagnosis(capture: &Capture) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Answer {
-        #[serde(flatten)]
-        diagnosis: crate::diagnose::Diagnosis,
-        covers: u64,
-    }
-    let answer = Answer {
-        diagnosis: crate::diagnose::run(
-            &capture.events,
-            &crate::diagnose::Options::for_capture(&capture.header),
-        ),
-        covers: capture.events.last().map_or(0, |e| e.seq),
-    };
-    serde_json::to_vec(&answer).unwrap_or_else(|_| b"null".to_vec())
+    let diagnosis = crate::diagnose::run(
+        &capture.events,
+        &crate::diagnose::Options::for_capture(&capture.header),
+    );
+    let covers = capture.events.last().map_or(0, |e| e.seq);
+    serde_json::to_vec(&panel::Panel::of(&diagnosis, covers)).unwrap_or_else(|_| b"null".to_vec())
 }
 
 /// A WebSocket message as its dialect reads it: the dialect and the

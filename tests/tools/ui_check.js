@@ -12,7 +12,9 @@
 //     WebSocket rows;
 //   - typing "cc" in #filter-text keeps only the items that contain it (each
 //     row's text, or the whole item in #detail), and clearing restores all;
-//   - clicking the first diagnosis finding highlights timeline rows;
+//   - clicking the first finding of the whole diagnosis highlights timeline
+//     rows and shows its action side by side: the failed REST attempt and
+//     the WebSocket one that went through;
 //   - clicking the 500 row shows its parsed exception (IntegrityError) in
 //     #detail, with the raw page behind a toggle, as text;
 //   - #export-har downloads a HAR that har-validator accepts.
@@ -256,11 +258,13 @@ async function normal(page, url, outDir, opts) {
     const d = document.getElementById('diagnosis');
     if (d && d.tagName === 'DETAILS') d.open = true;
   });
-  await page.waitForSelector('#diagnosis .finding', { timeout: TIMEOUT_MS, state: 'visible' }).catch(() => {
-    throw new CheckFailed('no .finding in #diagnosis');
+  // The whole diagnosis's findings, not the live ones listed before it.
+  const whole = '#diagnosis .finding:not([data-index^="live-"])';
+  await page.waitForSelector(whole, { timeout: TIMEOUT_MS, state: 'visible' }).catch(() => {
+    throw new CheckFailed('no .finding of the whole diagnosis in #diagnosis');
   });
-  const findings = await page.$$eval('#diagnosis .finding', (els) => els.map((e) => e.textContent.slice(0, 200)));
-  const first = await page.$('#diagnosis .finding');
+  const findings = await page.$$eval(whole, (els) => els.map((e) => e.textContent.slice(0, 200)));
+  const first = await page.$(whole);
   // Click the finding itself, away from its links and buttons.
   const box = await first.boundingBox();
   await page.mouse.click(box.x + Math.min(40, box.width / 2), box.y + 8);
@@ -268,7 +272,15 @@ async function normal(page, url, outDir, opts) {
     throw new CheckFailed('clicking the first finding highlighted no timeline row');
   });
   const highlighted = await page.$$eval('#timeline .row.highlight', (els) => els.map((e) => Number(e.dataset.seq)));
-  summary.diagnosis = { findings: findings.length, first: findings[0].replace(/\s+/g, ' ').slice(0, 120), highlighted };
+  // The finding's action, side by side: the failed REST attempt and the
+  // WebSocket one that went through.
+  const side = await page.evaluate(() => {
+    const cols = [...document.querySelectorAll('#detail .side-by-side .col')];
+    return cols.map((c) => ({ title: (c.querySelector('h3') || {}).textContent, text: c.innerText.slice(0, 400) }));
+  });
+  check(side.length === 2 && side[0].title === 'REST' && side[1].title === 'WebSocket', `#detail has no REST and WebSocket columns: ${JSON.stringify(side)}`);
+  check(/failed/.test(side[0].text) && /succeeded/.test(side[1].text), `the side-by-side does not show the failed REST attempt and the WebSocket one that went through: ${JSON.stringify(side)}`);
+  summary.diagnosis = { findings: findings.length, first: findings[0].replace(/\s+/g, ' ').slice(0, 120), highlighted, side };
   await page.screenshot({ path: path.join(outDir, 'diagnosis.png'), fullPage: true });
 
   // The failing exchange: its parsed exception, the raw page as text.

@@ -11,7 +11,6 @@
   const PREVIEW_CHARS = 160;
   const HEX_LIMIT = 64 * 1024;
   const MAX_LISTED = 50; // findings and actions listed in the diagnosis panel
-  const ATTEMPTS_SHOWN = 3; // attempts per path in the side-by-side view
 
   const TOKEN = new URLSearchParams(location.search).get('token') || '';
   const api = (path) => `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(TOKEN)}`;
@@ -1164,47 +1163,49 @@
       return;
     }
     const live = liveSince(typeof d.covers === 'number' ? d.covers : 0);
+    // wsdiag sends what the panel shows (src/ui/panel.rs): the first
+    // findings and actions, each action's tally and the attempts to show
+    // side by side, and the counts of the rest.
     const findings = d.findings || [];
-    const attempts = d.attempts || [];
-    const actions = d.actions || [];
-    const rest = attempts.filter((a) => a.path === 'rest').length;
-    head.textContent = `${findings.length === 0 ? 'no send path failed' : plural(findings.length, 'finding')} · ${attempts.length} send attempts (${rest} REST, ${attempts.length - rest} WebSocket)${live.length ? ` · ${live.length} more found live since` : ''}${S.diagError ? ` · refresh failed: ${S.diagError}` : ''}`;
-    head.className = findings.length || live.length ? 'has-findings' : 'muted';
+    const findingsTotal = d.findings_total || findings.length;
+    const counts = d.attempts || { total: 0, rest: 0, ws: 0 };
+    const actions = d.actions || {};
+    const listed = Object.keys(actions)
+      .map(Number)
+      .sort((a, b) => a - b)
+      .slice(0, MAX_LISTED);
+    head.textContent = `${findingsTotal === 0 ? 'no send path failed' : plural(findingsTotal, 'finding')} · ${counts.total} send attempts (${counts.rest} REST, ${counts.ws} WebSocket)${live.length ? ` · ${live.length} more found live since` : ''}${S.diagError ? ` · refresh failed: ${S.diagError}` : ''}`;
+    head.className = findingsTotal || live.length ? 'has-findings' : 'muted';
     const frag = document.createDocumentFragment();
-    if (!findings.length && !live.length) frag.append(el('p', 'muted', attempts.length ? 'Every send attempt went through.' : 'No send attempts yet: send a message over REST or the WebSocket through the proxy.'));
-    findings.slice(0, MAX_LISTED).forEach((f, i) => frag.append(findingCard(f, i)));
-    if (findings.length > MAX_LISTED) frag.append(el('p', 'muted', `… and ${findings.length - MAX_LISTED} more findings (see the Markdown export)`));
+    if (!findingsTotal && !live.length) frag.append(el('p', 'muted', counts.total ? 'Every send attempt went through.' : 'No send attempts yet: send a message over REST or the WebSocket through the proxy.'));
+    findings.forEach((f, i) => frag.append(findingCard(f, i)));
+    if (findingsTotal > findings.length) frag.append(el('p', 'muted', `… and ${findingsTotal - findings.length} more findings (see the Markdown export)`));
     liveBlock(frag, live, 'Found live since this diagnosis (it is made again shortly)');
-    if (actions.length) {
+    if (listed.length) {
       const list = el('div', 'actions');
       list.append(el('div', 'actions-title', 'Actions (the same content sent both ways)'));
-      actions.slice(0, MAX_LISTED).forEach((a, ai) => {
+      for (const ai of listed) {
+        const a = actions[ai];
         const item = el('div', 'action');
         item.tabIndex = 0;
-        const parts = (a.attempts || []).map((k) => attempts[k]).filter(Boolean);
         append(item, el('span', 'action-content mono', JSON.stringify(a.content)), a.conversation ? el('span', 'muted', ` in conversation ${a.conversation}`) : null);
         // One pill per path and outcome, with a count: an action can have thousands of attempts.
-        const tally = new Map();
-        for (const at of parts) {
-          const res = at.outcome ? at.outcome.result : 'unconfirmed';
-          const key = `${at.path === 'rest' ? 'REST' : 'WS'}|${res}`;
-          tally.set(key, (tally.get(key) || 0) + 1);
-        }
-        for (const [key, n] of tally) {
-          const [p, res] = key.split('|');
-          const mark = res === 'succeeded' ? '✓' : res === 'failed' ? '✗' : '?';
-          item.append(el('span', `pill ${res === 'failed' ? 'bad' : res === 'succeeded' ? 'good' : 'unknown'}`, `${p} ${mark}${n > 1 ? ' ×' + n : ''}`));
+        for (const t of a.tally || []) {
+          const p = t.path === 'rest' ? 'REST' : 'WS';
+          const mark = t.result === 'succeeded' ? '✓' : t.result === 'failed' ? '✗' : '?';
+          item.append(el('span', `pill ${t.result === 'failed' ? 'bad' : t.result === 'succeeded' ? 'good' : 'unknown'}`, `${p} ${mark}${t.count > 1 ? ' ×' + t.count : ''}`));
         }
         const open = () => {
           const f = findings.find((x) => x.action === ai);
           showAction(ai, f ? f.comparison : null, f);
-          highlightSeqs(f && Array.isArray(f.evidence) ? f.evidence : pickAttempts(parts, null).flatMap((p) => [p.seq, ...outcomeEvidence(p.outcome)]));
+          highlightSeqs(f && Array.isArray(f.evidence) ? f.evidence : (a.shown || []).flatMap((p) => [p.seq, ...outcomeEvidence(p.outcome)]));
         };
         item.addEventListener('click', open);
         item.addEventListener('keydown', (ev) => ev.key === 'Enter' && open());
         list.append(item);
-      });
-      if (actions.length > MAX_LISTED) list.append(el('div', 'muted', `… and ${actions.length - MAX_LISTED} more actions (see the Markdown export)`));
+      }
+      const total = d.actions_total || listed.length;
+      if (total > listed.length) list.append(el('div', 'muted', `… and ${total - listed.length} more actions (see the Markdown export)`));
       frag.append(list);
     }
     body.replaceChildren(frag);
@@ -1426,20 +1427,6 @@
     );
     return card;
   }
-  // The attempts worth showing side by side: those the finding cites, then
-  // failed ones, then the rest; a few per path.
-  function pickAttempts(all, finding) {
-    const cited = new Set(finding && Array.isArray(finding.evidence) ? finding.evidence : []);
-    const rank = (a) => (cited.has(a.seq) ? 0 : a.outcome && a.outcome.result === 'failed' ? 1 : 2);
-    const out = [];
-    for (const path of ['rest', 'ws']) {
-      const mine = all.filter((a) => a.path === path);
-      mine.sort((x, y) => rank(x) - rank(y) || x.seq - y.seq);
-      out.push(...mine.slice(0, ATTEMPTS_SHOWN));
-    }
-    return out;
-  }
-
   function showAction(ai, comparison, finding) {
     const d = S.diag;
     const action = d && d.actions && d.actions[ai];
@@ -1447,8 +1434,9 @@
       if (finding) showFinding(finding);
       return;
     }
-    const all = (action.attempts || []).map((k) => d.attempts[k]).filter(Boolean);
-    const attempts = pickAttempts(all, finding);
+    // Picked by wsdiag: those the findings cite, then failed ones, then the
+    // earliest; a few per path.
+    const attempts = action.shown || [];
     const frag = document.createDocumentFragment();
     if (finding) frag.append(findingBlock(finding));
     else frag.append(append(el('div', 'detail-head'), el('span', 'title', `Action ${JSON.stringify(action.content)}${action.conversation ? ' in conversation ' + action.conversation : ''}`)));
@@ -1461,7 +1449,7 @@
     if (restCol.childNodes.length === 1) restCol.append(el('p', 'muted', 'not tried over REST'));
     if (wsCol.childNodes.length === 1) wsCol.append(el('p', 'muted', 'not tried over the WebSocket'));
     for (const [col, path] of [[restCol, 'rest'], [wsCol, 'ws']]) {
-      const more = all.filter((a) => a.path === path).length - attempts.filter((a) => a.path === path).length;
+      const more = (action.more || {})[path] || 0;
       if (more > 0) col.append(el('p', 'muted', `… and ${more} more attempts like these`));
     }
     append(side, restCol, wsCol);
