@@ -4,9 +4,12 @@
 //! client sends a message and gets its broadcast, and every 50 messages a
 //! REST `POST` of the same kind answered by a Django 500), reads them as
 //! `wsdiag diagnose` does, and times the diagnosis and the Markdown export;
-//! then times the error-page parsers on pages of 1 MiB and 20 MiB. Prints
-//! each figure and the ratio between sizes: a linear diagnosis shows a
-//! ratio near the ratio of the sizes (10).
+//! then the same for a busy chat (20,000 messages a second, each send
+//! answered by someone else's message, never by its own echo: every
+//! send's 2 s delivery window holds 40,000 events); then times the
+//! error-page parsers on pages of 1 MiB and 20 MiB. Prints each figure
+//! and the ratio between sizes: a linear diagnosis shows a ratio near the
+//! ratio of the sizes (10).
 
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 
@@ -19,16 +22,36 @@ use wsdiag::diagnose::{self, ErrorBody};
 use wsdiag::event::Payload;
 use wsdiag::export::{self, redact, ExportFormat, Selection};
 
+/// The shape of a generated chat.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// Microseconds between two events.
+    spacing_us: u64,
+    /// Whether the upstream echoes each message (else it sends another).
+    echoed: bool,
+}
+
+/// A calm chat: an event every 200 µs, each message echoed.
+const CALM: Shape = Shape {
+    spacing_us: 200,
+    echoed: true,
+};
+/// A busy chat: an event every 50 µs, no message echoed.
+const BUSY: Shape = Shape {
+    spacing_us: 50,
+    echoed: false,
+};
+
 /// A capture (JSON Lines, format 1 so that the reader classifies it) of
-/// about `events` events.
-fn chat_capture(events: usize) -> Vec<u8> {
+/// about `events` events, of the given shape.
+fn chat_capture(events: usize, shape: Shape) -> Vec<u8> {
     let mut out = String::new();
     out.push_str(r#"{"type":"header","format_version":1,"wsdiag_version":"0.1.0","started_at":"2026-11-24T03:56:12Z","listen":"127.0.0.1:1","upstream":"http://127.0.0.1:2","body_limit":262144}"#);
     out.push('\n');
     let mut seq = 0;
     let mut line = |conn: u64, rest: String| {
         seq += 1;
-        let t = seq * 200;
+        let t = seq * shape.spacing_us;
         out.push_str(&format!(
             r#"{{"seq":{seq},"t_us":{t},"conn":{conn},{rest}}}"#
         ));
@@ -53,8 +76,9 @@ fn chat_capture(events: usize) -> Vec<u8> {
                 r#""type":"ws_message","dir":"client_to_upstream","opcode":"text","len":30,"text":"{sent}""#
             ),
         );
+        let from = if shape.echoed { "" } else { " from bob" };
         let echo = format!(
-            r#"{{\"type\":\"chat_message\",\"data\":{{\"id\":{i},\"message\":\"hello {i}\",\"expediteur\":{{\"id\":1}}}}}}"#
+            r#"{{\"type\":\"chat_message\",\"data\":{{\"id\":{i},\"message\":\"hello {i}{from}\",\"expediteur\":{{\"id\":1}}}}}}"#
         );
         line(
             1,
@@ -98,15 +122,15 @@ fn best<T>(rounds: usize, mut f: impl FnMut() -> T) -> Duration {
         .unwrap_or_default()
 }
 
-fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let rounds = if quick { 1 } else { 3 };
-    println!("# diagnose benchmark ({rounds} rounds each, best shown)\n");
+/// Times reading, diagnosing and exporting chats of `shape` of 10,000 and
+/// 100,000 events; prints a table and the ratio between the sizes.
+fn chats(name: &str, shape: Shape, rounds: usize) {
+    println!("\n{name}:\n");
     println!("| events | read (ms) | diagnose (ms) | export markdown (ms) | findings |");
     println!("| --- | --- | --- | --- | --- |");
     let mut times = Vec::new();
     for size in [10_000, 100_000] {
-        let bytes = chat_capture(size);
+        let bytes = chat_capture(size, shape);
         let read = best(rounds, || {
             reader::read(&bytes[..], Path::new("bench.jsonl"))
         });
@@ -145,6 +169,15 @@ fn main() {
             "\ndiagnose 100k / 10k: {:.1}x the time for 10x the events (linear: about 10)",
             large / small
         );
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let rounds = if quick { 1 } else { 3 };
+    println!("# diagnose benchmark ({rounds} rounds each, best shown)");
+    for (name, shape) in [("calm chat", CALM), ("busy chat", BUSY)] {
+        chats(name, shape, rounds);
     }
 
     println!("\n| error page | size | parse (ms) | read as |");

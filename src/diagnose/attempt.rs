@@ -17,9 +17,9 @@ use serde_json::{Map, Value};
 
 use super::context::RequestContext;
 use super::error_body::ErrorBody;
-use super::reading::Reading;
+use super::reading::{between, Reading};
 use crate::event::text::normalize;
-use crate::event::{Direction, Event, EventKind, Flows, HttpRequest, Role, Side};
+use crate::event::{Direction, Event, EventKind, Flows, HttpRequest, Role};
 
 /// One way the client can deliver the same user action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -308,6 +308,11 @@ fn json_object(text: &str) -> Option<Map<String, Value>> {
 /// answer, fails it too. Otherwise an error on the same session fails it,
 /// and an upstream message carrying the same content delivers it. Either
 /// way the saved object is the first upstream payload carrying the content.
+///
+/// Read as a scan of the events after the message that stops at the
+/// window's end, or once it has the echo (and the answer, when one is
+/// awaited); looked up in `reading`'s indexes, so a capture with thousands
+/// of messages in each window costs no more than one with a few.
 fn ws_outcome(
     events: &[Event],
     reading: &Reading,
@@ -316,82 +321,82 @@ fn ws_outcome(
     windows: Windows,
 ) -> Outcome {
     let sent = &events[i];
-    let correlation = match &sent.kind {
-        EventKind::WsMessage(m) => m.correlation.as_deref(),
-        _ => None,
-    };
+    let correlation = correlation_of(sent);
     let deadline = sent.t_us.saturating_add(windows.delivery_us);
-    let mut answered: Option<u64> = None;
-    let mut echo: Option<(u64, Option<Map<String, Value>>)> = None;
-    for (j, event) in events.iter().enumerate().skip(i + 1) {
-        if event.t_us > deadline {
-            break;
-        }
-        match &event.kind {
-            EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => {
-                let same_conn = reading.sessions[j] == reading.sessions[i];
-                let answers =
-                    same_conn && correlation.is_some() && m.correlation.as_deref() == correlation;
-                let payload = reading.payloads[j].as_ref();
-                // An error answers it when it carries its id, or carries no
-                // id at all and nothing has answered it yet.
-                if same_conn
-                    && m.msg_role == Some(Role::Error)
-                    && (answers || (m.correlation.is_none() && answered.is_none()))
-                {
-                    let reason = payload.map_or_else(|| "(no details)".to_owned(), error_text);
-                    return Outcome::Failed {
-                        evidence: vec![sent.seq, event.seq],
-                        status: None,
-                        error: None,
-                        reason: format!("error reply: {reason}"),
-                    };
-                }
-                if answers && answered.is_none() {
-                    answered = Some(event.seq);
-                }
-                if echo.is_none() {
-                    if let (Some(content), Some(value)) = (content, payload) {
-                        if carries(value, content) {
-                            let saved = match value {
-                                Value::Object(o) => Some(o.clone()),
-                                _ => None,
-                            };
-                            echo = Some((event.seq, saved));
-                        }
-                    }
-                }
-                if echo.is_some() && (answered.is_some() || correlation.is_none()) {
-                    break;
-                }
-            }
-            EventKind::WsClose(c)
-                if reading.sessions[j] == reading.sessions[i]
-                    && answered.is_none()
-                    && echo.is_none()
-                    && c.initiator == Side::Upstream
-                    && !c.is_normal() =>
-            {
+    let end = reading.window_end(events, i, deadline);
+    let session = &reading.sessions[i];
+    let first = |list: &[usize]| between(list, i, end).first().copied();
+    let answer = correlation.and_then(|id| first(reading.correlated(session, id)));
+    let echo = content.and_then(|c| first(reading.carrying(c)));
+    // Where the scan would stop (exclusive).
+    let stop = match (echo, correlation, answer) {
+        (Some(e), None, _) => e + 1,
+        (Some(e), Some(_), Some(a)) => e.max(a) + 1,
+        _ => end,
+    };
+    let before = |limit: Option<usize>, j: usize| limit.is_none_or(|l| j < l);
+    // An error answers it when it carries its id, or carries no id at all
+    // and nothing has answered it yet.
+    let error = between(reading.errors(session), i, stop)
+        .iter()
+        .copied()
+        .find(|&j| {
+            let theirs = correlation_of(&events[j]);
+            (correlation.is_some() && theirs == correlation)
+                || (theirs.is_none() && before(answer, j))
+        });
+    let close = between(reading.closes(session), i, stop)
+        .first()
+        .copied()
+        .filter(|&j| before(answer, j) && before(echo, j));
+    let failed = match (error, close) {
+        (Some(e), Some(c)) => Some(e.min(c)),
+        (e, c) => e.or(c),
+    };
+    if let Some(j) = failed {
+        let event = &events[j];
+        return match &event.kind {
+            EventKind::WsClose(c) => {
                 let how = c.code.map_or("dropped the connection".to_owned(), |code| {
                     format!("closed the socket with {code}")
                 });
-                return Outcome::Failed {
+                Outcome::Failed {
                     evidence: vec![sent.seq, event.seq],
                     status: c.code,
                     error: None,
                     reason: format!("the upstream {how} right after the message"),
-                };
+                }
             }
-            _ => {}
-        }
+            _ => {
+                let payload = reading.payloads[j].as_ref();
+                let reason = payload.map_or_else(|| "(no details)".to_owned(), error_text);
+                Outcome::Failed {
+                    evidence: vec![sent.seq, event.seq],
+                    status: None,
+                    error: None,
+                    reason: format!("error reply: {reason}"),
+                }
+            }
+        };
     }
-    match (answered, echo) {
-        (Some(evidence), saved) => Outcome::Succeeded {
-            evidence,
-            saved: saved.and_then(|(_, s)| s),
+    let saved = echo.and_then(|e| match &reading.payloads[e] {
+        Some(Value::Object(o)) => Some(o.clone()),
+        _ => None,
+    });
+    match (answer.or(echo), saved) {
+        (Some(j), saved) => Outcome::Succeeded {
+            evidence: events[j].seq,
+            saved,
         },
-        (None, Some((evidence, saved))) => Outcome::Succeeded { evidence, saved },
-        (None, None) => Outcome::Unconfirmed,
+        (None, _) => Outcome::Unconfirmed,
+    }
+}
+
+/// The correlation id of a WebSocket message.
+fn correlation_of(event: &Event) -> Option<&str> {
+    match &event.kind {
+        EventKind::WsMessage(m) => m.correlation.as_deref(),
+        _ => None,
     }
 }
 
@@ -412,16 +417,6 @@ fn content_of(payload: &Value) -> Option<String> {
         Value::Object(fields) => main_text(fields),
         Value::Array(items) => items.iter().filter_map(content_of).max_by_key(String::len),
         _ => None,
-    }
-}
-
-/// True when `value` holds `content` as a string anywhere inside.
-pub fn carries(value: &Value, content: &str) -> bool {
-    match value {
-        Value::String(s) => normalize(s) == content,
-        Value::Array(items) => items.iter().any(|v| carries(v, content)),
-        Value::Object(map) => map.values().any(|v| carries(v, content)),
-        _ => false,
     }
 }
 
@@ -486,7 +481,275 @@ fn conversation_of(uri: &str, fields: &Map<String, Value>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The outcome as a scan of every event after the message: how
+    /// `ws_outcome` was computed before its indexes, kept to check them.
+    /// True when `value` holds `content` as a string anywhere inside.
+    fn carries(value: &Value, content: &str) -> bool {
+        match value {
+            Value::String(s) => normalize(s) == content,
+            Value::Array(items) => items.iter().any(|v| carries(v, content)),
+            Value::Object(map) => map.values().any(|v| carries(v, content)),
+            _ => false,
+        }
+    }
+
+    /// What followed a WebSocket message (`events[i]`) within the window.
+    ///
+    /// When the message carries a correlation id (a Socket.IO ack id, a
+    /// Phoenix `ref`, a JSON-RPC `id`), the first answer with that id decides:
+    /// an error fails it, anything else delivers it; an error with no id at
+    /// all, on the same session (connection, or Engine.IO session) before any
+    /// answer, fails it too. Otherwise an error on the same session fails it,
+    /// and an upstream message carrying the same content delivers it. Either
+    /// way the saved object is the first upstream payload carrying the content.
+    fn ws_outcome_by_scan(
+        events: &[Event],
+        reading: &Reading,
+        i: usize,
+        content: Option<&str>,
+        windows: Windows,
+    ) -> Outcome {
+        let sent = &events[i];
+        let correlation = match &sent.kind {
+            EventKind::WsMessage(m) => m.correlation.as_deref(),
+            _ => None,
+        };
+        let deadline = sent.t_us.saturating_add(windows.delivery_us);
+        let mut answered: Option<u64> = None;
+        let mut echo: Option<(u64, Option<Map<String, Value>>)> = None;
+        for (j, event) in events.iter().enumerate().skip(i + 1) {
+            if event.t_us > deadline {
+                break;
+            }
+            match &event.kind {
+                EventKind::WsMessage(m) if m.dir == Direction::UpstreamToClient => {
+                    let same_conn = reading.sessions[j] == reading.sessions[i];
+                    let answers = same_conn
+                        && correlation.is_some()
+                        && m.correlation.as_deref() == correlation;
+                    let payload = reading.payloads[j].as_ref();
+                    // An error answers it when it carries its id, or carries no
+                    // id at all and nothing has answered it yet.
+                    if same_conn
+                        && m.msg_role == Some(Role::Error)
+                        && (answers || (m.correlation.is_none() && answered.is_none()))
+                    {
+                        let reason = payload.map_or_else(|| "(no details)".to_owned(), error_text);
+                        return Outcome::Failed {
+                            evidence: vec![sent.seq, event.seq],
+                            status: None,
+                            error: None,
+                            reason: format!("error reply: {reason}"),
+                        };
+                    }
+                    if answers && answered.is_none() {
+                        answered = Some(event.seq);
+                    }
+                    if echo.is_none() {
+                        if let (Some(content), Some(value)) = (content, payload) {
+                            if carries(value, content) {
+                                let saved = match value {
+                                    Value::Object(o) => Some(o.clone()),
+                                    _ => None,
+                                };
+                                echo = Some((event.seq, saved));
+                            }
+                        }
+                    }
+                    if echo.is_some() && (answered.is_some() || correlation.is_none()) {
+                        break;
+                    }
+                }
+                EventKind::WsClose(c)
+                    if reading.sessions[j] == reading.sessions[i]
+                        && answered.is_none()
+                        && echo.is_none()
+                        && c.initiator == Side::Upstream
+                        && !c.is_normal() =>
+                {
+                    let how = c.code.map_or("dropped the connection".to_owned(), |code| {
+                        format!("closed the socket with {code}")
+                    });
+                    return Outcome::Failed {
+                        evidence: vec![sent.seq, event.seq],
+                        status: c.code,
+                        error: None,
+                        reason: format!("the upstream {how} right after the message"),
+                    };
+                }
+                _ => {}
+            }
+        }
+        match (answered, echo) {
+            (Some(evidence), saved) => Outcome::Succeeded {
+                evidence,
+                saved: saved.and_then(|(_, s)| s),
+            },
+            (None, Some((evidence, saved))) => Outcome::Succeeded { evidence, saved },
+            (None, None) => Outcome::Unconfirmed,
+        }
+    }
+
     use super::*;
+    use crate::event::Side;
+
+    /// Every WebSocket send of `events`: its outcome from the indexes
+    /// against the scan's; returns the outcomes.
+    fn outcomes_agree(events: &[Event], name: &str) -> Vec<Outcome> {
+        let reading = Reading::of(events);
+        let windows = Windows {
+            delivery_us: 2_000_000,
+        };
+        let mut outcomes = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            let EventKind::WsMessage(m) = &event.kind else {
+                continue;
+            };
+            let Some(payload) = &reading.payloads[i] else {
+                continue;
+            };
+            if m.dir != Direction::ClientToUpstream {
+                continue;
+            }
+            let content = content_of(payload);
+            let content = content.as_deref();
+            let outcome = ws_outcome(events, &reading, i, content, windows);
+            assert_eq!(
+                outcome,
+                ws_outcome_by_scan(events, &reading, i, content, windows),
+                "{name}: the send at seq {}",
+                event.seq
+            );
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    fn capture_lines(lines: &[String]) -> Vec<Event> {
+        let header = r#"{"type":"header","format_version":1,"wsdiag_version":"0.1.0","started_at":"2026-11-24T03:56:12Z","listen":"127.0.0.1:1","upstream":"http://127.0.0.1:2","body_limit":262144}"#;
+        let text = format!("{header}\n{}\n", lines.join("\n"));
+        crate::capture::reader::read(text.as_bytes(), std::path::Path::new("synthetic"))
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn a_sends_outcome_from_the_indexes_is_the_scans_on_every_recorded_capture() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        let mut dirs = vec![root.join("captures"), root.join("tests/fixtures")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "jsonl") {
+                    files.push(path);
+                }
+            }
+        }
+        let mut sends = 0;
+        for path in &files {
+            if let Ok(capture) = crate::capture::read_path(path) {
+                sends += outcomes_agree(&capture.events, &path.display().to_string()).len();
+            }
+        }
+        assert!(
+            files.len() > 20 && sends > 20,
+            "{} files, {sends} sends",
+            files.len()
+        );
+    }
+
+    /// Random chats on three sockets: sends with and without correlation
+    /// ids, echoes of recent contents on any socket, answers, error replies
+    /// with and without ids, abnormal closes by the upstream, messages a
+    /// few milliseconds to seconds apart, and a clock that goes back.
+    #[test]
+    fn a_sends_outcome_from_the_indexes_is_the_scans_on_random_chats() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut kinds = std::collections::BTreeMap::new();
+        for round in 0..20 {
+            let mut lines = Vec::new();
+            let mut t: u64 = 1_000_000;
+            for conn in 1..=3 {
+                lines.push(format!(
+                    r#"{{"seq":{conn},"t_us":{t},"conn":{conn},"type":"ws_handshake","exchange":{conn},"uri":"/ws/{conn}/","status":101,"accepted":true}}"#
+                ));
+            }
+            for seq in 4..600u64 {
+                t = match next(40) {
+                    0 => t.saturating_sub(3_000_000),
+                    1..=4 => t + 1_500_000,
+                    _ => t + next(200_000),
+                };
+                let conn = 1 + next(3);
+                let word = next(6);
+                let id = next(5);
+                let text = |v: String| serde_json::to_string(&v).unwrap();
+                let line = match next(10) {
+                    // The JSON dialect reads `type` and `request_id`.
+                    0..=3 => {
+                        let correlation = match next(2) {
+                            0 => format!(r#","request_id":"{id}""#),
+                            _ => String::new(),
+                        };
+                        let body =
+                            format!(r#"{{"type":"chat","message":"word {word}"{correlation}}}"#);
+                        format!(
+                            r#"{{"seq":{seq},"t_us":{t},"conn":{conn},"type":"ws_message","dir":"client_to_upstream","opcode":"text","len":1,"text":{}}}"#,
+                            text(body)
+                        )
+                    }
+                    4..=7 => {
+                        let body = match next(4) {
+                            0 => r#"{"type":"error","detail":"no"}"#.to_owned(),
+                            1 => format!(r#"{{"type":"error","detail":"no","request_id":"{id}"}}"#),
+                            2 => format!(r#"{{"type":"ack","request_id":"{id}"}}"#),
+                            _ => format!(
+                                r#"{{"type":"chat","data":{{"id":{seq},"message":"word  {word}"}}}}"#
+                            ),
+                        };
+                        format!(
+                            r#"{{"seq":{seq},"t_us":{t},"conn":{conn},"type":"ws_message","dir":"upstream_to_client","opcode":"text","len":1,"text":{}}}"#,
+                            text(body)
+                        )
+                    }
+                    8 if next(4) == 0 => format!(
+                        r#"{{"seq":{seq},"t_us":{t},"conn":{conn},"type":"ws_close","initiator":"upstream","code":1011,"reason":"boom","clean":true,"messages_sent":0,"messages_received":0}}"#
+                    ),
+                    _ => format!(
+                        r#"{{"seq":{seq},"t_us":{t},"conn":{conn},"type":"ws_message","dir":"upstream_to_client","opcode":"text","len":1,"text":{}}}"#,
+                        text(format!(r#"{{"type":"presence","user":"u{word}"}}"#))
+                    ),
+                };
+                lines.push(line);
+            }
+            let events = capture_lines(&lines);
+            for outcome in outcomes_agree(&events, &format!("round {round}")) {
+                let kind = match outcome {
+                    Outcome::Failed { reason, .. } if reason.starts_with("error reply") => "error",
+                    Outcome::Failed { .. } => "closed",
+                    Outcome::Succeeded { saved: Some(_), .. } => "echoed",
+                    Outcome::Succeeded { saved: None, .. } => "answered",
+                    Outcome::Unconfirmed => "unconfirmed",
+                };
+                *kinds.entry(kind).or_insert(0) += 1;
+            }
+        }
+        // Every kind of outcome came up, many times.
+        assert!(
+            kinds.len() == 5 && kinds.values().all(|&n| n > 20),
+            "{kinds:?}"
+        );
+    }
 
     #[test]
     fn conversations_come_from_paths_or_fields() {

@@ -1,10 +1,15 @@
 //! What the diagnosis reads of each event, once per diagnosis: the
 //! application payloads (by each socket's dialect), the session each
-//! WebSocket event belongs to, and an index of the saved objects every
-//! upstream message and successful response shows, by the text they hold.
+//! WebSocket event belongs to, an index of the saved objects every
+//! upstream message and successful response shows, by the text they hold,
+//! and the indexes a WebSocket send's outcome is looked up in: upstream
+//! messages by the texts they carry, by correlation id, error replies and
+//! abnormal closes by session.
 //!
-//! Everything else looks values up here instead of parsing payloads again,
-//! which keeps the diagnosis linear in the number of events.
+//! Everything else looks values up here instead of parsing payloads again
+//! or scanning the events after each send, which keeps the diagnosis
+//! linear in the number of events however many messages a second the
+//! capture holds.
 
 use std::collections::HashMap;
 
@@ -12,10 +17,10 @@ use serde_json::Value;
 
 use crate::dialects::Dialects;
 use crate::event::text::normalize;
-use crate::event::{Direction, Event, EventKind, Role};
+use crate::event::{Direction, Event, EventKind, Role, Side};
 
 /// A conversation between one client and the upstream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum Session {
     /// One WebSocket connection.
     Conn(u64),
@@ -45,6 +50,24 @@ pub(super) struct Reading {
     /// successful responses), by each normalized string they hold directly,
     /// in event order.
     shown: HashMap<String, Vec<Shown>>,
+    /// Upstream WebSocket messages (positions, in order) by each normalized
+    /// string their payload holds, at any depth.
+    carried: HashMap<String, Vec<usize>>,
+    /// Upstream WebSocket messages by session and correlation id.
+    correlated: HashMap<(Option<Session>, String), Vec<usize>>,
+    /// Upstream WebSocket error replies by session.
+    errors: HashMap<Option<Session>, Vec<usize>>,
+    /// Closes the upstream started with an abnormal code, by session.
+    closes: HashMap<Option<Session>, Vec<usize>>,
+    /// The latest `t_us` of the events up to each position.
+    latest: Vec<u64>,
+}
+
+/// The positions of `list` (ascending) after `after` and before `before`.
+pub(super) fn between(list: &[usize], after: usize, before: usize) -> &[usize] {
+    let start = list.partition_point(|&j| j <= after);
+    let end = list.partition_point(|&j| j < before);
+    &list[start..end.max(start)]
 }
 
 impl Reading {
@@ -55,7 +78,13 @@ impl Reading {
         let mut payloads = Vec::with_capacity(events.len());
         let mut sessions = Vec::with_capacity(events.len());
         let mut shown = HashMap::new();
-        for event in events {
+        let mut carried: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut correlated: HashMap<(Option<Session>, String), Vec<usize>> = HashMap::new();
+        let mut errors: HashMap<Option<Session>, Vec<usize>> = HashMap::new();
+        let mut closes: HashMap<Option<Session>, Vec<usize>> = HashMap::new();
+        let mut latest = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            latest.push(latest.last().copied().unwrap_or(0).max(event.t_us));
             dialects.observe(event);
             let conn_session = |conn: Option<u64>, by_conn: &HashMap<u64, Session>| {
                 let conn = conn?;
@@ -86,6 +115,18 @@ impl Reading {
                         Some(sid) => Some(Session::EngineIo(sid.clone())),
                         None => conn_session(event.conn, &by_conn),
                     };
+                    if upstream {
+                        if let Some(value) = &payload {
+                            index_carried(value, i, &mut carried);
+                        }
+                        if let Some(id) = &m.correlation {
+                            let key = (session.clone(), id.clone());
+                            correlated.entry(key).or_default().push(i);
+                        }
+                        if m.msg_role == Some(Role::Error) {
+                            errors.entry(session.clone()).or_default().push(i);
+                        }
+                    }
                     (payload, session)
                 }
                 EventKind::HttpResponse(r) if r.status < 400 => {
@@ -95,7 +136,13 @@ impl Reading {
                     }
                     (None, None)
                 }
-                EventKind::WsClose(_) => (None, conn_session(event.conn, &by_conn)),
+                EventKind::WsClose(c) => {
+                    let session = conn_session(event.conn, &by_conn);
+                    if c.initiator == Side::Upstream && !c.is_normal() {
+                        closes.entry(session.clone()).or_default().push(i);
+                    }
+                    (None, session)
+                }
                 _ => (None, None),
             };
             payloads.push(payload);
@@ -105,13 +152,75 @@ impl Reading {
             payloads,
             sessions,
             shown,
+            carried,
+            correlated,
+            errors,
+            closes,
+            latest,
         }
+    }
+
+    /// The position of the first event after `i` (in `events`, the events
+    /// read) whose `t_us` is past `deadline` (`events.len()` for none):
+    /// where a scan from `i` for what happened until `deadline` stops.
+    /// Found by bisection on the latest `t_us` so far, unless an event up
+    /// to `i` is already past the deadline (a clock that went back); then
+    /// by a scan.
+    pub fn window_end(&self, events: &[Event], i: usize, deadline: u64) -> usize {
+        if self.latest[i] <= deadline {
+            return self.latest.partition_point(|&t| t <= deadline);
+        }
+        events
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .find(|(_, e)| e.t_us > deadline)
+            .map_or(events.len(), |(j, _)| j)
+    }
+
+    /// Upstream messages (positions) whose payload holds `content`
+    /// (normalized) as a string, at any depth.
+    pub fn carrying(&self, content: &str) -> &[usize] {
+        self.carried.get(content).map_or(&[], Vec::as_slice)
+    }
+
+    /// Upstream messages of `session` with correlation id `id`.
+    pub fn correlated(&self, session: &Option<Session>, id: &str) -> &[usize] {
+        self.correlated
+            .get(&(session.clone(), id.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Upstream error replies of `session`.
+    pub fn errors(&self, session: &Option<Session>) -> &[usize] {
+        self.errors.get(session).map_or(&[], Vec::as_slice)
+    }
+
+    /// Abnormal closes the upstream started on `session`.
+    pub fn closes(&self, session: &Option<Session>) -> &[usize] {
+        self.closes.get(session).map_or(&[], Vec::as_slice)
     }
 
     /// The objects with an id that hold `content` (normalized) as one of
     /// their own string values, in event order.
     pub fn shown_with(&self, content: &str) -> &[Shown] {
         self.shown.get(content).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Adds position `i` under each normalized string `value` holds, at any
+/// depth.
+fn index_carried(value: &Value, i: usize, out: &mut HashMap<String, Vec<usize>>) {
+    match value {
+        Value::String(s) => {
+            let entries = out.entry(normalize(s)).or_default();
+            if entries.last() != Some(&i) {
+                entries.push(i);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| index_carried(v, i, out)),
+        Value::Object(o) => o.values().for_each(|v| index_carried(v, i, out)),
+        _ => {}
     }
 }
 
