@@ -425,3 +425,47 @@ fn probe_with_a_broken_template_says_how_to_write_one() {
         "{err}"
     );
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), a large
+/// capture's reading and diagnosis show their progress on stderr; with
+/// stderr piped, nothing is drawn and the report is the same.
+#[test]
+fn a_large_capture_shows_its_progress_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("large.jsonl");
+    crate::support::chat_capture(&capture, 100_000);
+    assert!(std::fs::metadata(&capture).unwrap().len() >= 16 << 20);
+    let log = dir.path().join("terminal.log");
+    let command = format!(
+        "'{}' diagnose '{}' > '{}'",
+        env!("CARGO_BIN_EXE_wsdiag"),
+        capture.display(),
+        dir.path().join("report.txt").display()
+    );
+    let script = Command::new("script")
+        .args(["-qfec", &command])
+        .arg(&log)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("`script` (util-linux) gives the command a terminal");
+    let drawn = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    assert_eq!(
+        script.status.code(),
+        Some(1),
+        "findings: exit code 1\n{drawn}"
+    );
+    assert!(drawn.contains("reading the capture"), "{drawn}");
+    assert!(drawn.contains("MiB"), "{drawn}");
+    assert!(drawn.contains("diagnosing 100000 events"), "{drawn}");
+
+    let piped = wsdiag(&["diagnose", capture.to_str().unwrap()], dir.path());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("reading the capture"), "{stderr}");
+    assert!(!stderr.contains("diagnosing"), "{stderr}");
+    let report = std::fs::read_to_string(dir.path().join("report.txt")).unwrap();
+    assert_eq!(
+        stdout(&piped),
+        report,
+        "the same report, with or without a terminal"
+    );
+}

@@ -496,39 +496,6 @@ async fn chromium_lists_live_findings_before_the_whole_diagnosis() {
     viewed.stop().await;
 }
 
-/// A capture of `n` events: the sample's header and exchanges, then chat
-/// messages both ways, numbered on.
-fn big_capture(path: &std::path::Path, n: usize) {
-    use std::io::Write;
-    let sample = std::fs::read_to_string(root().join("captures/demo.jsonl")).unwrap();
-    let mut lines = sample.lines();
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(out, "{}", lines.next().unwrap()).unwrap();
-    let mut seq = 0;
-    for line in lines.filter(|l| !l.contains("\"type\":\"trailer\"")) {
-        seq += 1;
-        writeln!(out, "{line}").unwrap();
-    }
-    while seq < n {
-        seq += 1;
-        let (dir, who) = if seq % 2 == 0 {
-            ("client_to_upstream", "alice")
-        } else {
-            ("upstream_to_client", "bob")
-        };
-        let text = format!("{{\\\"type\\\":\\\"chat_message\\\",\\\"message\\\":\\\"message {seq} from {who}\\\"}}");
-        writeln!(
-            out,
-            "{{\"seq\":{seq},\"t_us\":{},\"conn\":{},\"type\":\"ws_message\",\"dir\":\"{dir}\",\"opcode\":\"text\",\"len\":{},\"text\":\"{text}\",\"msg_type\":\"chat_message\"}}",
-            10_000 + seq * 50,
-            1 + seq % 2,
-            text.len() - 8
-        )
-        .unwrap();
-    }
-    out.flush().unwrap();
-}
-
 /// The panel's answer on a capture of thousands of actions is what the
 /// page shows of the whole diagnosis: 50 of them, with the counts of all,
 /// in a small fraction of the whole diagnosis's bytes.
@@ -536,7 +503,7 @@ fn big_capture(path: &std::path::Path, n: usize) {
 async fn the_diagnosis_panel_gets_what_it_shows_of_a_large_diagnosis() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("large.jsonl");
-    big_capture(&path, 5_000);
+    support::chat_capture(&path, 5_000);
     let (_show, url) = show_ui(&path, dir.path());
     let (status, panel) = get(&api(&url, "/api/diagnosis")).await;
     assert_eq!(status, StatusCode::OK);
@@ -558,7 +525,7 @@ async fn the_diagnosis_panel_gets_what_it_shows_of_a_large_diagnosis() {
 async fn a_hundred_thousand_events_stay_responsive() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.jsonl");
-    big_capture(&path, 100_000);
+    support::chat_capture(&path, 100_000);
     assert_eq!(
         wsdiag::capture::read_path(&path).unwrap().events.len(),
         100_000

@@ -116,17 +116,21 @@ pub enum ReadError {
 
 /// Reads the capture at `path`.
 pub fn read_path(path: &Path) -> Result<Capture, ReadError> {
+    read(BufReader::new(open(path)?), path)
+}
+
+/// Opens the capture file at `path` for [`read`]; a directory or a file
+/// that cannot be opened is an error that names it.
+pub fn open(path: &Path) -> Result<std::fs::File, ReadError> {
     if path.is_dir() {
         return Err(ReadError::Directory {
             path: path.to_owned(),
         });
     }
-    let io_err = |cause| ReadError::Io {
+    std::fs::File::open(path).map_err(|cause| ReadError::Io {
         path: path.to_owned(),
         cause,
-    };
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    read(BufReader::new(file), path)
+    })
 }
 
 /// Reads a capture from `input`; `path` names it in errors.

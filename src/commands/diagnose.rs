@@ -39,8 +39,13 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<Outcome> {
     // the redacted events, as `wsdiag export` makes its files.
     let shared = matches!(args.format, report::Format::Markdown | report::Format::Json);
     let rules = (shared && !args.no_redact).then(|| redact::Rules::new(Vec::new(), Vec::new()));
-    let events = export::prepare(&capture, &export::Selection::default(), rules.as_ref()).events;
-    let diagnosis = diagnose::run(&events, &options);
+    let diagnosis = {
+        let what = format!("diagnosing {} events", capture.events.len());
+        let _progress = super::progress::Progress::working(&what, capture.events.len());
+        let selection = export::Selection::default();
+        let events = export::prepare(&capture, &selection, rules.as_ref()).events;
+        diagnose::run(&events, &options)
+    };
     let rendered = report::render(&diagnosis, args.format);
     match (args.format, shared && args.no_redact) {
         (report::Format::Json, redacted_not) => {

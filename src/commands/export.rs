@@ -29,6 +29,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let rules = (!args.no_redact)
         .then(|| redact::Rules::new(args.redact_key.clone(), args.redact_header.clone()));
     let command: Vec<String> = std::env::args().collect();
+    let what = format!(
+        "exporting {} events as {:?}: selecting, redacting, diagnosing, rendering",
+        capture.events.len(),
+        args.format
+    );
+    let progress = super::progress::Progress::working(&what, capture.events.len());
     let selected = export::prepare(&capture, &selection, rules.as_ref());
     let kept = selected
         .events
@@ -65,6 +71,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         &command.join(" "),
         &args.capture.display().to_string(),
     )?;
+    drop(progress);
     let (bytes, replaced) = (export.bytes, export.replaced);
     match &args.output {
         Some(path) => write_file(path, &bytes, args.no_redact).with_context(|| {

@@ -8,6 +8,7 @@ mod demo;
 mod diagnose;
 mod export;
 mod probe;
+mod progress;
 mod proxy;
 mod recording;
 mod replay;
@@ -39,13 +40,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Reads the capture at `path`; with a `--dialect`, its WebSockets are
-/// read again as that dialect.
+/// Reads the capture at `path` (a large one with its progress on a
+/// terminal); with a `--dialect`, its WebSockets are read again as that
+/// dialect.
 fn read_capture(
     path: &std::path::Path,
     dialect: crate::cli::DialectArgs,
 ) -> Result<crate::capture::Capture, crate::capture::ReadError> {
-    let mut capture = crate::capture::read_path(path)?;
+    let file = crate::capture::reader::open(path)?;
+    let progress = progress::Progress::reading(file.metadata().map_or(0, |m| m.len()));
+    let input = std::io::BufReader::with_capacity(1 << 16, progress.wrap(file));
+    let mut capture = crate::capture::reader::read(input, path)?;
+    drop(progress);
     for warning in &capture.warnings {
         crate::sink::console::note(&format!("Note: {}: {warning}.", path.display()));
     }

@@ -505,3 +505,36 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// A capture of `n` events: the sample's header and exchanges, then chat
+/// messages both ways, numbered on.
+pub fn chat_capture(path: &std::path::Path, n: usize) {
+    use std::io::Write;
+    let sample = std::fs::read_to_string(root().join("captures/demo.jsonl")).unwrap();
+    let mut lines = sample.lines();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "{}", lines.next().unwrap()).unwrap();
+    let mut seq = 0;
+    for line in lines.filter(|l| !l.contains("\"type\":\"trailer\"")) {
+        seq += 1;
+        writeln!(out, "{line}").unwrap();
+    }
+    while seq < n {
+        seq += 1;
+        let (dir, who) = if seq % 2 == 0 {
+            ("client_to_upstream", "alice")
+        } else {
+            ("upstream_to_client", "bob")
+        };
+        let text = format!("{{\\\"type\\\":\\\"chat_message\\\",\\\"message\\\":\\\"message {seq} from {who}\\\"}}");
+        writeln!(
+            out,
+            "{{\"seq\":{seq},\"t_us\":{},\"conn\":{},\"type\":\"ws_message\",\"dir\":\"{dir}\",\"opcode\":\"text\",\"len\":{},\"text\":\"{text}\",\"msg_type\":\"chat_message\"}}",
+            10_000 + seq * 50,
+            1 + seq % 2,
+            text.len() - 8
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+}
