@@ -481,9 +481,6 @@ fn conversation_of(uri: &str, fields: &Map<String, Value>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-
-    /// The outcome as a scan of every event after the message: how
-    /// `ws_outcome` was computed before its indexes, kept to check them.
     /// True when `value` holds `content` as a string anywhere inside.
     fn carries(value: &Value, content: &str) -> bool {
         match value {
@@ -494,15 +491,8 @@ mod tests {
         }
     }
 
-    /// What followed a WebSocket message (`events[i]`) within the window.
-    ///
-    /// When the message carries a correlation id (a Socket.IO ack id, a
-    /// Phoenix `ref`, a JSON-RPC `id`), the first answer with that id decides:
-    /// an error fails it, anything else delivers it; an error with no id at
-    /// all, on the same session (connection, or Engine.IO session) before any
-    /// answer, fails it too. Otherwise an error on the same session fails it,
-    /// and an upstream message carrying the same content delivers it. Either
-    /// way the saved object is the first upstream payload carrying the content.
+    /// The outcome as a scan of every event after the message: how
+    /// `ws_outcome` was computed before its indexes, kept to check them.
     fn ws_outcome_by_scan(
         events: &[Event],
         reading: &Reading,
