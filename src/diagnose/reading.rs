@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::dialects::Dialects;
 use crate::event::text::normalize;
-use crate::event::{Direction, Event, EventKind, Role, Side};
+use crate::event::{Direction, Event, EventKind, Role, Side, WsClose, WsMessage};
 
 /// A conversation between one client and the upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,8 +50,18 @@ pub(super) struct Reading {
     /// successful responses), by each normalized string they hold directly,
     /// in event order.
     shown: HashMap<String, Vec<Shown>>,
-    /// Upstream WebSocket messages (positions, in order) by each normalized
-    /// string their payload holds, at any depth.
+    /// What may answer a WebSocket send.
+    pub answers: Answers,
+    /// The latest `t_us` of the events up to each position.
+    latest: Vec<u64>,
+}
+
+/// The events that may answer a WebSocket send, by what a send's outcome
+/// looks them up by (`attempt::ws_outcome`); positions, in order.
+#[derive(Default)]
+pub(super) struct Answers {
+    /// Upstream WebSocket messages by each normalized string their payload
+    /// holds, at any depth.
     carried: HashMap<String, Vec<usize>>,
     /// Upstream WebSocket messages by session and correlation id.
     correlated: HashMap<(Option<Session>, String), Vec<usize>>,
@@ -59,8 +69,58 @@ pub(super) struct Reading {
     errors: HashMap<Option<Session>, Vec<usize>>,
     /// Closes the upstream started with an abnormal code, by session.
     closes: HashMap<Option<Session>, Vec<usize>>,
-    /// The latest `t_us` of the events up to each position.
-    latest: Vec<u64>,
+}
+
+impl Answers {
+    /// Takes the upstream message at position `i`, read as `payload`.
+    fn message(
+        &mut self,
+        i: usize,
+        session: &Option<Session>,
+        m: &WsMessage,
+        payload: Option<&Value>,
+    ) {
+        if let Some(value) = payload {
+            index_carried(value, i, &mut self.carried);
+        }
+        if let Some(id) = &m.correlation {
+            let key = (session.clone(), id.clone());
+            self.correlated.entry(key).or_default().push(i);
+        }
+        if m.msg_role == Some(Role::Error) {
+            self.errors.entry(session.clone()).or_default().push(i);
+        }
+    }
+
+    /// Takes the close at position `i`.
+    fn close(&mut self, i: usize, session: &Option<Session>, close: &WsClose) {
+        if close.initiator == Side::Upstream && !close.is_normal() {
+            self.closes.entry(session.clone()).or_default().push(i);
+        }
+    }
+
+    /// Upstream messages whose payload holds `content` (normalized) as a
+    /// string, at any depth.
+    pub fn carrying(&self, content: &str) -> &[usize] {
+        self.carried.get(content).map_or(&[], Vec::as_slice)
+    }
+
+    /// Upstream messages of `session` with correlation id `id`.
+    pub fn correlated(&self, session: &Option<Session>, id: &str) -> &[usize] {
+        self.correlated
+            .get(&(session.clone(), id.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Upstream error replies of `session`.
+    pub fn errors(&self, session: &Option<Session>) -> &[usize] {
+        self.errors.get(session).map_or(&[], Vec::as_slice)
+    }
+
+    /// Abnormal closes the upstream started on `session`.
+    pub fn closes(&self, session: &Option<Session>) -> &[usize] {
+        self.closes.get(session).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// The positions of `list` (ascending) after `after` and before `before`.
@@ -78,10 +138,7 @@ impl Reading {
         let mut payloads = Vec::with_capacity(events.len());
         let mut sessions = Vec::with_capacity(events.len());
         let mut shown = HashMap::new();
-        let mut carried: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut correlated: HashMap<(Option<Session>, String), Vec<usize>> = HashMap::new();
-        let mut errors: HashMap<Option<Session>, Vec<usize>> = HashMap::new();
-        let mut closes: HashMap<Option<Session>, Vec<usize>> = HashMap::new();
+        let mut answers = Answers::default();
         let mut latest = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
             latest.push(latest.last().copied().unwrap_or(0).max(event.t_us));
@@ -116,16 +173,7 @@ impl Reading {
                         None => conn_session(event.conn, &by_conn),
                     };
                     if upstream {
-                        if let Some(value) = &payload {
-                            index_carried(value, i, &mut carried);
-                        }
-                        if let Some(id) = &m.correlation {
-                            let key = (session.clone(), id.clone());
-                            correlated.entry(key).or_default().push(i);
-                        }
-                        if m.msg_role == Some(Role::Error) {
-                            errors.entry(session.clone()).or_default().push(i);
-                        }
+                        answers.message(i, &session, m, payload.as_ref());
                     }
                     (payload, session)
                 }
@@ -138,9 +186,7 @@ impl Reading {
                 }
                 EventKind::WsClose(c) => {
                     let session = conn_session(event.conn, &by_conn);
-                    if c.initiator == Side::Upstream && !c.is_normal() {
-                        closes.entry(session.clone()).or_default().push(i);
-                    }
+                    answers.close(i, &session, c);
                     (None, session)
                 }
                 _ => (None, None),
@@ -152,10 +198,7 @@ impl Reading {
             payloads,
             sessions,
             shown,
-            carried,
-            correlated,
-            errors,
-            closes,
+            answers,
             latest,
         }
     }
@@ -176,29 +219,6 @@ impl Reading {
             .skip(i + 1)
             .find(|(_, e)| e.t_us > deadline)
             .map_or(events.len(), |(j, _)| j)
-    }
-
-    /// Upstream messages (positions) whose payload holds `content`
-    /// (normalized) as a string, at any depth.
-    pub fn carrying(&self, content: &str) -> &[usize] {
-        self.carried.get(content).map_or(&[], Vec::as_slice)
-    }
-
-    /// Upstream messages of `session` with correlation id `id`.
-    pub fn correlated(&self, session: &Option<Session>, id: &str) -> &[usize] {
-        self.correlated
-            .get(&(session.clone(), id.to_owned()))
-            .map_or(&[], Vec::as_slice)
-    }
-
-    /// Upstream error replies of `session`.
-    pub fn errors(&self, session: &Option<Session>) -> &[usize] {
-        self.errors.get(session).map_or(&[], Vec::as_slice)
-    }
-
-    /// Abnormal closes the upstream started on `session`.
-    pub fn closes(&self, session: &Option<Session>) -> &[usize] {
-        self.closes.get(session).map_or(&[], Vec::as_slice)
     }
 
     /// The objects with an id that hold `content` (normalized) as one of
