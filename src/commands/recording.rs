@@ -50,9 +50,8 @@ pub fn start(
     let start = Instant::now();
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     // First, so that a finding is in the log before the capture file's
-    // flush that may carry its event (the feed holds a finding back until
-    // it has sent the event it belongs under), and the last findings before
-    // the trailer reaches the file.
+    // flush that carries its event: the feed holds a finding back until it
+    // has sent the event it belongs under, and so sends it at once.
     if let Some(log) = viewer {
         sinks.push(Box::new(log.sink()));
     }

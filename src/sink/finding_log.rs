@@ -16,8 +16,10 @@ use super::{Sink, SinkError};
 use crate::diagnose::live::LiveFinding;
 use crate::event::Event;
 
-/// At most this many findings are kept; the oldest go first.
-pub const MAX_KEPT: usize = 10_000;
+/// At most this many findings are kept; the oldest go first. The panel
+/// lists 50, and the whole diagnosis covers the older ones; a finding with
+/// its explanation, source excerpt and comparison takes a few KiB.
+pub const MAX_KEPT: usize = 1_000;
 
 /// The shared log; clones read and write the same one.
 #[derive(Debug, Clone, Default)]

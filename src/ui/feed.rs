@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Source, UiBody};
 use crate::diagnose::live::LiveFinding;
 use crate::proxy::BoxError;
-use crate::sink::finding_log::FindingLog;
+use crate::sink::finding_log::{FindingLog, MAX_KEPT};
 
 /// Events per `events` message.
 const BATCH: usize = 1000;
@@ -162,6 +162,10 @@ impl Pending {
         let (new, cursor) = self.log.since(self.cursor);
         self.cursor = cursor;
         self.held.extend(new);
+        // Findings under events that never reach the file (its sink
+        // failed) are not held for ever.
+        let over = self.held.len().saturating_sub(MAX_KEPT);
+        self.held.drain(..over);
         let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
             .into_iter()
             .partition(|f| f.at <= sent);
@@ -200,9 +204,10 @@ async fn tail(source: Source, tx: mpsc::Sender<Bytes>, shutdown: CancellationTok
             }
         };
         let mut out = reader.take(&buf[..n]);
+        // The end: the trailer read, or the end of a finished file.
+        let done = n == 0 && (reader.trailer.is_some() || !source.live);
         if n == 0 {
             out.extend(reader.flush());
-            let done = reader.trailer.is_some() || !source.live;
             // At the end every finding goes, whatever event it is under.
             let sent = if done { u64::MAX } else { reader.last_seq };
             out.extend(pending.as_mut().and_then(|p| p.ready(sent)));
@@ -222,7 +227,7 @@ async fn tail(source: Source, tx: mpsc::Sender<Bytes>, shutdown: CancellationTok
         if n > 0 {
             continue;
         }
-        if reader.trailer.is_some() || !source.live {
+        if done {
             let trailer = reader.trailer.take().unwrap_or_else(|| "null".to_owned());
             let _ = tx.send(message("end", &trailer)).await;
             return;

@@ -81,16 +81,27 @@ struct PanelAction<'a> {
 #[derive(Debug, PartialEq, Serialize)]
 struct Tally {
     path: SendPath,
-    result: &'static str,
+    result: Verdict,
     count: usize,
 }
 
-/// The outcome's `result`, as the whole diagnosis's JSON names it.
-fn result(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Succeeded { .. } => "succeeded",
-        Outcome::Failed { .. } => "failed",
-        Outcome::Unconfirmed => "unconfirmed",
+/// An outcome's kind, named as the whole diagnosis's JSON names it (its
+/// `result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Verdict {
+    Succeeded,
+    Failed,
+    Unconfirmed,
+}
+
+impl Verdict {
+    fn of(outcome: &Outcome) -> Verdict {
+        match outcome {
+            Outcome::Succeeded { .. } => Verdict::Succeeded,
+            Outcome::Failed { .. } => Verdict::Failed,
+            Outcome::Unconfirmed => Verdict::Unconfirmed,
+        }
     }
 }
 
@@ -138,7 +149,7 @@ impl<'a> PanelAction<'a> {
     fn of(action: &'a Action, all: &'a [Attempt], cited: &HashSet<u64>) -> PanelAction<'a> {
         let mut tally: Vec<Tally> = Vec::new();
         for attempt in action.attempts.iter().map(|&i| &all[i]) {
-            let result = result(&attempt.outcome);
+            let result = Verdict::of(&attempt.outcome);
             match tally
                 .iter_mut()
                 .find(|t| t.path == attempt.path && t.result == result)
@@ -263,17 +274,17 @@ mod tests {
             [
                 Tally {
                     path: SendPath::Rest,
-                    result: "unconfirmed",
+                    result: Verdict::Unconfirmed,
                     count: 6
                 },
                 Tally {
                     path: SendPath::Rest,
-                    result: "failed",
+                    result: Verdict::Failed,
                     count: 2
                 },
                 Tally {
                     path: SendPath::Ws,
-                    result: "unconfirmed",
+                    result: Verdict::Unconfirmed,
                     count: 2
                 },
             ]

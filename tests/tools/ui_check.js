@@ -37,7 +37,8 @@
 // --live-findings (the viewer of a running proxy, opened after the demo's
 // REST POST failed): holds the page's /api/diagnosis requests, so only the
 // feed's live findings can fill the panel, and checks that it lists the
-// failure's finding under "Found live since", with the expected exception,
+// failure's finding under the live section's title ("Found live, as the
+// failures happened"), with the expected exception,
 // and that clicking it highlights its events; then lets the diagnosis
 // through and checks that the whole diagnosis takes the live section's
 // place, with the same finding. Writes <out-dir>/live-findings.png.

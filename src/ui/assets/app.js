@@ -1090,6 +1090,9 @@
       if (text !== S.diagText) {
         S.diagText = text;
         S.diag = JSON.parse(text);
+        // The live findings it covers are its own now.
+        const covers = typeof S.diag.covers === 'number' ? S.diag.covers : 0;
+        for (const [key, x] of S.live) if (x.at <= covers) S.live.delete(key);
         renderDiagnosis();
       } else if (hadError) renderDiagnosis();
     } catch (err) {
@@ -1155,7 +1158,7 @@
         head.textContent = S.diagError ? `unavailable (${S.diagError})` : 'loading…';
         return;
       }
-      head.textContent = `${plural(live.length, 'finding')} so far, found live · the whole diagnosis is on its way`;
+      head.textContent = `${plural(live.length, 'finding')} so far, found live · ${S.diagError ? `the whole diagnosis failed: ${S.diagError}` : 'the whole diagnosis is on its way'}`;
       head.className = 'has-findings';
       const frag = document.createDocumentFragment();
       liveBlock(frag, live, 'Found live, as the failures happened (the whole capture is being diagnosed)');
