@@ -1137,7 +1137,7 @@
     for (const x of S.live.values()) if (x.at > covers) shown.push(x);
     shown.sort((a, b) => a.at - b.at);
     // Its action is the live window's, not the report's: no side-by-side.
-    return shown.map((x) => Object.assign({}, x.finding, { action: null, live_at: x.at }));
+    return shown.map((x) => Object.assign({}, x.finding, { action: null }));
   }
   function liveBlock(frag, live, title) {
     S.liveShown = live;
