@@ -30,8 +30,9 @@ pub struct BodyOutcome {
     pub error: Option<(Side, String)>,
 }
 
+/// The start of a body kept for the capture, and its full length.
 #[derive(Debug, Default)]
-struct Kept {
+pub(super) struct Kept {
     chunks: Vec<Bytes>,
     kept: usize,
     len: u64,
@@ -39,6 +40,27 @@ struct Kept {
 }
 
 impl Kept {
+    /// Counts `data`, the body's next bytes, and keeps what fits under
+    /// `limit` (a `Bytes` clone, no copy).
+    pub fn take(&mut self, data: &Bytes, limit: usize) {
+        self.len += data.len() as u64;
+        let room = limit - self.kept;
+        if room > 0 && !data.is_empty() {
+            let take = data.slice(..data.len().min(room));
+            self.kept += take.len();
+            self.chunks.push(take);
+        }
+    }
+
+    /// What the body turned out to be, ended by `error` if it did not
+    /// reach its end.
+    pub fn ended(self, error: Option<(Side, String)>) -> BodyOutcome {
+        BodyOutcome {
+            error,
+            ..self.outcome()
+        }
+    }
+
     fn outcome(&self) -> BodyOutcome {
         let bytes = match self.chunks.as_slice() {
             [] => Bytes::new(),
@@ -190,15 +212,7 @@ where
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     let limit = this.limit;
-                    this.update(|k| {
-                        k.len += data.len() as u64;
-                        let room = limit - k.kept;
-                        if room > 0 && !data.is_empty() {
-                            let take = data.slice(..data.len().min(room));
-                            k.kept += take.len();
-                            k.chunks.push(take);
-                        }
-                    });
+                    this.update(|k| k.take(data, limit));
                 }
                 if this.inner.is_end_stream() {
                     this.end(None);

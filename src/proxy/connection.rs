@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -33,30 +33,9 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
     };
     recorder.record(Some(id), EventKind::ConnOpen(open)).await;
 
-    let service = service_fn({
-        let (conn, shared) = (conn.clone(), shared.clone());
-        move |req| route(req, conn.clone(), shared.clone())
-    });
-    // The connection lives in this block only: it owns the body of a
-    // response still streaming, whose recording task the code below waits
-    // for; dropping the connection first ends that body (recorded as cut
-    // off) instead of waiting for it forever.
-    let result = {
-        let http = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(shared.config.header_read_timeout)
-            // The client's header names reach the upstream in their case.
-            .preserve_header_case(true)
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        tokio::pin!(http);
-        tokio::select! {
-            result = http.as_mut() => result,
-            () = shared.shutdown.cancelled() => {
-                http.as_mut().graceful_shutdown();
-                tokio::time::timeout(shared.config.shutdown_grace, http).await.unwrap_or(Ok(()))
-            }
-        }
+    let result = match super::h1::serve(stream, &conn, &shared).await {
+        super::h1::End::Closed => Ok(()),
+        super::h1::End::HandOff(io) => serve_hyper(io, &conn, &shared).await,
     };
     if let Err(e) = result {
         let kind = super::error::recognize(&e).unwrap_or(ErrorKind::Io);
@@ -74,6 +53,38 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, shared: 
     }
 }
 
+/// Serves the rest of a connection the forwarder handed over with hyper:
+/// WebSocket upgrades and HTTP/1.0 clients.
+async fn serve_hyper(
+    io: super::h1::Prefixed<TcpStream>,
+    conn: &Arc<ConnState>,
+    shared: &Arc<Shared>,
+) -> Result<(), hyper::Error> {
+    let service = service_fn({
+        let (conn, shared) = (conn.clone(), shared.clone());
+        move |req| route(req, conn.clone(), shared.clone())
+    });
+    // The connection lives in this function only: it owns the body of a
+    // response still streaming, whose recording task the caller waits
+    // for; dropping the connection first ends that body (recorded as cut
+    // off) instead of waiting for it forever.
+    let http = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_read_timeout)
+        // The client's header names reach the upstream in their case.
+        .preserve_header_case(true)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(http);
+    tokio::select! {
+        result = http.as_mut() => result,
+        () = shared.shutdown.cancelled() => {
+            http.as_mut().graceful_shutdown();
+            tokio::time::timeout(shared.config.shutdown_grace, http).await.unwrap_or(Ok(()))
+        }
+    }
+}
+
 /// hyper's service function: one call per request on a connection. A
 /// WebSocket upgrade goes to [`super::upgrade`], anything else to
 /// [`super::forward`], unless it is refused.
@@ -83,7 +94,11 @@ async fn route(
     shared: Arc<Shared>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let exchange = Exchange::start(conn, shared).await;
-    let response = if let Some((status, message)) = refusal(&req, &exchange.shared.via) {
+    let looped = headers::came_through(req.headers(), &exchange.shared.via);
+    let target = req.uri().to_string();
+    let response = if let Some((status, message)) =
+        super::refusal::refusal(req.method().as_str(), &target, looped)
+    {
         exchange
             .record_request(RequestHead::of(&req), BodyOutcome::default())
             .await;
@@ -96,38 +111,4 @@ async fn route(
         super::forward::forward(req, exchange).await
     };
     Ok(response)
-}
-
-/// Why a request is refused rather than forwarded, if it is: one that
-/// carries this proxy's own `Via` went round in a loop (508 Loop Detected,
-/// RFC 5842), and wsdiag is a reverse proxy for one upstream that must never
-/// become an open proxy, so a forward-proxy request (`CONNECT`, or an
-/// absolute-form target naming a host) gets a clear refusal instead of being
-/// sent anywhere.
-fn refusal<B>(req: &Request<B>, via: &str) -> Option<(StatusCode, String)> {
-    if headers::came_through(req.headers(), via) {
-        let message = format!(
-            "forwarding loop: {} {} came back through this wsdiag (its Via); --upstream leads back to wsdiag itself: point it at your backend",
-            req.method(),
-            req.uri()
-        );
-        return Some((StatusCode::LOOP_DETECTED, message));
-    }
-    if req.method() == http::Method::CONNECT {
-        let message = format!(
-            "CONNECT {} refused: wsdiag is a reverse proxy for one upstream, not a forward proxy; \
-             point the client at wsdiag's address instead of using it as an HTTP proxy",
-            req.uri()
-        );
-        return Some((StatusCode::METHOD_NOT_ALLOWED, message));
-    }
-    if req.uri().authority().is_some() {
-        let message = format!(
-            "the absolute-form request target {} is refused: wsdiag forwards only to its upstream; \
-             send the path (origin-form), as browsers do",
-            req.uri()
-        );
-        return Some((StatusCode::BAD_REQUEST, message));
-    }
-    None
 }

@@ -30,6 +30,32 @@ pub(super) struct RequestHead {
 }
 
 impl RequestHead {
+    /// The head as the forwarder read it: `version` is `HTTP/1.1` or
+    /// `HTTP/1.0`, `headers` as [`crate::event::Headers`] keeps them.
+    pub fn new(
+        method: String,
+        uri: String,
+        version: &str,
+        headers: crate::event::Headers,
+    ) -> RequestHead {
+        RequestHead {
+            method,
+            uri,
+            version: version.to_owned(),
+            headers,
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request target.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
     pub fn of<B>(req: &Request<B>) -> RequestHead {
         RequestHead {
             method: req.method().to_string(),
@@ -76,7 +102,7 @@ impl Exchange {
     /// Records without waiting when the hub keeps up; otherwise from a
     /// task that the connection's next exchange waits for, so the order of
     /// events stays the order things happened.
-    fn record_soon(&self, kind: EventKind) {
+    pub fn record_soon(&self, kind: EventKind) {
         let recorder = &self.shared.recorder;
         let Err(event) = recorder.try_record(Some(self.conn.id), kind) else {
             return;
@@ -138,19 +164,7 @@ impl Exchange {
         message: String,
         status: StatusCode,
     ) -> Response<ProxyBody> {
-        let error = HttpError {
-            exchange: self.id,
-            side,
-            kind,
-            message: message.clone(),
-            status: Some(status.as_u16()),
-            duration_us: self.elapsed_us(),
-        };
-        self.record(EventKind::HttpError(error)).await;
-        let body = format!(
-            "wsdiag: {message}\n(upstream {}; the request was recorded)\n",
-            self.shared.config.upstream.display
-        );
+        let body = self.failure(side, kind, message, status).await;
         let mut response = Response::new(full(body));
         *response.status_mut() = status;
         response.headers_mut().insert(
@@ -158,6 +172,61 @@ impl Exchange {
             http::HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         response
+    }
+
+    /// Records a failure answered with `status`; returns the plain text
+    /// body of that answer, naming the upstream and the cause.
+    pub async fn failure(
+        &self,
+        side: Side,
+        kind: ErrorKind,
+        message: String,
+        status: StatusCode,
+    ) -> String {
+        let body = format!(
+            "wsdiag: {message}\n(upstream {}; the request was recorded)\n",
+            self.shared.config.upstream.display
+        );
+        let error = HttpError {
+            exchange: self.id,
+            side,
+            kind,
+            message,
+            status: Some(status.as_u16()),
+            duration_us: self.elapsed_us(),
+        };
+        self.record(EventKind::HttpError(error)).await;
+        body
+    }
+
+    /// What a response whose body ended as `outcome` is recorded as: an
+    /// `http_response`, or an `http_error` for a body cut off.
+    pub fn response_event(
+        &self,
+        status: u16,
+        headers: crate::event::Headers,
+        outcome: BodyOutcome,
+    ) -> EventKind {
+        match outcome.error {
+            None => EventKind::HttpResponse(HttpResponse {
+                exchange: self.id,
+                status,
+                headers,
+                body: outcome.payload,
+                duration_us: self.elapsed_us(),
+            }),
+            Some((side, message)) => EventKind::HttpError(HttpError {
+                exchange: self.id,
+                side,
+                kind: ErrorKind::Body,
+                message: format!(
+                    "response body cut off after {} bytes: {message}",
+                    outcome.payload.len
+                ),
+                status: Some(status),
+                duration_us: self.elapsed_us(),
+            }),
+        }
     }
 
     /// Passes the upstream's response to the client, recording it once its
@@ -176,26 +245,7 @@ impl Exchange {
         // next request on this connection cannot start before, so the order
         // holds without a task per exchange.
         let tee = TeeBody::on_end(body, limit, Side::Upstream, move |outcome| {
-            let kind = match outcome.error {
-                None => EventKind::HttpResponse(HttpResponse {
-                    exchange: self.id,
-                    status: status.as_u16(),
-                    headers: recorded_headers,
-                    body: outcome.payload,
-                    duration_us: self.elapsed_us(),
-                }),
-                Some((side, message)) => EventKind::HttpError(HttpError {
-                    exchange: self.id,
-                    side,
-                    kind: ErrorKind::Body,
-                    message: format!(
-                        "response body cut off after {} bytes: {message}",
-                        outcome.payload.len
-                    ),
-                    status: Some(status.as_u16()),
-                    duration_us: self.elapsed_us(),
-                }),
-            };
+            let kind = self.response_event(status.as_u16(), recorded_headers, outcome);
             self.record_soon(kind);
         });
         Response::from_parts(parts, tee.boxed_unsync())

@@ -11,60 +11,102 @@ use std::net::SocketAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// Fields that are hop-by-hop whether or not `Connection` names them.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("proxy-connection"),
-    HeaderName::from_static("keep-alive"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-];
+/// Header fields as the rules here read and change them: hyper's
+/// `HeaderMap`, or the list wsdiag's own forwarder keeps in the order and
+/// case the client sent ([`super::h1::head::FieldList`]). Names are
+/// compared without regard to case (RFC 9110 section 5.1).
+pub trait Fields {
+    /// Every value of the field `name`, in order.
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]>;
+    /// Removes every field named `name`.
+    fn remove(&mut self, name: &str);
+    /// Adds a field after the others.
+    fn append(&mut self, name: &'static str, value: &[u8]);
+    /// Replaces every field named `name` by one with `value`.
+    fn set(&mut self, name: &'static str, value: &[u8]);
 
-/// Removes hop-by-hop fields from `headers`, including those `Connection`
-/// lists.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    /// The first value of `name`.
+    fn first(&self, name: &str) -> Option<&[u8]> {
+        self.values(name).next()
     }
 }
 
-/// True when `headers` ask for a WebSocket upgrade (RFC 6455 section 4.1):
+impl Fields for HeaderMap {
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
+        self.get_all(name).iter().map(HeaderValue::as_bytes)
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            HeaderMap::remove(self, name);
+        }
+    }
+
+    fn append(&mut self, name: &'static str, value: &[u8]) {
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            HeaderMap::append(self, HeaderName::from_static(name), value);
+        }
+    }
+
+    fn set(&mut self, name: &'static str, value: &[u8]) {
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            self.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+/// Fields that are hop-by-hop whether or not `Connection` names them.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+];
+
+/// The comma-separated elements of every `name` field, trimmed, empty
+/// ones left out (RFC 9110 section 5.6.1).
+fn elements<'a>(fields: &'a impl Fields, name: &'a str) -> impl Iterator<Item = &'a str> {
+    fields
+        .values(name)
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// True when a `name` field lists `token` (case-insensitive), as
+/// `Connection: keep-alive, Upgrade` lists `upgrade`.
+pub fn has_token(fields: &impl Fields, name: &str, token: &str) -> bool {
+    elements(fields, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// Removes hop-by-hop fields from `fields`, including those `Connection`
+/// lists.
+pub fn strip_hop_by_hop(fields: &mut impl Fields) {
+    let named: Vec<String> = elements(fields, "connection")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    for name in &named {
+        fields.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        fields.remove(name);
+    }
+}
+
+/// True when `fields` ask for a WebSocket upgrade (RFC 6455 section 4.1):
 /// `Connection` lists `upgrade` and `Upgrade` names `websocket`.
-pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    let has_token = |name: header::HeaderName, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
-    has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
+pub fn is_websocket_upgrade(fields: &impl Fields) -> bool {
+    has_token(fields, "connection", "upgrade") && has_token(fields, "upgrade", "websocket")
 }
 
 /// Values of a comma-separated header across all its lines, trimmed.
-pub fn list(headers: &HeaderMap, name: &str) -> Vec<String> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect()
+pub fn list(fields: &impl Fields, name: &str) -> Vec<String> {
+    elements(fields, name).map(str::to_owned).collect()
 }
 
 /// What [`prepare_request`] needs to know about the hop.
@@ -89,56 +131,44 @@ pub fn via_entry() -> String {
     format!("1.1 wsdiag-{:x}{nanos:08x}", std::process::id())
 }
 
-/// True when `headers` carry `via` (this proxy's entry): the request came
+/// True when `fields` carry `via` (this proxy's entry): the request came
 /// back through this proxy, a forwarding loop.
-pub fn came_through(headers: &HeaderMap, via: &str) -> bool {
-    headers
-        .get_all(header::VIA)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|entry| entry.trim() == via)
+pub fn came_through(fields: &impl Fields, via: &str) -> bool {
+    elements(fields, "via").any(|entry| entry == via)
 }
 
 /// Turns the client's request headers into the upstream's: strips
 /// hop-by-hop fields, adds `X-Forwarded-*` and this proxy's `Via`, applies
 /// the `Host` policy.
-pub fn prepare_request(headers: &mut HeaderMap, hop: &Hop<'_>) {
-    strip_hop_by_hop(headers);
-    let client_host = headers.get(header::HOST).cloned();
-    append_forwarded_for(headers, hop.peer);
-    if let Ok(via) = HeaderValue::from_str(hop.via) {
-        headers.append(header::VIA, via);
-    }
+pub fn prepare_request(fields: &mut impl Fields, hop: &Hop<'_>) {
+    strip_hop_by_hop(fields);
+    let client_host = fields.first("host").map(<[u8]>::to_vec);
+    append_forwarded_for(fields, hop.peer);
+    fields.append("via", hop.via.as_bytes());
     // A proxy in front of wsdiag (a TLS terminator) knows better: keep its
     // values, or Django's SECURE_PROXY_SSL_HEADER would see http.
-    headers
-        .entry(HeaderName::from_static("x-forwarded-proto"))
-        .or_insert(HeaderValue::from_static("http"));
+    if fields.first("x-forwarded-proto").is_none() {
+        fields.append("x-forwarded-proto", b"http");
+    }
     if let Some(host) = &client_host {
-        headers
-            .entry(HeaderName::from_static("x-forwarded-host"))
-            .or_insert(host.clone());
+        if fields.first("x-forwarded-host").is_none() {
+            fields.append("x-forwarded-host", host);
+        }
     }
     let host = match hop.rewrite_host_to {
-        Some(authority) => HeaderValue::from_str(authority).ok(),
-        None => client_host.or_else(|| HeaderValue::from_str(hop.upstream_authority).ok()),
+        Some(authority) => authority.as_bytes().to_vec(),
+        None => client_host.unwrap_or_else(|| hop.upstream_authority.as_bytes().to_vec()),
     };
-    if let Some(host) = host {
-        headers.insert(header::HOST, host);
-    }
+    fields.set("host", &host);
 }
 
-fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
-    let name = HeaderName::from_static("x-forwarded-for");
+fn append_forwarded_for(fields: &mut impl Fields, peer: SocketAddr) {
     let ip = peer.ip().to_string();
-    let value = match headers.get(&name).and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {ip}"),
+    let value = match fields.first("x-forwarded-for") {
+        Some(earlier) => format!("{}, {ip}", String::from_utf8_lossy(earlier)),
         None => ip,
     };
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert(name, value);
-    }
+    fields.set("x-forwarded-for", value.as_bytes());
 }
 
 /// Adds back the headers a WebSocket upgrade needs after

@@ -17,8 +17,11 @@ mod connection;
 mod error;
 mod exchange;
 mod forward;
+mod h1;
 pub mod head_tap;
 pub mod headers;
+mod linger;
+mod refusal;
 pub mod relay;
 mod upgrade;
 pub mod upstream;
@@ -91,7 +94,7 @@ struct Shared {
     /// Pooled client for plain requests.
     client: Client<upstream::Connector, ProxyBody>,
     /// Dedicated connections for WebSocket upgrades.
-    connector: upstream::UpgradeConnector,
+    connector: upstream::Dialer,
     /// Cancelled when shutdown starts: stop serving, close WebSockets (1001).
     shutdown: CancellationToken,
     /// Every task the proxy spawned, so shutdown can wait for them.
@@ -114,7 +117,7 @@ pub async fn run(
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector.clone());
-    let connector = upstream::UpgradeConnector::new(connector, config.connect_timeout);
+    let connector = upstream::Dialer::new(connector, config.connect_timeout);
     let shared = Arc::new(Shared {
         config,
         recorder,

@@ -6,7 +6,6 @@
 //! verification at all with `--insecure` (self-signed staging certificates).
 
 use std::net::SocketAddr;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::head_tap::{Head, HeadTap};
 
@@ -201,23 +201,43 @@ impl Upstream {
     }
 }
 
-/// Connects the dedicated connection of a WebSocket upgrade: plain TCP
-/// for an `http` upstream, TLS for an `https` one. The connection becomes
-/// the WebSocket, held for its whole life, and a plain socket is 1,104
-/// bytes smaller than the stream type that can also hold TLS.
+/// Makes wsdiag's own connections to the upstream: each client
+/// connection's for plain requests, and a WebSocket upgrade's, which
+/// becomes the socket and is held for its whole life. Plain TCP for an
+/// `http` upstream, TLS for an `https` one; a plain socket is 1,104 bytes
+/// smaller than the stream type that can also hold TLS.
 #[derive(Clone, Debug)]
-pub struct UpgradeConnector {
+pub struct Dialer {
     tcp: HttpConnector,
     tls: Connector,
 }
 
-impl UpgradeConnector {
+impl Dialer {
     /// `tls` (made by [`connector`]) for `https`, and plain TCP with the
     /// same `connect_timeout` for `http`.
-    pub fn new(tls: Connector, connect_timeout: Duration) -> UpgradeConnector {
-        UpgradeConnector {
+    pub fn new(tls: Connector, connect_timeout: Duration) -> Dialer {
+        Dialer {
             tcp: tcp_connector(connect_timeout),
             tls,
+        }
+    }
+}
+
+/// A connection to the upstream as the forwarder reads and writes it.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+impl Dialer {
+    /// A new connection to `target`, TLS for `https`. Errors are
+    /// [`super::error::classify`]'s to name.
+    pub async fn dial(&self, target: &Uri) -> Result<Box<dyn Io>, super::BoxError> {
+        if target.scheme() == Some(&Scheme::HTTP) {
+            let io = connect(self.tcp.clone(), target).await?;
+            Ok(Box::new(io.into_inner()))
+        } else {
+            let io = connect(self.tls.clone(), target).await?;
+            Ok(Box::new(hyper_util::rt::TokioIo::new(io)))
         }
     }
 }
@@ -228,7 +248,7 @@ impl UpgradeConnector {
 /// `stop` is cancelled if the upstream never answers. Returns the response
 /// and its head as read off the wire ([`Head::headers`]).
 pub async fn send_on_own_connection(
-    connector: &UpgradeConnector,
+    connector: &Dialer,
     target: &Uri,
     request: http::Request<http_body_util::Empty<bytes::Bytes>>,
     stop: tokio_util::sync::CancellationToken,

@@ -93,7 +93,7 @@ struct Live {
 struct Replay<'a> {
     options: &'a Options,
     client: Client<Connector, Full<Bytes>>,
-    connector: upstream::UpgradeConnector,
+    connector: upstream::Dialer,
     correlation: Correlation,
     live: BTreeMap<u64, Live>,
     polls: polling::Polls,
@@ -111,7 +111,7 @@ pub async fn run(
     let mut replay = Replay {
         options,
         client: Client::builder(TokioExecutor::new()).build(connector.clone()),
-        connector: upstream::UpgradeConnector::new(connector, options.timeout),
+        connector: upstream::Dialer::new(connector, options.timeout),
         correlation: Correlation::default(),
         live: BTreeMap::new(),
         polls: polling::Polls::default(),

@@ -2,6 +2,7 @@
 //! capture says.
 
 mod bad_input;
+mod framing;
 mod http;
 mod tls;
 mod upstream_faults;

@@ -23,9 +23,10 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
+use super::linger::linger;
 use crate::event::{Direction, Side, WsClose};
 use crate::sink::Recorder;
 
@@ -95,8 +96,8 @@ where
     };
     if ctx.shutdown.is_cancelled() {
         tokio::join!(
-            linger(client_rx.unsplit(client_tx)),
-            linger(upstream_rx.unsplit(upstream_tx))
+            linger(client_rx.unsplit(client_tx), LINGER),
+            linger(upstream_rx.unsplit(upstream_tx), LINGER)
         );
     }
     outcome(&shared, sent, received)
@@ -104,27 +105,6 @@ where
 
 /// How long a connection is drained before it is dropped on shutdown.
 const LINGER: Duration = Duration::from_secs(1);
-
-/// Ends a connection the way a server going away should (a lingering
-/// close): send FIN after everything written, then read and discard what
-/// the peer still sends until it ends too, for at most [`LINGER`].
-/// Dropping a socket with unread input would make the kernel reset the
-/// connection, and a peer that has not read wsdiag's close frame yet would
-/// lose it.
-async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S) {
-    let _ = tokio::time::timeout(LINGER, async {
-        let _ = socket.shutdown().await;
-        // On the heap: in the future's state it would cost every relay
-        // 4 KiB from start to end, for a moment at shutdown.
-        let mut sink = vec![0u8; 4096];
-        while let Ok(n) = socket.read(&mut sink).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
-}
 
 /// Stops the relay when the shutdown grace has passed since shutdown, or
 /// [`CLOSE_GRACE`] since one side's connection ended; then resolves.

@@ -1,0 +1,407 @@
+//! One exchange through the forwarder: the request forwarded on the
+//! client connection's own upstream connection, the response relayed as
+//! it streams, and all of it recorded, each message before its last bytes
+//! leave (so what the receiver does on getting them comes after it in the
+//! capture).
+
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::body::{self, Cut, Peer};
+use super::head::{self, Framing, RequestHead, ResponseHead};
+use super::{fail, Next};
+use crate::event::{ErrorEvent, ErrorKind, EventKind, Side};
+use crate::proxy::body::{BodyOutcome, Kept};
+use crate::proxy::exchange::{self, Exchange};
+use crate::proxy::headers::{self, Fields};
+use crate::proxy::upstream::Io;
+use crate::proxy::Shared;
+
+/// One exchange: the request forwarded, the response relayed, all of it
+/// recorded.
+pub(super) async fn exchange(
+    ex: &Exchange,
+    head: RequestHead,
+    client: &mut Peer<TcpStream>,
+    upstream: &mut Option<Peer<Box<dyn Io>>>,
+    out: &mut Vec<u8>,
+) -> Next {
+    let shared = &ex.shared;
+    let recorded_headers = head.fields.recorded();
+    let checked = refused(ex, &head);
+    let RequestHead {
+        method,
+        target,
+        mut fields,
+        ..
+    } = head;
+    let to_head = method == "HEAD";
+    let recorded = exchange::RequestHead::new(method, target, "HTTP/1.1", recorded_headers);
+    let (framing, distrusted) = match checked {
+        Ok(framing) => framing,
+        Err((kind, message, status)) => {
+            ex.record_request(recorded, BodyOutcome::default()).await;
+            return fail(ex, client, Side::Client, kind, message, status).await;
+        }
+    };
+    let mut close_after = distrusted || fields.wants_close(1);
+    headers::prepare_request(&mut fields, &ex.hop());
+    if framing == Framing::Chunked {
+        fields.remove("content-length");
+        fields.append("transfer-encoding", b"chunked");
+    }
+    let continue_first = framing != Framing::Empty
+        && client.buf.is_empty()
+        && headers::has_token(&fields, "expect", "100-continue");
+    out.clear();
+    for part in [
+        recorded.method().as_bytes(),
+        b" ",
+        shared.config.upstream.base_path.as_bytes(),
+        recorded.uri().as_bytes(),
+        b" HTTP/1.1\r\n",
+    ] {
+        out.extend_from_slice(part);
+    }
+    fields.write_to(out);
+    out.extend_from_slice(b"\r\n");
+
+    // A connection the upstream closed since the last exchange is
+    // replaced before it is used.
+    let reused = upstream.as_mut().is_some_and(|up| !closed(up));
+    if !reused {
+        *upstream = None;
+    }
+    let mut request = Unrecorded(Some(recorded));
+    let up = match connected(ex, upstream).await {
+        Ok(up) => up,
+        Err((kind, message, status)) => {
+            request.record(ex, Kept::default().ended(None)).await;
+            return fail(ex, client, Side::Upstream, kind, message, status).await;
+        }
+    };
+    if continue_first {
+        let _ = client.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+    }
+    let mut kept = Kept::default();
+    let limit = shared.recorder.body_limit();
+    let tail = match body::relay(client, &mut up.io, framing, out, &mut kept, limit).await {
+        Ok(tail) => Some(tail),
+        Err(Cut::From(message)) => {
+            // The client's body broke off: nothing more can be said to
+            // the upstream on this connection, or heard from the client.
+            *upstream = None;
+            let outcome = kept.ended(Some((Side::Client, message.clone())));
+            request.record(ex, outcome).await;
+            let message = format!("the request body was cut off: {message}");
+            let status = StatusCode::BAD_REQUEST;
+            return fail(ex, client, Side::Client, ErrorKind::Body, message, status).await;
+        }
+        // The upstream stopped taking the body: it may have answered
+        // already (a 413); the rest of the body is never read.
+        Err(Cut::To(_) | Cut::ShutDown) => {
+            close_after = true;
+            None
+        }
+    };
+    request.record(ex, kept.ended(None)).await;
+    let mut response = match &tail {
+        Some(tail) => match body::finish(&mut up.io, out, tail).await {
+            Ok(()) => read_response_head(up, shared).await,
+            Err(_) => Err(UpstreamFailure::Closed),
+        },
+        None => read_response_head(up, shared).await,
+    };
+    // A kept-alive connection the upstream closed as the request came
+    // (its keep-alive ran out): the request goes once more, on a new
+    // connection, when it went whole in one write (it is still in `out`).
+    if matches!(response, Err(UpstreamFailure::Closed))
+        && reused
+        && tail.as_ref().is_some_and(|t| t.whole)
+    {
+        *upstream = None;
+        response = match connected(ex, upstream).await {
+            Ok(up) => match up.io.write_all(out).await {
+                Ok(()) => read_response_head(up, shared).await,
+                Err(e) => Err(UpstreamFailure::Io(e)),
+            },
+            Err((kind, message, status)) => {
+                return fail(ex, client, Side::Upstream, kind, message, status).await
+            }
+        };
+    }
+    match response {
+        Ok(response) => {
+            relay_response(ex, response, to_head, client, upstream, out, close_after).await
+        }
+        Err(failure) => {
+            *upstream = None;
+            let (kind, message, status) = failure.described(shared);
+            fail(ex, client, Side::Upstream, kind, message, status).await
+        }
+    }
+}
+
+/// Why the request is not forwarded, if it is not: a refusal
+/// ([`crate::proxy::refusal`]) or framing that cannot be trusted; else how
+/// its body is framed and whether nothing after it can be trusted.
+fn refused(
+    ex: &Exchange,
+    head: &RequestHead,
+) -> Result<(Framing, bool), (ErrorKind, String, StatusCode)> {
+    let looped = headers::came_through(&head.fields, &ex.shared.via);
+    if let Some((status, message)) =
+        crate::proxy::refusal::refusal(&head.method, &head.target, looped)
+    {
+        return Err((ErrorKind::Refused, message, status));
+    }
+    head.framing()
+        .map_err(|e| (ErrorKind::Protocol, e.message, StatusCode::BAD_REQUEST))
+}
+
+/// A request head not recorded yet; recorded once, by the first
+/// [`Unrecorded::record`].
+struct Unrecorded(Option<exchange::RequestHead>);
+
+impl Unrecorded {
+    async fn record(&mut self, ex: &Exchange, body: BodyOutcome) {
+        if let Some(head) = self.0.take() {
+            ex.record_request(head, body).await;
+        }
+    }
+}
+
+/// The connection to the upstream: the kept-alive one, or a new one; or
+/// how the failure to connect is recorded and answered.
+async fn connected<'a>(
+    ex: &Exchange,
+    upstream: &'a mut Option<Peer<Box<dyn Io>>>,
+) -> Result<&'a mut Peer<Box<dyn Io>>, (ErrorKind, String, StatusCode)> {
+    if upstream.is_none() {
+        let up = dial(ex).await.map_err(|(kind, message)| {
+            let status = match kind {
+                ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            (kind, message, status)
+        })?;
+        *upstream = Some(up);
+    }
+    upstream.as_mut().ok_or_else(|| {
+        (
+            ErrorKind::Connect,
+            "no connection".to_owned(),
+            StatusCode::BAD_GATEWAY,
+        )
+    })
+}
+
+/// Ends when shutdown started and its grace ran out: a response still
+/// streaming then (server-sent events) is cut off, and recorded so.
+async fn shut_down(shared: &Shared) {
+    shared.shutdown.cancelled().await;
+    tokio::time::sleep(shared.config.shutdown_grace).await;
+}
+
+/// Whether the kept-alive connection `up` was closed by the upstream (or
+/// sent something unasked) since its last exchange.
+fn closed(up: &mut Peer<Box<dyn Io>>) -> bool {
+    use futures_util::FutureExt as _;
+    !up.buf.is_empty() || up.fill().now_or_never().is_some()
+}
+
+/// A new connection to the upstream, or why there is none.
+async fn dial(ex: &Exchange) -> Result<Peer<Box<dyn Io>>, (ErrorKind, String)> {
+    let config = &ex.shared.config;
+    let target = config
+        .upstream
+        .uri("/")
+        .map_err(|e| (ErrorKind::Connect, e.to_string()))?;
+    match ex.shared.connector.dial(&target).await {
+        Ok(io) => Ok(Peer::new(io)),
+        Err(e) => Err((
+            crate::proxy::error::classify(e.as_ref()),
+            crate::proxy::error::explain(e.as_ref(), &config.upstream.display),
+        )),
+    }
+}
+
+/// Why the upstream gave no usable response head.
+enum UpstreamFailure {
+    /// It closed the connection before a byte of it.
+    Closed,
+    /// It failed otherwise.
+    Io(std::io::Error),
+    /// Not within the response timeout.
+    Timeout,
+    /// What it sent is not an HTTP/1 response head.
+    Malformed(String),
+}
+
+impl UpstreamFailure {
+    /// The failure as recorded and answered.
+    fn described(self, shared: &Shared) -> (ErrorKind, String, StatusCode) {
+        let upstream = &shared.config.upstream.display;
+        match self {
+            UpstreamFailure::Closed => (
+                ErrorKind::Reset,
+                format!("the upstream {upstream} closed the connection without answering"),
+                StatusCode::BAD_GATEWAY,
+            ),
+            UpstreamFailure::Io(e) => (
+                crate::proxy::error::classify(&e),
+                crate::proxy::error::explain(&e, upstream),
+                StatusCode::BAD_GATEWAY,
+            ),
+            UpstreamFailure::Timeout => (
+                ErrorKind::Timeout,
+                format!(
+                    "the upstream did not answer within {:?} (--response-timeout)",
+                    shared.config.response_timeout
+                ),
+                StatusCode::GATEWAY_TIMEOUT,
+            ),
+            UpstreamFailure::Malformed(message) => (
+                ErrorKind::Protocol,
+                format!("the upstream {upstream} did not answer in HTTP/1: {message}"),
+                StatusCode::BAD_GATEWAY,
+            ),
+        }
+    }
+}
+
+/// Reads the response head, within the response timeout, passing over
+/// interim (1xx) responses as hyper did.
+async fn read_response_head(
+    up: &mut Peer<Box<dyn Io>>,
+    shared: &Shared,
+) -> Result<ResponseHead, UpstreamFailure> {
+    let deadline = tokio::time::Instant::now() + shared.config.response_timeout;
+    let mut any = false;
+    loop {
+        if !up.buf.is_empty() {
+            any = true;
+            match head::parse_response(&mut up.buf) {
+                Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
+                    continue
+                }
+                Ok(Some(head)) if head.status == 101 => {
+                    return Err(UpstreamFailure::Malformed(
+                        "101 Switching Protocols to a request that asked for no upgrade".into(),
+                    ))
+                }
+                Ok(Some(head)) => return Ok(head),
+                Ok(None) => {}
+                Err(e) => return Err(UpstreamFailure::Malformed(e.message)),
+            }
+        }
+        match tokio::time::timeout_at(deadline, up.fill()).await {
+            Ok(Ok(0)) if !any => return Err(UpstreamFailure::Closed),
+            Ok(Ok(0)) => {
+                return Err(UpstreamFailure::Malformed(
+                    "the connection closed in the middle of the response head".into(),
+                ))
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if !any && e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Err(UpstreamFailure::Closed)
+            }
+            Ok(Err(e)) => return Err(UpstreamFailure::Io(e)),
+            Err(_) => return Err(UpstreamFailure::Timeout),
+        }
+    }
+}
+
+/// Relays the response whose head is `response` to the client as it
+/// streams, and records it where its body ends.
+async fn relay_response(
+    ex: &Exchange,
+    response: ResponseHead,
+    to_head: bool,
+    client: &mut Peer<TcpStream>,
+    upstream: &mut Option<Peer<Box<dyn Io>>>,
+    out: &mut Vec<u8>,
+    close_after: bool,
+) -> Next {
+    let Some(up) = upstream.as_mut() else {
+        return Next::Close;
+    };
+    let framing = match response.framing(to_head) {
+        Ok(framing) => framing,
+        Err(message) => {
+            *upstream = None;
+            let message = format!("the upstream's response is malformed: {message}");
+            return fail(
+                ex,
+                client,
+                Side::Upstream,
+                ErrorKind::Protocol,
+                message,
+                StatusCode::BAD_GATEWAY,
+            )
+            .await;
+        }
+    };
+    let status = response.status;
+    let recorded = response.fields.recorded();
+    let upstream_closes =
+        framing == Framing::UntilClose || response.fields.wants_close(response.minor_version);
+    let close_client =
+        close_after || framing == Framing::UntilClose || ex.shared.shutdown.is_cancelled();
+    let mut fields = response.fields;
+    headers::strip_hop_by_hop(&mut fields);
+    if framing == Framing::Chunked {
+        fields.remove("content-length");
+        fields.append("transfer-encoding", b"chunked");
+    }
+    if close_client {
+        fields.append("connection", b"close");
+    }
+    out.clear();
+    out.extend_from_slice(format!("HTTP/1.1 {status} ").as_bytes());
+    out.extend_from_slice(&response.reason);
+    out.extend_from_slice(b"\r\n");
+    fields.write_to(out);
+    out.extend_from_slice(b"\r\n");
+    let mut kept = Kept::default();
+    let limit = ex.shared.recorder.body_limit();
+    let relayed = tokio::select! {
+        biased;
+        relayed = body::relay(up, &mut client.io, framing, out, &mut kept, limit) => relayed,
+        () = shut_down(&ex.shared) => Err(Cut::ShutDown),
+    };
+    let error = match &relayed {
+        Ok(_) => None,
+        Err(Cut::From(message)) => Some((Side::Upstream, message.clone())),
+        Err(Cut::To(e)) => Some((Side::Client, e.to_string())),
+        Err(Cut::ShutDown) => Some((Side::Proxy, "wsdiag shut down before its end".to_owned())),
+    };
+    let mut broken = error.is_some();
+    ex.record_soon(ex.response_event(status, recorded, kept.ended(error)));
+    if let Ok(tail) = &relayed {
+        if let Err(Cut::To(e)) = body::finish(&mut client.io, out, tail).await {
+            // Recorded whole a moment ago: the client left before the last
+            // bytes, which only this says.
+            broken = true;
+            let error = ErrorEvent {
+                side: Side::Client,
+                kind: ErrorKind::Reset,
+                message: format!(
+                    "the client left before the end of the response to exchange {}: {e}",
+                    ex.id
+                ),
+            };
+            ex.record_soon(EventKind::Error(error));
+        }
+    }
+    if broken || upstream_closes {
+        *upstream = None;
+    }
+    if broken || close_client {
+        let _ = client.io.shutdown().await;
+        Next::Close
+    } else {
+        Next::KeepAlive
+    }
+}

@@ -1,0 +1,413 @@
+//! How wsdiag's own HTTP/1.1 forwarder frames messages (RFC 9112), seen
+//! from raw sockets on both sides: header fields in their order and case,
+//! chunked bodies both ways, pipelined requests, a response delimited by
+//! the upstream's close, bodiless responses, `Expect: 100-continue`, a
+//! response that streams, an upload the client cuts off, and an upstream
+//! that answers before the upload ends.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wsdiag::event::{header, ErrorKind, EventKind, HttpError, HttpRequest, HttpResponse, Side};
+
+use crate::support::{self, Harness, Options, PATIENCE};
+
+/// What a scripted upstream does with one request: the raw request in,
+/// what to send back out (and whether to close after).
+type Script = Arc<dyn Fn(&[u8]) -> (Vec<u8>, bool) + Send + Sync>;
+
+/// The raw requests a scripted upstream received, in order.
+type Received = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// Reads one request from `stream` after `buf`: its head, then a body by
+/// `Content-Length` or up to the chunked coding's last chunk (good enough
+/// for the requests these tests send). `None` when the connection ends.
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let mut scrap = [0u8; 16384];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            let total = if head.contains("transfer-encoding: chunked") {
+                buf.windows(5)
+                    .position(|w| w == b"0\r\n\r\n")
+                    .map(|at| at + 5)
+            } else {
+                Some(end + 4 + length.unwrap_or(0))
+            };
+            if let Some(total) = total.filter(|t| *t <= buf.len()) {
+                return Some(buf.drain(..total).collect());
+            }
+        }
+        match stream.read(&mut scrap).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&scrap[..n]),
+        }
+    }
+}
+
+/// An upstream that answers each request as `script` says and keeps
+/// every request it received.
+async fn scripted(script: Script) -> (String, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received: Received = Arc::default();
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (script, kept) = (script.clone(), kept.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while let Some(request) = read_request(&mut stream, &mut buf).await {
+                    let (answer, close) = script(&request);
+                    kept.lock().unwrap().push(request);
+                    if stream.write_all(&answer).await.is_err() || close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), received)
+}
+
+/// Sends `raw` on a new connection and reads until the proxy closes it.
+async fn exchange(h: &Harness, raw: &[u8]) -> String {
+    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
+    tcp.write_all(raw).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut answer))
+        .await
+        .expect("the proxy did not close the connection")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn requests(c: &wsdiag::capture::Capture) -> Vec<HttpRequest> {
+    support::events(c, |e| match &e.kind {
+        EventKind::HttpRequest(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+fn responses(c: &wsdiag::capture::Capture) -> Vec<HttpResponse> {
+    support::events(c, |e| match &e.kind {
+        EventKind::HttpResponse(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+fn http_errors(c: &wsdiag::capture::Capture) -> Vec<HttpError> {
+    support::events(c, |e| match &e.kind {
+        EventKind::HttpError(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+/// The header lines of a raw message, in order.
+fn header_lines(raw: &str) -> Vec<&str> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+    head.split("\r\n").skip(1).collect()
+}
+
+#[tokio::test]
+async fn fields_keep_their_order_and_case_and_chunked_bodies_pass_both_ways() {
+    let answer = b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nX-Trace: t\r\nSet-Cookie: b=2\r\n\
+                   Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n";
+    let (upstream, received) = scripted(Arc::new(|_| (answer.to_vec(), false))).await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    let raw = "POST /api/items/ HTTP/1.1\r\nHost: app.test\r\nX-B: 1\r\nx-a: 2\r\nX-B: 3\r\n\
+               Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    let got = exchange(&h, raw.as_bytes()).await;
+
+    let sent = String::from_utf8(received.lock().unwrap()[0].clone()).unwrap();
+    let lines = header_lines(&sent);
+    assert_eq!(
+        lines[..4],
+        ["Host: app.test", "X-B: 1", "x-a: 2", "X-B: 3"],
+        "{sent}"
+    );
+    assert!(lines.contains(&"transfer-encoding: chunked"), "{sent}");
+    assert!(!lines.iter().any(|l| l.starts_with("Connection")), "{sent}");
+    assert!(
+        sent.ends_with("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+        "{sent}"
+    );
+
+    assert!(got.starts_with("HTTP/1.1 201 Created\r\n"), "{got}");
+    let lines = header_lines(&got);
+    assert_eq!(
+        lines[..3],
+        ["Set-Cookie: a=1", "X-Trace: t", "Set-Cookie: b=2"],
+        "{got}"
+    );
+    assert!(
+        got.ends_with("\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n"),
+        "{got}"
+    );
+
+    let capture = h.finish().await;
+    let request = &requests(&capture)[0];
+    assert_eq!(&request.body.bytes[..], b"hello world");
+    let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names[..4], ["host", "x-b", "x-a", "x-b"]);
+    let response = &responses(&capture)[0];
+    assert_eq!(
+        (response.status, &response.body.bytes[..]),
+        (201, &b"abcdefg"[..])
+    );
+    assert_eq!(header(&response.headers, "x-trace"), Some("t"));
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_and_recorded_in_order() {
+    let (upstream, _) = scripted(Arc::new(|request| {
+        let path = String::from_utf8_lossy(request)
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{path}",
+            path.len()
+        );
+        (answer.into_bytes(), false)
+    }))
+    .await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    let got = exchange(
+        &h,
+        b"GET /one HTTP/1.1\r\nHost: a\r\n\r\nPOST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc\
+          GET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let bodies: Vec<&str> = got
+        .split("HTTP/1.1 200 OK\r\n")
+        .skip(1)
+        .map(|r| r.split("\r\n\r\n").nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(bodies, ["/one", "/two", "/three"], "{got}");
+    let capture = h.finish().await;
+    let order: Vec<String> = capture
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::HttpRequest(r) => Some(format!("> {}", r.uri)),
+            EventKind::HttpResponse(r) => {
+                Some(format!("< {}", String::from_utf8_lossy(&r.body.bytes)))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        ["> /one", "< /one", "> /two", "< /two", "> /three", "< /three"]
+    );
+    assert_eq!(&requests(&capture)[1].body.bytes[..], b"abc");
+}
+
+#[tokio::test]
+async fn a_response_ended_by_the_upstreams_close_reaches_the_client_whole() {
+    let answer = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it, however long";
+    let (upstream, _) = scripted(Arc::new(|_| (answer.to_vec(), true))).await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    // Keep-alive is asked for; the proxy still closes, as the body's end
+    // can only be told by the close.
+    let got = exchange(&h, b"GET /report HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(header_lines(&got).contains(&"connection: close"), "{got}");
+    assert!(got.ends_with("\r\n\r\nall of it, however long"), "{got}");
+    let capture = h.finish().await;
+    assert_eq!(
+        &responses(&capture)[0].body.bytes[..],
+        b"all of it, however long"
+    );
+}
+
+#[tokio::test]
+async fn head_204_and_304_answers_have_no_body_and_the_connection_goes_on() {
+    let (upstream, _) = scripted(Arc::new(|request| {
+        let answer: &[u8] = match &request[..5] {
+            b"HEAD " => b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+            b"DELET" => b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"GET /" if request.starts_with(b"GET /cached") => {
+                b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"
+            }
+            _ => b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast",
+        };
+        (answer.to_vec(), false)
+    }))
+    .await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    let got = exchange(
+        &h,
+        b"HEAD /file HTTP/1.1\r\nHost: a\r\n\r\nDELETE /item HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /cached HTTP/1.1\r\nHost: a\r\n\r\nGET /end HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let statuses: Vec<&str> = got.matches("HTTP/1.1 ").map(|_| "").collect();
+    assert_eq!(statuses.len(), 4, "{got}");
+    assert!(got.ends_with("\r\n\r\nlast"), "{got}");
+    let capture = h.finish().await;
+    let seen: Vec<(u16, u64)> = responses(&capture)
+        .iter()
+        .map(|r| (r.status, r.body.len))
+        .collect();
+    assert_eq!(seen, [(200, 0), (204, 0), (304, 0), (200, 4)]);
+}
+
+#[tokio::test]
+async fn expect_100_continue_gets_the_go_ahead_before_the_body_is_sent() {
+    let (upstream, received) = scripted(Arc::new(|_| {
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            false,
+        )
+    }))
+    .await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
+    tcp.write_all(b"PUT /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = vec![0u8; 25];
+    tokio::time::timeout(PATIENCE, tcp.read_exact(&mut first))
+        .await
+        .expect("no 100 Continue came")
+        .unwrap();
+    assert_eq!(first, b"HTTP/1.1 100 Continue\r\n\r\n");
+    tcp.write_all(b"hello").await.unwrap();
+    let mut rest = Vec::new();
+    tcp.read_to_end(&mut rest).await.unwrap();
+    assert!(String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200 OK"));
+    assert!(received.lock().unwrap()[0].ends_with(b"\r\n\r\nhello"));
+    let capture = h.finish().await;
+    assert_eq!(&requests(&capture)[0].body.bytes[..], b"hello");
+}
+
+#[tokio::test]
+async fn a_streaming_response_reaches_the_client_as_it_comes() {
+    // The upstream sends the head and a first event, and the rest only
+    // once the client has read that first event through the proxy.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (read_tx, read_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        read_request(&mut stream, &mut buf).await.unwrap();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n\
+                         c\r\ndata: first\n\r\n")
+            .await
+            .unwrap();
+        read_rx.await.unwrap();
+        stream
+            .write_all(b"d\r\ndata: second\n\r\n0\r\n\r\n")
+            .await
+            .unwrap();
+    });
+    let h = Harness::in_front_of(&format!("http://{addr}"), Options::default()).await;
+    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
+    tcp.write_all(b"GET /events HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut scrap = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("data: first") {
+        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut scrap))
+            .await
+            .expect("the first event never reached the client: the response was held back")
+            .unwrap();
+        assert!(n > 0, "closed before the first event");
+        seen.extend_from_slice(&scrap[..n]);
+    }
+    read_tx.send(()).unwrap();
+    tcp.read_to_end(&mut seen).await.unwrap();
+    assert!(String::from_utf8_lossy(&seen).ends_with("data: second\n\r\n0\r\n\r\n"));
+    let capture = h.finish().await;
+    assert_eq!(
+        &responses(&capture)[0].body.bytes[..],
+        b"data: first\ndata: second\n"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_the_client_cuts_off_is_recorded_as_cut() {
+    let (upstream, _) = scripted(Arc::new(|_| (b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), false))).await;
+    let mut h = Harness::in_front_of(&upstream, Options::default()).await;
+    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
+    tcp.write_all(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly ten b")
+        .await
+        .unwrap();
+    tcp.shutdown().await.unwrap();
+    h.recorded(|e| matches!(e.kind, EventKind::HttpError(_)))
+        .await;
+    drop(tcp);
+    let capture = h.finish().await;
+    let request = &requests(&capture)[0];
+    assert_eq!(
+        (&request.body.bytes[..], request.body.len),
+        (&b"only ten b"[..], 10)
+    );
+    let error = &http_errors(&capture)[0];
+    assert_eq!(
+        (error.side, error.kind),
+        (Side::Client, ErrorKind::Body),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_that_answers_before_the_upload_ends_is_relayed() {
+    // It reads the head only, refuses, and closes.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!")
+                .await;
+            // As servers do (a lingering close): the refusal is not lost
+            // to a reset while the upload still comes.
+            let _ = stream.shutdown().await;
+            let mut scrap = vec![0u8; 1 << 16];
+            let drain = async { while matches!(stream.read(&mut scrap).await, Ok(n) if n > 0) {} };
+            let _ = tokio::time::timeout(PATIENCE, drain).await;
+        }
+    });
+    let h = Harness::in_front_of(&format!("http://{addr}"), Options::default()).await;
+    let tcp = TcpStream::connect(h.proxy).await.unwrap();
+    let (mut rx, mut tx) = tcp.into_split();
+    let upload = tokio::spawn(async move {
+        let head = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 8388608\r\n\r\n";
+        let _ = tx.write_all(head).await;
+        let block = vec![b'x'; 1 << 16];
+        for _ in 0..128 {
+            if tx.write_all(&block).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut got = Vec::new();
+    tokio::time::timeout(PATIENCE, rx.read_to_end(&mut got))
+        .await
+        .expect("the upstream's early answer never reached the client")
+        .ok();
+    let got = String::from_utf8_lossy(&got).into_owned();
+    assert!(
+        got.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
+        "{got}"
+    );
+    assert!(got.ends_with("too big!"), "{got}");
+    upload.abort();
+    let capture = h.finish().await;
+    assert_eq!(responses(&capture)[0].status, 413);
+    assert!(requests(&capture)[0].body.len <= 8 << 20);
+}
