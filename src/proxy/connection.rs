@@ -1,7 +1,11 @@
 //! One accepted client connection: HTTP/1.1 with upgrades.
 //!
 //! The task records `conn_open`, serves requests until the client goes away
-//! or shutdown starts, and records `conn_close`; a connection upgraded to a
+//! or shutdown starts, and records `conn_close`. wsdiag's own forwarder
+//! ([`super::h1`]) serves plain requests; what it hands over (a WebSocket
+//! upgrade, an HTTP/1.0 client) hyper serves for the rest of the
+//! connection, routing each request to [`super::upgrade`] or
+//! [`super::forward`]. A connection upgraded to a
 //! WebSocket is closed by its frame relay instead. Failures of the connection (a
 //! malformed request, a header timeout, a reset) are recorded as `error`
 //! events with the client's side and end this connection only.

@@ -1,4 +1,7 @@
-//! Plain HTTP forwarding: the request goes to the upstream with only
+//! Plain HTTP forwarding through hyper, for the requests wsdiag's own
+//! forwarder ([`super::h1`]) hands over: those of an HTTP/1.0 client, and
+//! those after a refused WebSocket upgrade on the same connection. The
+//! request goes to the upstream (hyper's pooled client) with only
 //! hop-by-hop headers changed, its body streamed; the response comes back
 //! the same way. The request is recorded as soon as its body has been
 //! forwarded, so a request that never gets an answer is still captured.

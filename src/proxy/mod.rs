@@ -2,9 +2,11 @@
 //!
 //! [`run`] takes an already bound listener and a shutdown future (tests bind
 //! port 0 and drive the real proxy). Each accepted connection gets a task
-//! ([`connection`]) that serves HTTP/1.1 with upgrades: plain requests are
-//! forwarded ([`forward`]), WebSocket upgrades are bridged ([`upgrade`]) and
-//! their frames relayed both ways ([`relay`]). Everything observed becomes an
+//! ([`connection`]) that serves HTTP/1.1 with upgrades: plain requests go
+//! through wsdiag's own forwarder ([`h1`]), WebSocket upgrades are handed
+//! to hyper, bridged ([`upgrade`]) and their frames relayed both ways
+//! ([`relay`]); an HTTP/1.0 client's requests go through hyper too
+//! ([`forward`]). Everything observed becomes an
 //! event sent to the [`Recorder`]; this module never formats text for people
 //! and never writes files.
 //!
@@ -91,9 +93,9 @@ impl ProxyConfig {
 struct Shared {
     config: ProxyConfig,
     recorder: Recorder,
-    /// Pooled client for plain requests.
+    /// Pooled client for the plain requests hyper serves ([`forward`]).
     client: Client<upstream::Connector, ProxyBody>,
-    /// Dedicated connections for WebSocket upgrades.
+    /// wsdiag's own connections: the forwarder's, and WebSocket upgrades'.
     connector: upstream::Dialer,
     /// Cancelled when shutdown starts: stop serving, close WebSockets (1001).
     shutdown: CancellationToken,

@@ -221,14 +221,7 @@ impl Dialer {
             tls,
         }
     }
-}
 
-/// A connection to the upstream as the forwarder reads and writes it.
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
-
-impl Dialer {
     /// A new connection to `target`, TLS for `https`. Errors are
     /// [`super::error::classify`]'s to name.
     pub async fn dial(&self, target: &Uri) -> Result<Box<dyn Io>, super::BoxError> {
@@ -241,6 +234,11 @@ impl Dialer {
         }
     }
 }
+
+/// A connection to the upstream as the forwarder reads and writes it.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 /// Sends `request` on a connection of its own to `target` (a WebSocket
 /// upgrade needs one: the connection becomes the socket). The connection
