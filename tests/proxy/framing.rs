@@ -411,3 +411,79 @@ async fn an_upstream_that_answers_before_the_upload_ends_is_relayed() {
     assert_eq!(responses(&capture)[0].status, 413);
     assert!(requests(&capture)[0].body.len <= 8 << 20);
 }
+
+#[tokio::test]
+async fn an_http_1_0_client_is_answered_and_recorded() {
+    let h = Harness::start().await;
+    // No Host, no keep-alive: HTTP/1.0 as ab and old scripts send it.
+    let got = exchange(&h, b"GET /api/echo/ HTTP/1.0\r\n\r\n").await;
+    assert!(
+        got.starts_with("HTTP/1.0 200 ") || got.starts_with("HTTP/1.1 200 "),
+        "{got}"
+    );
+    assert!(got.contains("\"method\":\"GET\""), "{got}");
+    let capture = h.finish().await;
+    let request = &requests(&capture)[0];
+    assert_eq!(
+        (request.uri.as_str(), request.version.as_str()),
+        ("/api/echo/", "HTTP/1.0")
+    );
+    assert_eq!(responses(&capture)[0].status, 200);
+}
+
+#[tokio::test]
+async fn a_websocket_upgrade_after_plain_requests_on_one_connection_is_bridged() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let h = Harness::start().await;
+    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
+    tcp.write_all(b"GET /api/echo/ HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    // Read that answer whole (its Content-Length), then upgrade the same
+    // connection, as a browser may.
+    let mut got = Vec::new();
+    let mut scrap = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut scrap))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed after the plain request");
+        got.extend_from_slice(&scrap[..n]);
+        let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        let Some(end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let length: usize = text[..end]
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a Content-Length");
+        if got.len() >= end + 4 + length {
+            break;
+        }
+    }
+    let url = format!("ws://{}/ws/echo/", h.proxy);
+    let (mut ws, response) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    assert_eq!(response.status(), 101);
+    ws.send(Message::Text("same connection".into()))
+        .await
+        .unwrap();
+    let echoed = tokio::time::timeout(PATIENCE, ws.next()).await.unwrap();
+    assert_eq!(
+        echoed.unwrap().unwrap(),
+        Message::Text("same connection".into())
+    );
+    ws.close(None).await.unwrap();
+    drop(ws);
+    let capture = h.finish().await;
+    let uris: Vec<String> = requests(&capture).iter().map(|r| r.uri.clone()).collect();
+    assert_eq!(uris, ["/api/echo/", "/ws/echo/"]);
+    assert_eq!(capture.trailer().unwrap().connections, 1);
+    let ours = support::messages(&capture)
+        .iter()
+        .filter(|m| &m.payload.bytes[..] == b"same connection")
+        .count();
+    assert_eq!(ours, 2, "the message and its echo");
+}
