@@ -29,7 +29,7 @@ pub(super) async fn exchange(
 ) -> Next {
     let shared = &ex.shared;
     let recorded_headers = head.fields.recorded();
-    let checked = refused(ex, &head);
+    let admitted = admit(ex, &head);
     let RequestHead {
         method,
         target,
@@ -38,7 +38,7 @@ pub(super) async fn exchange(
     } = head;
     let to_head = method == "HEAD";
     let recorded = exchange::RequestHead::new(method, target, "HTTP/1.1", recorded_headers);
-    let (framing, distrusted) = match checked {
+    let (framing, distrusted) = match admitted {
         Ok(framing) => framing,
         Err((kind, message, status)) => {
             ex.record_request(recorded, BodyOutcome::default()).await;
@@ -85,6 +85,7 @@ pub(super) async fn exchange(
         let _ = client.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
     }
     let mut kept = Kept::default();
+    let mut cut = None;
     let limit = shared.recorder.body_limit();
     let tail = match body::relay(client, &mut up.io, framing, out, &mut kept, limit).await {
         Ok(tail) => Some(tail),
@@ -100,19 +101,25 @@ pub(super) async fn exchange(
         }
         // The upstream stopped taking the body: it may have answered
         // already (a 413); the rest of the body is never read.
-        Err(Cut::To(_) | Cut::ShutDown) => {
+        Err(Cut::To(e)) => {
+            close_after = true;
+            cut = Some((
+                Side::Upstream,
+                format!("the upstream stopped taking the body: {e}"),
+            ));
+            None
+        }
+        Err(Cut::ShutDown) => {
             close_after = true;
             None
         }
     };
-    request.record(ex, kept.ended(None)).await;
-    let mut response = match &tail {
-        Some(tail) => match body::finish(&mut up.io, out, tail).await {
-            Ok(()) => read_response_head(up, shared).await,
-            Err(_) => Err(UpstreamFailure::Closed),
-        },
-        None => read_response_head(up, shared).await,
-    };
+    request.record(ex, kept.ended(cut)).await;
+    if let Some(tail) = &tail {
+        // Failed, the upstream's answer (or its close) tells why.
+        let _ = body::finish(&mut up.io, out, tail).await;
+    }
+    let mut response = read_response_head(up, shared).await;
     // A kept-alive connection the upstream closed as the request came
     // (its keep-alive ran out): the request goes once more, on a new
     // connection, when it went whole in one write (it is still in `out`).
@@ -143,10 +150,11 @@ pub(super) async fn exchange(
     }
 }
 
-/// Why the request is not forwarded, if it is not: a refusal
-/// ([`crate::proxy::refusal`]) or framing that cannot be trusted; else how
-/// its body is framed and whether nothing after it can be trusted.
-fn refused(
+/// Whether the request is forwarded: how its body is framed, and whether
+/// nothing after it on the connection can be trusted; or why not, as
+/// recorded and answered (a refusal, [`crate::proxy::refusal`], or framing
+/// that cannot be read).
+fn admit(
     ex: &Exchange,
     head: &RequestHead,
 ) -> Result<(Framing, bool), (ErrorKind, String, StatusCode)> {
