@@ -32,6 +32,10 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// context switch, which cost more than recording the event.
 const BATCH_WAIT: Duration = Duration::from_millis(1);
 
+/// While draining, how many events go between two looks at the clock for
+/// [`FLUSH_INTERVAL`]: at 1,000,000 events a second, 64 µs.
+const CLOCK_EVERY: usize = 64;
+
 /// What the hub reports when the last recorder is gone.
 #[derive(Debug, Clone, Default)]
 pub struct HubReport {
@@ -124,7 +128,9 @@ impl Hub {
                         Err(TryRecvError::Disconnected) => break 'quiet,
                     }
                     drained += 1;
-                    if last_flush.elapsed() >= FLUSH_INTERVAL {
+                    // The clock is asked every so many events, not for
+                    // each (it was 1 % of the proxy's CPU under load).
+                    if drained % CLOCK_EVERY == 0 && last_flush.elapsed() >= FLUSH_INTERVAL {
                         self.flush();
                         last_flush = Instant::now();
                     }
