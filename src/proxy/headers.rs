@@ -155,11 +155,12 @@ pub fn prepare_request(fields: &mut impl Fields, hop: &Hop<'_>) {
             fields.append("x-forwarded-host", host);
         }
     }
-    let host = match hop.rewrite_host_to {
-        Some(authority) => authority.as_bytes().to_vec(),
-        None => client_host.unwrap_or_else(|| hop.upstream_authority.as_bytes().to_vec()),
-    };
-    fields.set("host", &host);
+    // The client's `Host` stays as it is, in place.
+    match (hop.rewrite_host_to, client_host) {
+        (Some(authority), _) => fields.set("host", authority.as_bytes()),
+        (None, None) => fields.set("host", hop.upstream_authority.as_bytes()),
+        (None, Some(_)) => {}
+    }
 }
 
 fn append_forwarded_for(fields: &mut impl Fields, peer: SocketAddr) {

@@ -367,7 +367,8 @@ async fn relay_response(
         fields.append("connection", b"close");
     }
     out.clear();
-    out.extend_from_slice(format!("HTTP/1.1 {status} ").as_bytes());
+    // Into the buffer as it is: no string made per response.
+    let _ = std::io::Write::write_fmt(out, format_args!("HTTP/1.1 {status} "));
     out.extend_from_slice(&response.reason);
     out.extend_from_slice(b"\r\n");
     fields.write_to(out);

@@ -174,28 +174,31 @@ fn range_in(base: &[u8], part: &[u8]) -> Range<usize> {
     start..start + part.len()
 }
 
-/// Takes the fields httparse found out of the head `raw` by their ranges.
-fn fields_of(raw: &Bytes, ranges: &[(Range<usize>, Range<usize>)]) -> FieldList {
-    FieldList(
-        ranges
-            .iter()
-            .map(|(name, value)| Field {
-                name: raw.slice(name.clone()),
-                value: raw.slice(value.clone()),
-            })
-            .collect(),
-    )
+/// Where one field's name and value are in a head.
+type FieldRanges = (Range<usize>, Range<usize>);
+
+/// Takes the fields httparse found out of the head `raw` by their ranges,
+/// with room for the few the proxy adds.
+fn fields_of(raw: &Bytes, ranges: &[FieldRanges]) -> FieldList {
+    let mut fields = Vec::with_capacity(ranges.len() + 4);
+    fields.extend(ranges.iter().map(|(name, value)| Field {
+        name: raw.slice(name.clone()),
+        value: raw.slice(value.clone()),
+    }));
+    FieldList(fields)
 }
 
-/// The ranges of each field's name and value within `base`.
+/// The ranges of each field's name and value within `base`, into
+/// `ranges` (on the stack: no allocation per head); returns how many.
 fn field_ranges(
     base: &[u8],
     headers: &[httparse::Header<'_>],
-) -> Vec<(Range<usize>, Range<usize>)> {
-    headers
-        .iter()
-        .map(|h| (range_in(base, h.name.as_bytes()), range_in(base, h.value)))
-        .collect()
+    ranges: &mut [FieldRanges; MAX_FIELDS],
+) -> usize {
+    for (slot, h) in ranges.iter_mut().zip(headers) {
+        *slot = (range_in(base, h.name.as_bytes()), range_in(base, h.value));
+    }
+    headers.len().min(MAX_FIELDS)
 }
 
 /// Reads a request head from the start of `buf`, taking its bytes off
@@ -219,7 +222,8 @@ pub fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
     if len > MAX_HEAD {
         return Err(HeadError::too_large("the request head is too large"));
     }
-    let ranges = field_ranges(buf, req.headers);
+    let mut ranges: [FieldRanges; MAX_FIELDS] = std::array::from_fn(|_| (0..0, 0..0));
+    let count = field_ranges(buf, req.headers, &mut ranges);
     let method = req.method.unwrap_or_default().to_owned();
     let target = req.path.unwrap_or_default().to_owned();
     let minor_version = req.version.unwrap_or(1);
@@ -228,7 +232,7 @@ pub fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
         method,
         target,
         minor_version,
-        fields: fields_of(&raw, &ranges),
+        fields: fields_of(&raw, &ranges[..count]),
         raw,
     }))
 }
@@ -251,7 +255,8 @@ pub fn parse_response(buf: &mut BytesMut) -> Parsed<ResponseHead> {
         }
         Err(e) => return Err(HeadError::malformed(e)),
     };
-    let ranges = field_ranges(buf, resp.headers);
+    let mut ranges: [FieldRanges; MAX_FIELDS] = std::array::from_fn(|_| (0..0, 0..0));
+    let count = field_ranges(buf, resp.headers, &mut ranges);
     let reason = resp.reason.map(|r| range_in(buf, r.as_bytes()));
     let status = resp.code.unwrap_or_default();
     let minor_version = resp.version.unwrap_or(1);
@@ -260,7 +265,7 @@ pub fn parse_response(buf: &mut BytesMut) -> Parsed<ResponseHead> {
         status,
         reason: reason.map_or_else(Bytes::new, |r| raw.slice(r)),
         minor_version,
-        fields: fields_of(&raw, &ranges),
+        fields: fields_of(&raw, &ranges[..count]),
     }))
 }
 
