@@ -10,7 +10,7 @@ set -euo pipefail
 
 CARGO_FUZZ_VERSION=0.13.2
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-TARGETS=(capture_reader error_pages frames message_classifier)
+TARGETS=(capture_reader error_pages frames http_heads message_classifier)
 
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1

@@ -57,6 +57,11 @@ fn frames_corpus_and_crashes_read_without_panicking() {
 }
 
 #[test]
+fn http_heads_corpus_and_crashes_read_without_panicking() {
+    replay("http_heads", targets::http_heads);
+}
+
+#[test]
 fn message_classifier_corpus_and_crashes_diagnose_without_panicking() {
     replay("message_classifier", targets::message_classifier);
 }

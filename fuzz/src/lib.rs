@@ -12,6 +12,7 @@ use bytes::Bytes;
 use wsdiag::capture::reader;
 use wsdiag::diagnose::{self, error_body::ErrorBody};
 use wsdiag::event::{self, Direction, Event, EventKind, Opcode, Payload, Side};
+use wsdiag::proxy::h1::{chunked, head};
 use wsdiag::proxy::relay::frame::{FrameReader, Piece};
 use wsdiag::proxy::relay::inflate::{Extensions, Inflater};
 use wsdiag::proxy::relay::message::Assembler;
@@ -259,4 +260,45 @@ pub fn synthetic_events(text: &str) -> Vec<Event> {
         }),
     );
     events
+}
+
+/// `http_heads`: bytes arriving from a client or an upstream, read by the
+/// forwarder as a request head and as a response head (with their
+/// framing and their fields as the capture keeps them), and as a chunked
+/// body.
+///
+/// The first byte sets the size of the pieces the chunked decoder is fed
+/// (1 to 256 bytes). The decoder must use no more than it is given, and
+/// its data ranges must lie within what it used.
+pub fn http_heads(data: &[u8]) {
+    let Some((&setup, wire)) = data.split_first() else {
+        return;
+    };
+    let mut buf = bytes::BytesMut::from(wire);
+    if let Ok(Some(request)) = head::parse_request(&mut buf) {
+        let _ = request.framing();
+        let _ = request.fields.recorded();
+        request.fields.write_to(&mut Vec::new());
+    }
+    let mut buf = bytes::BytesMut::from(wire);
+    if let Ok(Some(response)) = head::parse_response(&mut buf) {
+        let _ = response.framing(setup & 1 == 1);
+        let _ = response.fields.wants_close(response.minor_version);
+    }
+    let mut decoder = chunked::Decoder::default();
+    for piece in wire.chunks(usize::from(setup) + 1) {
+        match decoder.feed(piece) {
+            Ok(fed) => {
+                assert!(fed.used <= piece.len(), "used more than given");
+                assert!(
+                    fed.data.iter().all(|r| r.end <= fed.used),
+                    "data beyond what was used"
+                );
+                if decoder.is_done() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
 }

@@ -19,7 +19,7 @@ mod connection;
 mod error;
 mod exchange;
 mod forward;
-mod h1;
+pub mod h1;
 pub mod head_tap;
 pub mod headers;
 mod linger;

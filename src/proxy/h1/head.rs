@@ -168,10 +168,26 @@ impl HeadError {
 /// when more bytes are needed.
 type Parsed<T> = Result<Option<T>, HeadError>;
 
-/// The byte range of `part` within `base` (`part` is a slice of it).
+/// The byte range of `part` within `base`; empty when `part` is not a
+/// slice of it (httparse hands every name and value as one).
 fn range_in(base: &[u8], part: &[u8]) -> Range<usize> {
-    let start = part.as_ptr() as usize - base.as_ptr() as usize;
-    start..start + part.len()
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize);
+    match start.map(|start| start..start + part.len()) {
+        Some(range) if range.end <= base.len() => range,
+        _ => 0..0,
+    }
+}
+
+/// The reason phrase of the status line that starts `raw`, as sent:
+/// after `HTTP/1.1 200 `, up to the line's end. Read from the bytes, not
+/// from httparse, which gives an empty phrase (not a slice of the head)
+/// when it holds bytes above 0x7F (RFC 9110's obs-text).
+fn reason_of(raw: &Bytes) -> Bytes {
+    let line_end = raw.iter().position(|&b| b == b'\n').unwrap_or(0);
+    let line = raw.slice(..line_end);
+    let line = line.slice(..line.len() - usize::from(line.ends_with(b"\r")));
+    // `HTTP/1.1` (8 bytes), a space, three digits, a space.
+    line.get(13..).map_or_else(Bytes::new, |_| line.slice(13..))
 }
 
 /// Where one field's name and value are in a head.
@@ -257,13 +273,12 @@ pub fn parse_response(buf: &mut BytesMut) -> Parsed<ResponseHead> {
     };
     let mut ranges: [FieldRanges; MAX_FIELDS] = std::array::from_fn(|_| (0..0, 0..0));
     let count = field_ranges(buf, resp.headers, &mut ranges);
-    let reason = resp.reason.map(|r| range_in(buf, r.as_bytes()));
     let status = resp.code.unwrap_or_default();
     let minor_version = resp.version.unwrap_or(1);
     let raw = buf.split_to(len).freeze();
     Ok(Some(ResponseHead {
         status,
-        reason: reason.map_or_else(Bytes::new, |r| raw.slice(r)),
+        reason: reason_of(&raw),
         minor_version,
         fields: fields_of(&raw, &ranges[..count]),
     }))
@@ -465,6 +480,21 @@ mod tests {
         assert!(response("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n")
             .framing(false)
             .is_err());
+    }
+
+    #[test]
+    fn a_reason_phrase_passes_as_sent_even_with_bytes_above_0x7f() {
+        let reason = |raw: &[u8]| {
+            let head = parse_response(&mut BytesMut::from(raw)).unwrap().unwrap();
+            head.reason
+        };
+        assert_eq!(reason(b"HTTP/1.1 200 OK\r\n\r\n"), "OK");
+        assert_eq!(
+            reason(b"HTTP/1.1 500 Intern \xb6\xb6 clos\r\n\r\n"),
+            &b"Intern \xb6\xb6 clos"[..]
+        );
+        assert_eq!(reason(b"HTTP/1.1 204 \r\n\r\n"), "");
+        assert_eq!(reason(b"HTTP/1.1 204\r\n\r\n"), "");
     }
 
     #[test]

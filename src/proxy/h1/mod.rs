@@ -18,7 +18,7 @@
 //! HTTP/1.0 client (which needs a chunked answer decoded).
 
 mod body;
-mod chunked;
+pub mod chunked;
 mod exchange;
 pub mod head;
 mod prefixed;
@@ -37,7 +37,7 @@ use super::headers;
 use super::upstream::Io;
 use super::Shared;
 use crate::event::{ErrorEvent, ErrorKind, EventKind, Side};
-pub use prefixed::Prefixed;
+pub(super) use prefixed::Prefixed;
 
 /// How a connection's service by the forwarder ended.
 pub(super) enum End {
