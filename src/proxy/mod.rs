@@ -27,6 +27,7 @@ mod refusal;
 pub mod relay;
 mod upgrade;
 pub mod upstream;
+mod write_through;
 
 use std::future::Future;
 use std::sync::Arc;

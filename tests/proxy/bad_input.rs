@@ -13,18 +13,6 @@ use wsdiag::event::{ErrorKind, EventKind, Side};
 
 use crate::support::{self, next, send_text, Harness, Options, PATIENCE};
 
-/// Sends `raw` on a new connection and reads until the proxy closes it.
-async fn exchange(h: &Harness, raw: &[u8]) -> String {
-    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
-    tcp.write_all(raw).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut answer))
-        .await
-        .expect("the proxy did not close the connection")
-        .unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 /// The status code of the first response in `answer`.
 fn status(answer: &str) -> u16 {
     answer
@@ -36,11 +24,9 @@ fn status(answer: &str) -> u16 {
 
 /// The proxy still serves a normal request after the bad one.
 async fn still_serving(h: &Harness) {
-    let answer = exchange(
-        h,
-        b"GET /api/echo/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let answer = h
+        .exchange(b"GET /api/echo/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .await;
     assert_eq!(status(&answer), 200, "{answer}");
 }
 
@@ -55,7 +41,7 @@ fn client_errors(capture: &wsdiag::capture::Capture) -> Vec<ErrorKind> {
 #[tokio::test]
 async fn a_malformed_request_line_gets_400_and_is_recorded() {
     let h = Harness::start().await;
-    let answer = exchange(&h, b"GARBAGE\r\n\r\n").await;
+    let answer = h.exchange(b"GARBAGE\r\n\r\n").await;
     assert_eq!(status(&answer), 400);
     still_serving(&h).await;
     let capture = h.finish().await;
@@ -70,13 +56,13 @@ async fn a_header_flood_gets_431() {
         many.push_str(&format!("X-Flood-{i}: {}\r\n", "v".repeat(64)));
     }
     many.push_str("\r\n");
-    let answer = exchange(&h, many.as_bytes()).await;
+    let answer = h.exchange(many.as_bytes()).await;
     assert_eq!(status(&answer), 431, "{answer}");
     let huge = format!(
         "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
         "v".repeat(1 << 20)
     );
-    let answer = exchange(&h, huge.as_bytes()).await;
+    let answer = h.exchange(huge.as_bytes()).await;
     assert_eq!(status(&answer), 431, "{answer}");
     still_serving(&h).await;
     let capture = h.finish().await;
@@ -91,7 +77,7 @@ async fn conflicting_content_length_and_transfer_encoding_cannot_smuggle_a_reque
     let smuggle = b"POST /api/echo/ HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\
                     Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
                     GET /api/smuggled/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
-    let answer = exchange(&h, smuggle).await;
+    let answer = h.exchange(smuggle).await;
     let capture = h.finish().await;
     let uris = support::events(&capture, |e| match &e.kind {
         EventKind::HttpRequest(r) => Some(r.uri.clone()),
@@ -132,12 +118,12 @@ async fn a_client_sending_headers_byte_by_byte_is_cut_off_by_the_header_read_tim
 #[tokio::test]
 async fn an_upgrade_to_something_else_than_websocket_is_forwarded_as_a_plain_request() {
     let h = Harness::start().await;
-    let answer = exchange(
-        &h,
-        b"GET /api/echo/ HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings, close\r\n\
+    let answer = h
+        .exchange(
+            b"GET /api/echo/ HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings, close\r\n\
           Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status(&answer), 200, "{answer}");
     let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
     let seen = body.to_ascii_lowercase();
@@ -151,16 +137,12 @@ async fn an_upgrade_to_something_else_than_websocket_is_forwarded_as_a_plain_req
 #[tokio::test]
 async fn connect_and_absolute_form_requests_are_refused_never_forwarded() {
     let h = Harness::start().await;
-    let answer = exchange(
-        &h,
-        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n",
+    let answer = h.exchange(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(status(&answer), 405, "{answer}");
     assert!(answer.contains("not a forward proxy"), "{answer}");
-    let answer = exchange(
-        &h,
-        b"GET http://example.com/secret HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+    let answer = h.exchange(b"GET http://example.com/secret HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(status(&answer), 400, "{answer}");

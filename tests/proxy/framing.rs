@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wsdiag::event::{header, ErrorKind, EventKind, HttpError, HttpRequest, HttpResponse, Side};
+use wsdiag::event::{header, ErrorKind, EventKind, HttpError, Side};
 
 use crate::support::{self, Harness, Options, PATIENCE};
 
@@ -75,32 +75,6 @@ async fn scripted(script: Script) -> (String, Received) {
     (format!("http://{addr}"), received)
 }
 
-/// Sends `raw` on a new connection and reads until the proxy closes it.
-async fn exchange(h: &Harness, raw: &[u8]) -> String {
-    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
-    tcp.write_all(raw).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut answer))
-        .await
-        .expect("the proxy did not close the connection")
-        .unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-fn requests(c: &wsdiag::capture::Capture) -> Vec<HttpRequest> {
-    support::events(c, |e| match &e.kind {
-        EventKind::HttpRequest(r) => Some(r.clone()),
-        _ => None,
-    })
-}
-
-fn responses(c: &wsdiag::capture::Capture) -> Vec<HttpResponse> {
-    support::events(c, |e| match &e.kind {
-        EventKind::HttpResponse(r) => Some(r.clone()),
-        _ => None,
-    })
-}
-
 fn http_errors(c: &wsdiag::capture::Capture) -> Vec<HttpError> {
     support::events(c, |e| match &e.kind {
         EventKind::HttpError(r) => Some(r.clone()),
@@ -122,7 +96,7 @@ async fn fields_keep_their_order_and_case_and_chunked_bodies_pass_both_ways() {
     let h = Harness::in_front_of(&upstream, Options::default()).await;
     let raw = "POST /api/items/ HTTP/1.1\r\nHost: app.test\r\nX-B: 1\r\nx-a: 2\r\nX-B: 3\r\n\
                Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-    let got = exchange(&h, raw.as_bytes()).await;
+    let got = h.exchange(raw.as_bytes()).await;
 
     let sent = String::from_utf8(received.lock().unwrap()[0].clone()).unwrap();
     let lines = header_lines(&sent);
@@ -151,11 +125,11 @@ async fn fields_keep_their_order_and_case_and_chunked_bodies_pass_both_ways() {
     );
 
     let capture = h.finish().await;
-    let request = &requests(&capture)[0];
+    let request = &support::requests(&capture)[0];
     assert_eq!(&request.body.bytes[..], b"hello world");
     let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names[..4], ["host", "x-b", "x-a", "x-b"]);
-    let response = &responses(&capture)[0];
+    let response = &support::responses(&capture)[0];
     assert_eq!(
         (response.status, &response.body.bytes[..]),
         (201, &b"abcdefg"[..])
@@ -179,9 +153,7 @@ async fn pipelined_requests_are_answered_and_recorded_in_order() {
     }))
     .await;
     let h = Harness::in_front_of(&upstream, Options::default()).await;
-    let got = exchange(
-        &h,
-        b"GET /one HTTP/1.1\r\nHost: a\r\n\r\nPOST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc\
+    let got = h.exchange(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\nPOST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc\
           GET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     )
     .await;
@@ -207,7 +179,7 @@ async fn pipelined_requests_are_answered_and_recorded_in_order() {
         order,
         ["> /one", "< /one", "> /two", "< /two", "> /three", "< /three"]
     );
-    assert_eq!(&requests(&capture)[1].body.bytes[..], b"abc");
+    assert_eq!(&support::requests(&capture)[1].body.bytes[..], b"abc");
 }
 
 #[tokio::test]
@@ -217,13 +189,13 @@ async fn a_response_ended_by_the_upstreams_close_reaches_the_client_whole() {
     let h = Harness::in_front_of(&upstream, Options::default()).await;
     // Keep-alive is asked for; the proxy still closes, as the body's end
     // can only be told by the close.
-    let got = exchange(&h, b"GET /report HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    let got = h.exchange(b"GET /report HTTP/1.1\r\nHost: a\r\n\r\n").await;
     assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
     assert!(header_lines(&got).contains(&"connection: close"), "{got}");
     assert!(got.ends_with("\r\n\r\nall of it, however long"), "{got}");
     let capture = h.finish().await;
     assert_eq!(
-        &responses(&capture)[0].body.bytes[..],
+        &support::responses(&capture)[0].body.bytes[..],
         b"all of it, however long"
     );
 }
@@ -243,9 +215,7 @@ async fn head_204_and_304_answers_have_no_body_and_the_connection_goes_on() {
     }))
     .await;
     let h = Harness::in_front_of(&upstream, Options::default()).await;
-    let got = exchange(
-        &h,
-        b"HEAD /file HTTP/1.1\r\nHost: a\r\n\r\nDELETE /item HTTP/1.1\r\nHost: a\r\n\r\n\
+    let got = h.exchange(b"HEAD /file HTTP/1.1\r\nHost: a\r\n\r\nDELETE /item HTTP/1.1\r\nHost: a\r\n\r\n\
           GET /cached HTTP/1.1\r\nHost: a\r\n\r\nGET /end HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     )
     .await;
@@ -253,7 +223,7 @@ async fn head_204_and_304_answers_have_no_body_and_the_connection_goes_on() {
     assert_eq!(statuses.len(), 4, "{got}");
     assert!(got.ends_with("\r\n\r\nlast"), "{got}");
     let capture = h.finish().await;
-    let seen: Vec<(u16, u64)> = responses(&capture)
+    let seen: Vec<(u16, u64)> = support::responses(&capture)
         .iter()
         .map(|r| (r.status, r.body.len))
         .collect();
@@ -286,7 +256,7 @@ async fn expect_100_continue_gets_the_go_ahead_before_the_body_is_sent() {
     assert!(String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200 OK"));
     assert!(received.lock().unwrap()[0].ends_with(b"\r\n\r\nhello"));
     let capture = h.finish().await;
-    assert_eq!(&requests(&capture)[0].body.bytes[..], b"hello");
+    assert_eq!(&support::requests(&capture)[0].body.bytes[..], b"hello");
 }
 
 #[tokio::test]
@@ -331,7 +301,7 @@ async fn a_streaming_response_reaches_the_client_as_it_comes() {
     assert!(String::from_utf8_lossy(&seen).ends_with("data: second\n\r\n0\r\n\r\n"));
     let capture = h.finish().await;
     assert_eq!(
-        &responses(&capture)[0].body.bytes[..],
+        &support::responses(&capture)[0].body.bytes[..],
         b"data: first\ndata: second\n"
     );
 }
@@ -349,7 +319,7 @@ async fn an_upload_the_client_cuts_off_is_recorded_as_cut() {
         .await;
     drop(tcp);
     let capture = h.finish().await;
-    let request = &requests(&capture)[0];
+    let request = &support::requests(&capture)[0];
     assert_eq!(
         (&request.body.bytes[..], request.body.len),
         (&b"only ten b"[..], 10)
@@ -408,27 +378,27 @@ async fn an_upstream_that_answers_before_the_upload_ends_is_relayed() {
     assert!(got.ends_with("too big!"), "{got}");
     upload.abort();
     let capture = h.finish().await;
-    assert_eq!(responses(&capture)[0].status, 413);
-    assert!(requests(&capture)[0].body.len <= 8 << 20);
+    assert_eq!(support::responses(&capture)[0].status, 413);
+    assert!(support::requests(&capture)[0].body.len <= 8 << 20);
 }
 
 #[tokio::test]
 async fn an_http_1_0_client_is_answered_and_recorded() {
     let h = Harness::start().await;
     // No Host, no keep-alive: HTTP/1.0 as ab and old scripts send it.
-    let got = exchange(&h, b"GET /api/echo/ HTTP/1.0\r\n\r\n").await;
+    let got = h.exchange(b"GET /api/echo/ HTTP/1.0\r\n\r\n").await;
     assert!(
         got.starts_with("HTTP/1.0 200 ") || got.starts_with("HTTP/1.1 200 "),
         "{got}"
     );
     assert!(got.contains("\"method\":\"GET\""), "{got}");
     let capture = h.finish().await;
-    let request = &requests(&capture)[0];
+    let request = &support::requests(&capture)[0];
     assert_eq!(
         (request.uri.as_str(), request.version.as_str()),
         ("/api/echo/", "HTTP/1.0")
     );
-    assert_eq!(responses(&capture)[0].status, 200);
+    assert_eq!(support::responses(&capture)[0].status, 200);
 }
 
 #[tokio::test]
@@ -478,7 +448,10 @@ async fn a_websocket_upgrade_after_plain_requests_on_one_connection_is_bridged()
     ws.close(None).await.unwrap();
     drop(ws);
     let capture = h.finish().await;
-    let uris: Vec<String> = requests(&capture).iter().map(|r| r.uri.clone()).collect();
+    let uris: Vec<String> = support::requests(&capture)
+        .iter()
+        .map(|r| r.uri.clone())
+        .collect();
     assert_eq!(uris, ["/api/echo/", "/ws/echo/"]);
     assert_eq!(capture.trailer().unwrap().connections, 1);
     let ours = support::messages(&capture)

@@ -6,23 +6,9 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 use serde_json::Value;
-use wsdiag::event::{header, ErrorKind, EventKind, HttpError, HttpRequest, HttpResponse, Side};
+use wsdiag::event::{header, ErrorKind, EventKind, HttpError, Side};
 
 use crate::support::{self, call, Harness, Options};
-
-fn requests(c: &wsdiag::capture::Capture) -> Vec<HttpRequest> {
-    support::events(c, |e| match &e.kind {
-        EventKind::HttpRequest(r) => Some(r.clone()),
-        _ => None,
-    })
-}
-
-fn responses(c: &wsdiag::capture::Capture) -> Vec<HttpResponse> {
-    support::events(c, |e| match &e.kind {
-        EventKind::HttpResponse(r) => Some(r.clone()),
-        _ => None,
-    })
-}
 
 /// What `/api/echo/` saw of a request.
 fn seen_header<'a>(echo: &'a Value, name: &str) -> Vec<&'a str> {
@@ -77,7 +63,7 @@ async fn method_path_query_headers_and_body_reach_the_upstream_with_host_kept() 
     );
 
     let capture = h.finish().await;
-    let request = &requests(&capture)[0];
+    let request = &support::requests(&capture)[0];
     assert_eq!(
         (request.method.as_str(), request.uri.as_str()),
         ("PATCH", "/api/echo/?page=2&token=abc")
@@ -88,7 +74,7 @@ async fn method_path_query_headers_and_body_reach_the_upstream_with_host_kept() 
         Some("frontend.test:9000"),
         "recorded as the client sent it"
     );
-    let response = &responses(&capture)[0];
+    let response = &support::responses(&capture)[0];
     assert_eq!(response.status, 200);
     let cookies: Vec<_> = response
         .headers
@@ -137,7 +123,7 @@ async fn a_body_larger_than_the_capture_limit_is_forwarded_whole() {
     let echo: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(echo["body_len"], 1 << 20, "the upstream got every byte");
     let capture = h.finish().await;
-    let request = &requests(&capture)[0];
+    let request = &support::requests(&capture)[0];
     assert_eq!(request.body.len, 1 << 20);
     assert!(request.body.truncated());
     assert_eq!(request.body.bytes.len(), 64 * 1024);
@@ -156,7 +142,7 @@ async fn the_chat_rest_bug_is_relayed_and_recorded_with_the_django_page() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(String::from_utf8_lossy(&body).contains("NOT NULL constraint failed"));
     let capture = h.finish().await;
-    let response = &responses(&capture)[0];
+    let response = &support::responses(&capture)[0];
     assert_eq!(response.status, 500);
     let page = wsdiag::stacks::django::parse_technical_500(response.body.text().unwrap()).unwrap();
     assert_eq!(page.exception_type, "IntegrityError");
@@ -182,7 +168,7 @@ async fn an_unreachable_upstream_gets_a_502_naming_it_and_the_request_is_kept() 
         "and the cause: {body}"
     );
     let capture = h.finish().await;
-    assert_eq!(requests(&capture)[0].method, "POST");
+    assert_eq!(support::requests(&capture)[0].method, "POST");
     let errors: Vec<HttpError> = support::events(&capture, |e| match &e.kind {
         EventKind::HttpError(x) => Some(x.clone()),
         _ => None,

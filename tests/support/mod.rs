@@ -154,6 +154,20 @@ impl Harness {
         }
     }
 
+    /// Sends `raw` on a new connection to the proxy and reads until the
+    /// proxy closes it.
+    pub async fn exchange(&self, raw: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = TcpStream::connect(self.proxy).await.unwrap();
+        tcp.write_all(raw).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut answer))
+            .await
+            .expect("the proxy did not close the connection")
+            .unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.proxy)
     }
@@ -269,6 +283,22 @@ pub fn messages(capture: &Capture) -> Vec<&wsdiag::event::WsMessage> {
         .into_iter()
         .filter(|m| m.origin.is_none())
         .collect()
+}
+
+/// The `http_request` events.
+pub fn requests(capture: &Capture) -> Vec<wsdiag::event::HttpRequest> {
+    events(capture, |e| match &e.kind {
+        EventKind::HttpRequest(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+/// The `http_response` events.
+pub fn responses(capture: &Capture) -> Vec<wsdiag::event::HttpResponse> {
+    events(capture, |e| match &e.kind {
+        EventKind::HttpResponse(r) => Some(r.clone()),
+        _ => None,
+    })
 }
 
 /// Every `ws_message` event, wsdiag's own frames included.

@@ -186,23 +186,17 @@ async fn connected<'a>(
     ex: &Exchange,
     upstream: &'a mut Option<Peer<Box<dyn Io>>>,
 ) -> Result<&'a mut Peer<Box<dyn Io>>, (ErrorKind, String, StatusCode)> {
-    if upstream.is_none() {
-        let up = dial(ex).await.map_err(|(kind, message)| {
+    let up = match upstream.take() {
+        Some(up) => up,
+        None => dial(ex).await.map_err(|(kind, message)| {
             let status = match kind {
                 ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::BAD_GATEWAY,
             };
             (kind, message, status)
-        })?;
-        *upstream = Some(up);
-    }
-    upstream.as_mut().ok_or_else(|| {
-        (
-            ErrorKind::Connect,
-            "no connection".to_owned(),
-            StatusCode::BAD_GATEWAY,
-        )
-    })
+        })?,
+    };
+    Ok(upstream.insert(up))
 }
 
 /// Ends when shutdown started and its grace ran out: a response still
@@ -408,7 +402,9 @@ async fn relay_response(
         *upstream = None;
     }
     if broken || close_client {
-        let _ = client.io.shutdown().await;
+        // The client may still be sending (a body the upstream did not
+        // take): a plain close would reset the connection under the answer.
+        crate::proxy::linger::linger(&mut client.io, super::CLOSE_LINGER).await;
         Next::Close
     } else {
         Next::KeepAlive

@@ -217,27 +217,34 @@ fn field_ranges(
     headers.len().min(MAX_FIELDS)
 }
 
+/// The length of a whole head from httparse's answer on `buffered`
+/// bytes; `None` while more are needed. `what`: "request" or "response".
+fn head_length(
+    parsed: httparse::Result<usize>,
+    buffered: usize,
+    what: &str,
+) -> Result<Option<usize>, HeadError> {
+    match parsed {
+        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => Ok(Some(len)),
+        Ok(httparse::Status::Partial) if buffered <= MAX_HEAD => Ok(None),
+        Ok(_) => Err(HeadError::too_large(&format!(
+            "the {what} head is too large"
+        ))),
+        Err(httparse::Error::TooManyHeaders) => Err(HeadError::too_large(&format!(
+            "the {what} has too many header fields"
+        ))),
+        Err(e) => Err(HeadError::malformed(e)),
+    }
+}
+
 /// Reads a request head from the start of `buf`, taking its bytes off
 /// `buf` when it is complete.
 pub fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut req = httparse::Request::new(&mut headers);
-    let len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-            return Err(HeadError::too_large("the request head is too large"))
-        }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(HeadError::too_large(
-                "the request has too many header fields",
-            ))
-        }
-        Err(e) => return Err(HeadError::malformed(e)),
+    let Some(len) = head_length(req.parse(buf), buf.len(), "request")? else {
+        return Ok(None);
     };
-    if len > MAX_HEAD {
-        return Err(HeadError::too_large("the request head is too large"));
-    }
     let mut ranges: [FieldRanges; MAX_FIELDS] = std::array::from_fn(|_| (0..0, 0..0));
     let count = field_ranges(buf, req.headers, &mut ranges);
     let method = req.method.unwrap_or_default().to_owned();
@@ -258,18 +265,8 @@ pub fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
 pub fn parse_response(buf: &mut BytesMut) -> Parsed<ResponseHead> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut resp = httparse::Response::new(&mut headers);
-    let len = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-            return Err(HeadError::too_large("the response head is too large"))
-        }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(HeadError::too_large(
-                "the response has too many header fields",
-            ))
-        }
-        Err(e) => return Err(HeadError::malformed(e)),
+    let Some(len) = head_length(resp.parse(buf), buf.len(), "response")? else {
+        return Ok(None);
     };
     let mut ranges: [FieldRanges; MAX_FIELDS] = std::array::from_fn(|_| (0..0, 0..0));
     let count = field_ranges(buf, resp.headers, &mut ranges);

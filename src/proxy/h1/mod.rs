@@ -153,7 +153,7 @@ async fn read_request_head(
     }
 }
 
-/// Records a request head that could not be read, and answers it.
+/// Records a request head that could not be read, then answers it.
 async fn refuse_head(
     client: &mut Peer<TcpStream>,
     conn: &ConnState,
@@ -161,10 +161,7 @@ async fn refuse_head(
     failure: HeadFailure,
 ) {
     tracing::debug!(conn = conn.id, peer = %conn.peer, error = %failure.message, "client connection failed");
-    if let Some(status) = failure.status {
-        let text = format!("wsdiag: {}\n", failure.message);
-        let _ = answer(&mut client.io, status, &text).await;
-    }
+    let text = format!("wsdiag: {}\n", failure.message);
     let error = ErrorEvent {
         side: Side::Client,
         kind: failure.kind,
@@ -174,10 +171,14 @@ async fn refuse_head(
         .recorder
         .record(Some(conn.id), EventKind::Error(error))
         .await;
+    if let Some(status) = failure.status {
+        let _ = answer(&mut client.io, status, &text).await;
+    }
 }
 
-/// How long a client gets to stop sending after an answer of wsdiag's own.
-const ANSWER_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a client gets to stop sending once wsdiag closes its
+/// connection.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Writes an answer of wsdiag's own, a plain text `body` with `status`,
 /// and closes the connection after it, lingering
@@ -194,7 +195,7 @@ async fn answer(to: &mut TcpStream, status: u16, body: &str) -> std::io::Result<
         body.len()
     );
     to.write_all(message.as_bytes()).await?;
-    super::linger::linger(to, ANSWER_LINGER).await;
+    super::linger::linger(to, CLOSE_LINGER).await;
     Ok(())
 }
 
