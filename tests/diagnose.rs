@@ -219,6 +219,22 @@ mod live {
             "{:?}",
             f.explanation
         );
+        // The request-context table keeps its columns even where a label
+        // is longer than the usual width ("token in the query").
+        let text = wsdiag::diagnose::report::render(&d, wsdiag::diagnose::report::Format::Text);
+        let table: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("Request context"))
+            .take_while(|l| !l.trim().is_empty())
+            .collect();
+        assert!(table.len() >= 2, "{text}");
+        let second_column = |line: &str| {
+            let label_end = line.trim_start().find("  ").map_or(0, |i| i + 2);
+            let rest = &line.trim_start()[label_end..];
+            line.len() - rest.trim_start().len()
+        };
+        let columns: Vec<usize> = table.iter().map(|l| second_column(l)).collect();
+        assert!(columns.windows(2).all(|w| w[0] == w[1]), "{text}");
     }
 
     #[tokio::test]

@@ -154,35 +154,49 @@ fn cell(v: &Option<Value>) -> String {
 }
 
 fn comparison_text(c: &Comparison) -> String {
-    fn row(out: &mut String, cells: [&str; 4]) {
+    /// A row whose first column is `first` wide (its longest label and
+    /// two spaces, at least 16), the next two 22.
+    fn row(out: &mut String, first: usize, cells: [&str; 4]) {
         let line = format!(
-            "  {:<16}{:<22}{:<22}{}",
+            "  {:<first$}{:<22}{:<22}{}",
             cells[0], cells[1], cells[2], cells[3]
         );
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    let width = |labels: &mut dyn Iterator<Item = &str>| {
+        labels
+            .map(|l| l.chars().count() + 2)
+            .max()
+            .unwrap_or(0)
+            .max(16)
+    };
     let mut out = String::new();
     if !c.fields.is_empty() {
         out.push('\n');
+        let first = width(&mut c.fields.iter().map(|f| f.name.as_str()));
         row(
             &mut out,
+            first,
             ["Fields", "REST body", "WebSocket", "saved object"],
         );
         for f in &c.fields {
             row(
                 &mut out,
+                first,
                 [&f.name, &cell(&f.rest), &cell(&f.ws), &cell(&f.saved)],
             );
         }
     }
     if !c.context.is_empty() {
         out.push('\n');
+        let first = width(&mut c.context.iter().map(|r| r.item));
         row(
             &mut out,
+            first,
             ["Request context", "REST request", "", "WebSocket handshake"],
         );
         for r in &c.context {
-            row(&mut out, [r.item, &shorten(&r.rest, 40), "", &r.ws]);
+            row(&mut out, first, [r.item, &shorten(&r.rest, 40), "", &r.ws]);
         }
     }
     out
