@@ -1,8 +1,9 @@
 //! One HTTP exchange: the request, its response or failure, and their events.
 //!
-//! `connection` routes each request to `upgrade` or `forward`; both use the
-//! helpers here to record the request, relay the upstream's response while
-//! recording it, or answer with an error of the proxy's own.
+//! wsdiag's own forwarder (`h1`) and, for what it hands to hyper,
+//! `upgrade` and `forward` use the helpers here to record the request,
+//! relay the upstream's response while recording it, or answer with an
+//! error of the proxy's own.
 
 use std::sync::Arc;
 use std::time::Instant;

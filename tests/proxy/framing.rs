@@ -460,3 +460,78 @@ async fn a_websocket_upgrade_after_plain_requests_on_one_connection_is_bridged()
         .count();
     assert_eq!(ours, 2, "the message and its echo");
 }
+
+#[tokio::test]
+async fn a_connection_header_cannot_strip_a_bodys_length_to_smuggle_a_request() {
+    let (upstream, received) = scripted(Arc::new(|_| {
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            false,
+        )
+    }))
+    .await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    // `Content-Length` named as hop-by-hop: stripped with the others, the
+    // body would reach the upstream as a request of its own.
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+    let raw = format!(
+        "POST /api/up HTTP/1.1\r\nHost: a\r\nConnection: content-length, close\r\n\
+         Content-Length: {}\r\n\r\n{smuggled}",
+        smuggled.len()
+    );
+    let got = h.exchange(raw.as_bytes()).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    let sent: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("POST /api/up "), "{sent:?}");
+    assert!(
+        sent[0].ends_with(smuggled),
+        "the body went as the POST's: {sent:?}"
+    );
+    let capture = h.finish().await;
+    assert_eq!(support::requests(&capture).len(), 1);
+}
+
+#[tokio::test]
+async fn a_post_the_upstream_dies_on_is_answered_502_and_never_sent_twice() {
+    // The upstream answers a GET and keeps the connection; on the POST it
+    // closes without a word, as a worker killed mid-request does.
+    let (upstream, received) = scripted(Arc::new(|request| {
+        if request.starts_with(b"POST ") {
+            (Vec::new(), true)
+        } else {
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+                false,
+            )
+        }
+    }))
+    .await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    let got = h
+        .exchange(
+            b"GET /api/items/ HTTP/1.1\r\nHost: a\r\n\r\n\
+              POST /api/items/ HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(got.contains("HTTP/1.1 502 Bad Gateway\r\n"), "{got}");
+    let posts = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.starts_with(b"POST "))
+        .count();
+    assert_eq!(posts, 1, "the POST was sent again");
+    let capture = h.finish().await;
+    let errors = http_errors(&capture);
+    assert_eq!(
+        (errors[0].side, errors[0].status),
+        (Side::Upstream, Some(502))
+    );
+}

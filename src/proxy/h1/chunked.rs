@@ -12,12 +12,21 @@ const MAX_LINE: usize = 8 << 10;
 /// Where the decoder is in the coding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Reading a chunk-size line: the size so far, whether a digit was
-    /// seen, whether an extension started, the line's length.
+    /// Reading a chunk size's hex digits: the size so far, whether a
+    /// digit was seen, the line's length so far.
     Size {
         size: u64,
         digits: bool,
-        extension: bool,
+        len: usize,
+    },
+    /// After the digits: spaces or tabs, then `;` or the line's end.
+    SizeWs {
+        size: u64,
+        len: usize,
+    },
+    /// In a chunk extension, up to the line's end.
+    Extension {
+        size: u64,
         len: usize,
     },
     /// After the `\r` of a chunk-size line.
@@ -37,6 +46,14 @@ enum State {
     Done,
 }
 
+/// Whether `b` may stand in a chunk extension or a trailer line: a tab,
+/// or any byte that is not a control character (RFC 9110 section 5.5).
+/// A bare `\n` is refused: a server that takes it for a line's end would
+/// read the body differently from wsdiag (a smuggled request).
+fn in_line(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
 /// A chunked body's decoder, fed the bytes as they come.
 #[derive(Debug, Clone)]
 pub struct Decoder {
@@ -49,7 +66,6 @@ impl Default for Decoder {
             state: State::Size {
                 size: 0,
                 digits: false,
-                extension: false,
                 len: 0,
             },
         }
@@ -100,48 +116,48 @@ impl Decoder {
     /// The state after the byte `b`, outside chunk data.
     fn step(&self, b: u8) -> Result<State, String> {
         let too_long = || format!("a chunk-size or trailer line is longer than {MAX_LINE} bytes");
+        let line_len = match self.state {
+            State::Size { len, .. } | State::SizeWs { len, .. } | State::Extension { len, .. } => {
+                len
+            }
+            State::Trailer(len) => len,
+            _ => 0,
+        };
+        if line_len >= MAX_LINE {
+            return Err(too_long());
+        }
+        let len = line_len + 1;
         Ok(match self.state {
-            State::Size {
-                size,
-                digits,
-                extension,
-                len,
-            } => {
-                if len >= MAX_LINE {
-                    return Err(too_long());
-                }
-                let len = len + 1;
-                match b {
-                    b'\r' if digits => State::SizeLf { size },
-                    _ if extension => State::Size {
+            State::Size { size, digits, .. } => match b {
+                b'\r' if digits => State::SizeLf { size },
+                b' ' | b'\t' if digits => State::SizeWs { size, len },
+                b';' if digits => State::Extension { size, len },
+                _ => {
+                    let digit = (b as char)
+                        .to_digit(16)
+                        .ok_or_else(|| format!("{:?} in a chunk size", b as char))?;
+                    let size = size
+                        .checked_mul(16)
+                        .and_then(|s| s.checked_add(u64::from(digit)))
+                        .ok_or("a chunk size beyond 64 bits")?;
+                    State::Size {
                         size,
-                        digits,
-                        extension,
+                        digits: true,
                         len,
-                    },
-                    b';' | b' ' | b'\t' if digits => State::Size {
-                        size,
-                        digits,
-                        extension: true,
-                        len,
-                    },
-                    _ => {
-                        let digit = (b as char)
-                            .to_digit(16)
-                            .ok_or_else(|| format!("{:?} in a chunk size", b as char))?;
-                        let size = size
-                            .checked_mul(16)
-                            .and_then(|s| s.checked_add(u64::from(digit)))
-                            .ok_or("a chunk size beyond 64 bits")?;
-                        State::Size {
-                            size,
-                            digits: true,
-                            extension,
-                            len,
-                        }
                     }
                 }
-            }
+            },
+            State::SizeWs { size, .. } => match b {
+                b' ' | b'\t' => State::SizeWs { size, len },
+                b';' => State::Extension { size, len },
+                b'\r' => State::SizeLf { size },
+                _ => return Err(format!("{:?} after a chunk size", b as char)),
+            },
+            State::Extension { size, .. } => match b {
+                b'\r' => State::SizeLf { size },
+                _ if in_line(b) => State::Extension { size, len },
+                _ => return Err(format!("{:?} in a chunk extension", b as char)),
+            },
             State::SizeLf { size } => match (b, size) {
                 (b'\n', 0) => State::Trailer(0),
                 (b'\n', size) => State::Data(size),
@@ -150,9 +166,9 @@ impl Decoder {
             State::DataCr if b == b'\r' => State::DataLf,
             State::DataLf if b == b'\n' => Self::first_size(),
             State::DataCr | State::DataLf => return Err("chunk data not followed by CRLF".into()),
-            State::Trailer(len) if len >= MAX_LINE => return Err(too_long()),
             State::Trailer(len) if b == b'\r' => State::TrailerLf(len),
-            State::Trailer(len) => State::Trailer(len + 1),
+            State::Trailer(_) if in_line(b) => State::Trailer(len),
+            State::Trailer(_) => return Err(format!("{:?} in a trailer line", b as char)),
             State::TrailerLf(0) if b == b'\n' => State::Done,
             State::TrailerLf(_) if b == b'\n' => State::Trailer(0),
             State::TrailerLf(_) => return Err("a trailer line not ended by CRLF".into()),
@@ -215,6 +231,11 @@ mod tests {
             b"5\rX",
             b"fffffffffffffffff\r\n",
             b"0\r\nTrailer\rX",
+            // What a lenient server would read as other lines.
+            b"1;x\nZ\r\nA\r\n0\r\n\r\n",
+            b"0\r\n\nGET /x HTTP/1.1\r\n\r\n",
+            b"5 junk\r\nhello\r\n",
+            b"5;ext\x00\r\nhello\r\n",
         ] {
             assert!(
                 decode(bad, 1).is_err(),

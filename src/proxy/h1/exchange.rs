@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::body::{self, Cut, Peer};
-use super::head::{self, Framing, RequestHead, ResponseHead};
+use super::head::{self, FieldList, Framing, RequestHead, ResponseHead};
 use super::{fail, Next};
 use crate::event::{ErrorEvent, ErrorKind, EventKind, Side};
 use crate::proxy::body::{BodyOutcome, Kept};
@@ -37,6 +37,10 @@ pub(super) async fn exchange(
         ..
     } = head;
     let to_head = method == "HEAD";
+    let idempotent = matches!(
+        method.as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    );
     let recorded = exchange::RequestHead::new(method, target, "HTTP/1.1", recorded_headers);
     let (framing, distrusted) = match admitted {
         Ok(framing) => framing,
@@ -47,10 +51,7 @@ pub(super) async fn exchange(
     };
     let mut close_after = distrusted || fields.wants_close(1);
     headers::prepare_request(&mut fields, &ex.hop());
-    if framing == Framing::Chunked {
-        fields.remove("content-length");
-        fields.append("transfer-encoding", b"chunked");
-    }
+    frame(&mut fields, framing, b"chunked");
     let continue_first = framing != Framing::Empty
         && client.buf.is_empty()
         && headers::has_token(&fields, "expect", "100-continue");
@@ -87,7 +88,12 @@ pub(super) async fn exchange(
     let mut kept = Kept::default();
     let mut cut = None;
     let limit = shared.recorder.body_limit();
-    let tail = match body::relay(client, &mut up.io, framing, out, &mut kept, limit).await {
+    let relayed = tokio::select! {
+        biased;
+        relayed = body::relay(client, &mut up.io, framing, out, &mut kept, limit) => relayed,
+        () = shut_down(shared) => Err(Cut::ShutDown),
+    };
+    let tail = match relayed {
         Ok(tail) => Some(tail),
         Err(Cut::From(message)) => {
             // The client's body broke off: nothing more can be said to
@@ -110,8 +116,13 @@ pub(super) async fn exchange(
             None
         }
         Err(Cut::ShutDown) => {
-            close_after = true;
-            None
+            *upstream = None;
+            let message = "wsdiag shut down before the request body's end".to_owned();
+            request
+                .record(ex, kept.ended(Some((Side::Proxy, message.clone()))))
+                .await;
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            return fail(ex, client, Side::Proxy, ErrorKind::Body, message, status).await;
         }
     };
     request.record(ex, kept.ended(cut)).await;
@@ -120,13 +131,21 @@ pub(super) async fn exchange(
         let _ = body::finish(&mut up.io, out, tail).await;
     }
     let mut response = read_response_head(up, shared).await;
-    // A kept-alive connection the upstream closed as the request came
-    // (its keep-alive ran out): the request goes once more, on a new
-    // connection, when it went whole in one write (it is still in `out`).
+    // A kept-alive connection closed before a byte of the answer: its
+    // keep-alive ran out as the request came, or the server died on the
+    // request, which wsdiag cannot tell apart. So the request goes once
+    // more, on a new connection, only when sending it twice does no harm
+    // (an idempotent method, RFC 9110 section 9.2.2, as nginx does) and it
+    // went whole in one write (it is still in `out`).
     if matches!(response, Err(UpstreamFailure::Closed))
         && reused
+        && idempotent
         && tail.as_ref().is_some_and(|t| t.whole)
     {
+        tracing::debug!(
+            exchange = ex.id,
+            "kept-alive upstream connection closed; sending once more"
+        );
         *upstream = None;
         response = match connected(ex, upstream).await {
             Ok(up) => match up.io.write_all(out).await {
@@ -164,8 +183,37 @@ fn admit(
     {
         return Err((ErrorKind::Refused, message, status));
     }
-    head.framing()
-        .map_err(|e| (ErrorKind::Protocol, e.message, StatusCode::BAD_REQUEST))
+    if head.fields.values("host").count() > 1 {
+        let message = "the request has more than one Host field (RFC 9112 section 3.2)";
+        return Err((
+            ErrorKind::Protocol,
+            message.to_owned(),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    head.framing().map_err(|e| {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        (ErrorKind::Protocol, e.message, status)
+    })
+}
+
+/// Sets the fields that say how the body goes on (RFC 9112 section 6),
+/// whatever the sender's `Connection` removed with the hop-by-hop fields
+/// (`Connection: content-length` would otherwise leave a body unframed:
+/// a smuggled request, or a client waiting forever). `codings`: the
+/// `Transfer-Encoding` value for a body that passes in transfer codings.
+fn frame(fields: &mut FieldList, framing: Framing, codings: &[u8]) {
+    match framing {
+        Framing::Length(n) => fields.set("content-length", n.to_string().as_bytes()),
+        Framing::Chunked => {
+            fields.remove("content-length");
+            fields.set("transfer-encoding", codings);
+        }
+        Framing::UntilClose if codings != b"chunked" => {
+            fields.set("transfer-encoding", codings);
+        }
+        Framing::Empty | Framing::UntilClose => {}
+    }
 }
 
 /// A request head not recorded yet; recorded once, by the first
@@ -285,6 +333,12 @@ async fn read_response_head(
         if !up.buf.is_empty() {
             any = true;
             match head::parse_response(&mut up.buf) {
+                Ok(Some(head)) if head.status < 100 => {
+                    return Err(UpstreamFailure::Malformed(format!(
+                        "status {} is not an HTTP status (100 to 999)",
+                        head.status
+                    )))
+                }
                 Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
                     continue
                 }
@@ -352,11 +406,14 @@ async fn relay_response(
     let close_client =
         close_after || framing == Framing::UntilClose || ex.shared.shutdown.is_cancelled();
     let mut fields = response.fields;
+    // Its codings pass on as they came (`gzip, chunked`): the body does.
+    let codings = fields.first("transfer-encoding").map(<[u8]>::to_vec);
     headers::strip_hop_by_hop(&mut fields);
-    if framing == Framing::Chunked {
-        fields.remove("content-length");
-        fields.append("transfer-encoding", b"chunked");
-    }
+    frame(
+        &mut fields,
+        framing,
+        codings.as_deref().unwrap_or(b"chunked"),
+    );
     if close_client {
         fields.append("connection", b"close");
     }
@@ -387,6 +444,9 @@ async fn relay_response(
             // Recorded whole a moment ago: the client left before the last
             // bytes, which only this says.
             broken = true;
+            // After the response's event, even if that one waits in a task
+            // for room in the hub's channel.
+            ex.conn.previous_recorded().await;
             let error = ErrorEvent {
                 side: Side::Client,
                 kind: ErrorKind::Reset,
@@ -395,7 +455,7 @@ async fn relay_response(
                     ex.id
                 ),
             };
-            ex.record_soon(EventKind::Error(error));
+            ex.record(EventKind::Error(error)).await;
         }
     }
     if broken || upstream_closes {

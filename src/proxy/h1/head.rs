@@ -315,9 +315,9 @@ fn content_length(fields: &FieldList) -> Result<Option<u64>, String> {
     Ok(found)
 }
 
-/// Whether the transfer codings of `fields` end in `chunked`; `None`
-/// without `Transfer-Encoding`.
-fn ends_chunked(fields: &FieldList) -> Option<bool> {
+/// The transfer codings of `fields`, in order (`None` without
+/// `Transfer-Encoding`), and whether the last is `chunked`.
+fn codings(fields: &FieldList) -> Option<(usize, bool)> {
     let codings: Vec<&[u8]> = fields
         .values("transfer-encoding")
         .flat_map(|v| v.split(|b| *b == b','))
@@ -325,7 +325,13 @@ fn ends_chunked(fields: &FieldList) -> Option<bool> {
         .filter(|c| !c.is_empty())
         .collect();
     let last = codings.last()?;
-    Some(last.eq_ignore_ascii_case(b"chunked"))
+    Some((codings.len(), last.eq_ignore_ascii_case(b"chunked")))
+}
+
+/// Whether the transfer codings of `fields` end in `chunked`; `None`
+/// without `Transfer-Encoding`.
+fn ends_chunked(fields: &FieldList) -> Option<bool> {
+    codings(fields).map(|(_, chunked)| chunked)
 }
 
 impl RequestHead {
@@ -333,15 +339,23 @@ impl RequestHead {
     /// connection must close after this request: a request with both
     /// `Transfer-Encoding` and `Content-Length` is read as chunked, and
     /// nothing after it is trusted. A transfer coding other than chunked
-    /// at the end, or a bad `Content-Length`, is a 400.
+    /// at the end, or a bad `Content-Length`, is a 400; codings before
+    /// chunked (`gzip, chunked`) a 501.
     pub fn framing(&self) -> Result<(Framing, bool), HeadError> {
         let length = content_length(&self.fields).map_err(|m| HeadError {
             status: 400,
             message: m,
         })?;
-        match (ends_chunked(&self.fields), length) {
-            (Some(true), length) => Ok((Framing::Chunked, length.is_some())),
-            (Some(false), _) => Err(HeadError {
+        match (codings(&self.fields), length) {
+            (Some((1, true)), length) => Ok((Framing::Chunked, length.is_some())),
+            // nginx answers the same: passing `gzip` on unlabelled would
+            // change the body the upstream reads.
+            (Some((_, true)), _) => Err(HeadError {
+                status: 501,
+                message: "wsdiag forwards request bodies in the chunked transfer coding only"
+                    .into(),
+            }),
+            (Some((_, false)), _) => Err(HeadError {
                 status: 400,
                 message: "a request's Transfer-Encoding must end in chunked".into(),
             }),
@@ -439,8 +453,12 @@ mod tests {
             Ok((Framing::Length(5), false))
         );
         assert_eq!(
-            framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"),
+            framing("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"),
             Ok((Framing::Chunked, false))
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Err(501)
         );
         // Both: chunked wins, and the connection closes after it.
         assert_eq!(

@@ -75,7 +75,11 @@ pub(super) async fn serve(stream: TcpStream, conn: &Arc<ConnState>, shared: &Arc
         }
         let ex = Exchange::start(conn.clone(), shared.clone()).await;
         let next = exchange::exchange(&ex, head, &mut client, &mut upstream, &mut out).await;
-        if matches!(next, Next::Close) || shared.shutdown.is_cancelled() {
+        if matches!(next, Next::Close) {
+            return End::Closed;
+        }
+        if shared.shutdown.is_cancelled() {
+            super::linger::linger(&mut client.io, CLOSE_LINGER).await;
             return End::Closed;
         }
     }
@@ -162,6 +166,7 @@ async fn refuse_head(
 ) {
     tracing::debug!(conn = conn.id, peer = %conn.peer, error = %failure.message, "client connection failed");
     let text = format!("wsdiag: {}\n", failure.message);
+    conn.previous_recorded().await;
     let error = ErrorEvent {
         side: Side::Client,
         kind: failure.kind,
