@@ -13,7 +13,9 @@ const { listen } = require('./common');
 function startCopy() {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(__dirname, 'socketio_chat.js')], {
-      stdio: ['ignore', 'pipe', 'ignore'],
+      // The IPC channel closes when this process ends, however it ends
+      // (a test's kill is SIGKILL): the copy then exits too.
+      stdio: ['ignore', 'pipe', 'ignore', 'ipc'],
     });
     let out = '';
     child.stdout.on('data', (d) => {

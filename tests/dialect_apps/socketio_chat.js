@@ -91,3 +91,7 @@ postHandlers.push((req, res) => {
 app.post('/api/rooms/:room/messages', ...postHandlers);
 
 listen(server, () => io.close());
+
+// Started by round_robin.js: go when it goes, instead of staying behind
+// as an orphan holding a port.
+if (process.send) process.on('disconnect', () => process.exit(0));
