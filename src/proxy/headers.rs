@@ -20,6 +20,12 @@ pub trait Fields {
     fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]>;
     /// Removes every field named `name`.
     fn remove(&mut self, name: &str);
+    /// Removes every field named by one of `names`.
+    fn remove_each(&mut self, names: &[&str]) {
+        for name in names {
+            self.remove(name);
+        }
+    }
     /// Adds a field after the others.
     fn append(&mut self, name: &'static str, value: &[u8]);
     /// Replaces every field named `name` by one with `value`.
@@ -87,15 +93,11 @@ pub fn has_token(fields: &impl Fields, name: &str, token: &str) -> bool {
 /// Removes hop-by-hop fields from `fields`, including those `Connection`
 /// lists.
 pub fn strip_hop_by_hop(fields: &mut impl Fields) {
-    let named: Vec<String> = elements(fields, "connection")
-        .map(str::to_ascii_lowercase)
-        .collect();
-    for name in &named {
-        fields.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        fields.remove(name);
-    }
+    // Owned: the names `Connection` lists borrow from the fields removed.
+    let listed: Vec<String> = elements(fields, "connection").map(str::to_owned).collect();
+    let mut names: Vec<&str> = listed.iter().map(String::as_str).collect();
+    names.extend(HOP_BY_HOP);
+    fields.remove_each(&names);
 }
 
 /// True when `fields` ask for a WebSocket upgrade (RFC 6455 section 4.1):

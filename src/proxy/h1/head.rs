@@ -45,6 +45,16 @@ impl Fields for FieldList {
         self.0.retain(|f| !f.name.eq_ignore_ascii_case(name));
     }
 
+    /// In one pass over the fields (the hop-by-hop ones are ten or more
+    /// names, on every request and response).
+    fn remove_each(&mut self, names: &[&str]) {
+        self.0.retain(|f| {
+            !names
+                .iter()
+                .any(|n| f.name.eq_ignore_ascii_case(n.as_bytes()))
+        });
+    }
+
     fn append(&mut self, name: &'static str, value: &[u8]) {
         self.0.push(Field {
             name: Bytes::from_static(name.as_bytes()),
