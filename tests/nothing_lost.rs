@@ -170,7 +170,7 @@ async fn a_full_disk_stops_recording_loudly_and_forwarding_goes_on() {
     // 2 x 400 messages of 4 KiB: about 3 MiB to record into 256 KiB.
     round_trips(&mut ws, "m", 400, 4096).await;
     let stopped = proxy.line_with("stopped:");
-    assert!(stopped.contains("no space left on device"), "{stopped}");
+    assert!(stopped.contains("No space left on device"), "{stopped}");
     assert!(stopped.contains("forwarding goes on"), "{stopped}");
     // Forwarding still works after the failure.
     round_trips(&mut ws, "later", 10, 16).await;

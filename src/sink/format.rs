@@ -22,7 +22,8 @@ use crate::diagnose::Finding;
 use crate::dialects::{DialectId, Dialects};
 pub use crate::event::text::{shorten, visible};
 use crate::event::{
-    Direction, Event, EventKind, HttpError, HttpResponse, Opcode, Payload, Role, WsClose, WsMessage,
+    Direction, ErrorKind, Event, EventKind, HttpError, HttpResponse, Opcode, Payload, Role, Side,
+    WsClose, WsMessage,
 };
 
 /// How many characters of a payload a console line shows.
@@ -170,7 +171,7 @@ impl Formatter {
             EventKind::WsClose(c) => self.close(c),
             EventKind::Error(e) => self.palette.paint(
                 Palette::fg(AnsiColor::Red),
-                &format!("! {:?} {:?} error: {}", e.side, e.kind, e.message).to_lowercase(),
+                &format!("! {}{}", error_label(e.side, e.kind), e.message),
             ),
             _ => return None,
         };
@@ -244,7 +245,7 @@ impl Formatter {
 
     fn http_error(&self, e: &HttpError, ctx: &Context) -> String {
         let status = e.status.map(|s| format!("{s} ")).unwrap_or_default();
-        let what = format!("{status}{:?} {:?} error: {}", e.side, e.kind, e.message).to_lowercase();
+        let what = format!("{status}{}{}", error_label(e.side, e.kind), e.message);
         format!(
             "{} → {} ({})",
             self.request_label(e.exchange, ctx),
@@ -431,6 +432,12 @@ fn describe_close(payload: &Payload) -> String {
         }
         _ => "(no status code)".to_owned(),
     }
+}
+
+/// `upstream connect error: `: whose failure, and of what kind, before the
+/// message (kept in its own case: it names paths, fields and RFCs).
+fn error_label(side: Side, kind: ErrorKind) -> String {
+    format!("{side:?} {kind:?} error: ").to_lowercase()
 }
 
 #[cfg(test)]

@@ -382,6 +382,169 @@ async fn an_upstream_that_answers_before_the_upload_ends_is_relayed() {
     assert!(support::requests(&capture)[0].body.len <= 8 << 20);
 }
 
+/// An upstream that reads no more than a request's head, sends `answer`,
+/// and then holds each connection open without reading from it (the
+/// answer before the body's end of RFC 9112 section 9.3, from a server
+/// that does not drain).
+async fn answering_before_the_body(answer: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut scrap = [0u8; 1024];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut scrap).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&scrap[..n]),
+                    }
+                }
+                let _ = stream.write_all(answer).await;
+                std::future::pending::<()>().await;
+                drop(stream);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Sends `head`, then up to 16 MiB of `block`s, from its own task; stops
+/// when the proxy stops reading. Returns what the client got back, up to
+/// the proxy's close.
+async fn upload(proxy: std::net::SocketAddr, head: &'static [u8], block: Vec<u8>) -> String {
+    let tcp = TcpStream::connect(proxy).await.unwrap();
+    let (mut rx, mut tx) = tcp.into_split();
+    let sending = tokio::spawn(async move {
+        let _ = tx.write_all(head).await;
+        for _ in 0..(16 << 20) / block.len() {
+            if tx.write_all(&block).await.is_err() {
+                break;
+            }
+        }
+        tx
+    });
+    let mut got = Vec::new();
+    tokio::time::timeout(PATIENCE, rx.read_to_end(&mut got))
+        .await
+        .expect("the upstream's answer never reached the client")
+        .ok();
+    sending.abort();
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn an_answer_before_the_upload_ends_reaches_the_client_though_the_upstream_reads_no_more() {
+    let upstream = answering_before_the_body(
+        b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!",
+    )
+    .await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    let head = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 16777216\r\n\r\n";
+    let got = upload(h.proxy, head, vec![b'x'; 1 << 16]).await;
+    assert!(
+        got.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
+        "{got}"
+    );
+    assert!(got.ends_with("\r\n\r\ntoo big!"), "{got}");
+    let capture = h.finish().await;
+    let kinds: Vec<_> = capture
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::HttpRequest(r) if r.body.len < 16 << 20 => Some("request, cut".to_owned()),
+            EventKind::Error(e) => Some(format!("{:?} {:?}", e.side, e.kind)),
+            EventKind::HttpResponse(r) => Some(format!("response {}", r.status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["request, cut", "Upstream Body", "response 413"]);
+    let said = support::events(&capture, |e| match &e.kind {
+        EventKind::Error(e) => Some(e.message.clone()),
+        _ => None,
+    });
+    assert!(
+        said[0].contains("answered 413") && said[0].contains("of its 16777216 bytes"),
+        "{said:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_before_a_chunked_upload_ends_reaches_the_client() {
+    let upstream = answering_before_the_body(
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nWWW-Authenticate: Basic\r\n\r\n",
+    )
+    .await;
+    let h = Harness::in_front_of(&upstream, Options::default()).await;
+    let head = b"PUT /file HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut block = b"8000\r\n".to_vec();
+    block.extend(std::iter::repeat_n(b'y', 0x8000));
+    block.extend_from_slice(b"\r\n");
+    let got = upload(h.proxy, head, block).await;
+    assert!(got.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{got}");
+    assert!(
+        header_lines(&got).contains(&"Connection: close")
+            || header_lines(&got).contains(&"connection: close"),
+        "{got}"
+    );
+    let capture = h.finish().await;
+    assert_eq!(support::responses(&capture)[0].status, 401);
+}
+
+#[tokio::test]
+async fn an_interim_100_from_the_upstream_does_not_stop_the_upload() {
+    // It says 100 Continue on the head, then takes the whole body.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let mut scrap = [0u8; 1024];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut scrap).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&scrap[..n]);
+        }
+        let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        if let Some(request) = read_request(&mut stream, &mut buf).await {
+            let head = request.windows(4).position(|w| w == b"\r\n\r\n");
+            let body = request.len() - head.map_or(0, |at| at + 4);
+            let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Got: {body}\r\n\r\n");
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let h = Harness::in_front_of(&format!("http://{addr}"), Options::default()).await;
+    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
+    let head = "POST /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4194304\r\nConnection: close\r\n\r\n";
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = vec![0u8; 25];
+    tcp.read_exact(&mut interim).await.unwrap();
+    let block = vec![b'z'; 1 << 16];
+    for _ in 0..64 {
+        tcp.write_all(&block).await.unwrap();
+    }
+    let mut rest = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut rest))
+        .await
+        .expect("no answer came")
+        .unwrap();
+    let rest = String::from_utf8_lossy(&rest).into_owned();
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+    let got = format!("X-Got: {}", 4 << 20);
+    assert!(header_lines(&rest).contains(&got.as_str()), "{rest}");
+    let capture = h.finish().await;
+    assert_eq!(support::requests(&capture)[0].body.len, 4 << 20);
+    assert!(
+        support::events(&capture, |e| matches!(e.kind, EventKind::Error(_))
+            .then_some(()))
+        .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn an_http_1_0_client_is_answered_and_recorded() {
     let h = Harness::start().await;

@@ -33,11 +33,17 @@ impl<S: AsyncRead + Unpin> Peer<S> {
 
     /// Reads what `io` has into `buf`; `Ok(0)` when it closed.
     pub async fn fill(&mut self) -> io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < READ_ROOM / 4 {
-            self.buf.reserve(READ_ROOM);
-        }
-        self.io.read_buf(&mut self.buf).await
+        fill(&mut self.io, &mut self.buf).await
     }
+}
+
+/// Reads what `io` has onto the end of `buf`, making room first when
+/// little is left; `Ok(0)` when it closed.
+pub async fn fill<R: AsyncRead + Unpin>(io: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_ROOM / 4 {
+        buf.reserve(READ_ROOM);
+    }
+    io.read_buf(buf).await
 }
 
 /// Why a body did not get through whole.

@@ -4,11 +4,12 @@
 //! leave (so what the receiver does on getting them comes after it in the
 //! capture).
 
+use bytes::BytesMut;
 use http::StatusCode;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::body::{self, Cut, Peer};
+use super::body::{self, Cut, Peer, Tail};
 use super::head::{self, FieldList, Framing, RequestHead, ResponseHead};
 use super::{fail, Next};
 use crate::event::{ErrorEvent, ErrorKind, EventKind, Side};
@@ -87,11 +88,28 @@ pub(super) async fn exchange(
     }
     let mut kept = Kept::default();
     let mut cut = None;
-    let limit = shared.recorder.body_limit();
-    let relayed = tokio::select! {
-        biased;
-        relayed = body::relay(client, &mut up.io, framing, out, &mut kept, limit) => relayed,
-        () = shut_down(shared) => Err(Cut::ShutDown),
+    let relayed = match send_request(shared, client, up, framing, out, &mut kept).await {
+        Sent::Relayed(relayed) => relayed,
+        Sent::Answered(answer) => {
+            // Whatever came of it, nothing more of this body goes to the
+            // upstream, and the connection to it is not used again.
+            let body = kept.ended(None);
+            let seen = body.payload.len;
+            request.record(ex, body).await;
+            let next = match answer {
+                Ok(response) => {
+                    let early = early_answer(ex, response.status, seen, framing);
+                    ex.record(EventKind::Error(early)).await;
+                    relay_response(ex, response, to_head, client, upstream, out, true).await
+                }
+                Err(failure) => {
+                    let (kind, message, status) = failure.described(shared);
+                    fail(ex, client, Side::Upstream, kind, message, status).await
+                }
+            };
+            *upstream = None;
+            return next;
+        }
     };
     let tail = match relayed {
         Ok(tail) => Some(tail),
@@ -166,6 +184,69 @@ pub(super) async fn exchange(
             let (kind, message, status) = failure.described(shared);
             fail(ex, client, Side::Upstream, kind, message, status).await
         }
+    }
+}
+
+/// How the sending of a request went.
+enum Sent {
+    /// Its body was relayed up to its last bytes, or cut off
+    /// ([`body::relay`]).
+    Relayed(Result<Tail, Cut>),
+    /// The upstream answered, or failed, before the body's end.
+    Answered(Result<ResponseHead, UpstreamFailure>),
+}
+
+/// Sends the request head in `out` and the body framed by `framing` from
+/// the client to the upstream `up`, up to the body's last bytes (see
+/// [`body::relay`]). A body not all read yet is sent while the upstream is
+/// watched: a final answer before the body's end (a 413, a 401) ends the
+/// sending, as RFC 9112 section 9.3 asks of a client, and so does the
+/// upstream's close or a broken response head.
+async fn send_request(
+    shared: &Shared,
+    client: &mut Peer<TcpStream>,
+    up: &mut Peer<Box<dyn Io>>,
+    framing: Framing,
+    out: &mut Vec<u8>,
+    kept: &mut Kept,
+) -> Sent {
+    let limit = shared.recorder.body_limit();
+    let here = match framing {
+        Framing::Empty => true,
+        Framing::Length(n) => client.buf.len() as u64 >= n,
+        Framing::Chunked | Framing::UntilClose => false,
+    };
+    if here {
+        // All read already: relayed at once (nothing is written before
+        // `body::finish`), with nothing to watch.
+        return Sent::Relayed(body::relay(client, &mut up.io, framing, out, kept, limit).await);
+    }
+    let (mut reader, mut writer) = tokio::io::split(&mut up.io);
+    tokio::select! {
+        biased;
+        relayed = body::relay(client, &mut writer, framing, out, kept, limit) => Sent::Relayed(relayed),
+        answer = response_head(&mut reader, &mut up.buf) => Sent::Answered(answer),
+        () = shut_down(shared) => Sent::Relayed(Err(Cut::ShutDown)),
+    }
+}
+
+/// What the capture says of a final answer that came before the request
+/// body's end: how much of the body wsdiag had, and that the rest was not
+/// sent.
+fn early_answer(ex: &Exchange, status: u16, seen: u64, framing: Framing) -> ErrorEvent {
+    let part = match framing {
+        Framing::Length(n) => format!("{seen} of its {n} bytes"),
+        _ => format!("{seen} bytes of it"),
+    };
+    ErrorEvent {
+        side: Side::Upstream,
+        kind: ErrorKind::Body,
+        message: format!(
+            "the upstream answered {status} to exchange {} before the request body's end, \
+             when {part} had come from the client; wsdiag sent the upstream no more of it \
+             and closes both connections after the response (RFC 9112 section 9.3)",
+            ex.id
+        ),
     }
 }
 
@@ -321,18 +402,29 @@ impl UpstreamFailure {
     }
 }
 
-/// Reads the response head, within the response timeout, passing over
-/// interim (1xx) responses as hyper did.
+/// Reads the response head from `up` within the response timeout.
 async fn read_response_head(
     up: &mut Peer<Box<dyn Io>>,
     shared: &Shared,
 ) -> Result<ResponseHead, UpstreamFailure> {
     let deadline = tokio::time::Instant::now() + shared.config.response_timeout;
+    tokio::time::timeout_at(deadline, response_head(&mut up.io, &mut up.buf))
+        .await
+        .unwrap_or(Err(UpstreamFailure::Timeout))
+}
+
+/// Reads a final response head from `io` after what `buf` holds, passing
+/// over interim (1xx) responses as hyper did. Cancel-safe: what was read
+/// stays in `buf`.
+async fn response_head<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut BytesMut,
+) -> Result<ResponseHead, UpstreamFailure> {
     let mut any = false;
     loop {
-        if !up.buf.is_empty() {
+        if !buf.is_empty() {
             any = true;
-            match head::parse_response(&mut up.buf) {
+            match head::parse_response(buf) {
                 Ok(Some(head)) if head.status < 100 => {
                     return Err(UpstreamFailure::Malformed(format!(
                         "status {} is not an HTTP status (100 to 999)",
@@ -352,19 +444,18 @@ async fn read_response_head(
                 Err(e) => return Err(UpstreamFailure::Malformed(e.message)),
             }
         }
-        match tokio::time::timeout_at(deadline, up.fill()).await {
-            Ok(Ok(0)) if !any => return Err(UpstreamFailure::Closed),
-            Ok(Ok(0)) => {
+        match body::fill(io, buf).await {
+            Ok(0) if !any => return Err(UpstreamFailure::Closed),
+            Ok(0) => {
                 return Err(UpstreamFailure::Malformed(
                     "the connection closed in the middle of the response head".into(),
                 ))
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) if !any && e.kind() == std::io::ErrorKind::ConnectionReset => {
+            Ok(_) => {}
+            Err(e) if !any && e.kind() == std::io::ErrorKind::ConnectionReset => {
                 return Err(UpstreamFailure::Closed)
             }
-            Ok(Err(e)) => return Err(UpstreamFailure::Io(e)),
-            Err(_) => return Err(UpstreamFailure::Timeout),
+            Err(e) => return Err(UpstreamFailure::Io(e)),
         }
     }
 }
