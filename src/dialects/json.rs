@@ -84,9 +84,13 @@ pub fn classify_object(object: &Map<String, Value>, app_role: Role) -> AppMessag
 /// classification needs ([`json_keys`]): the same answers as
 /// [`classify_object`] of the parsed object, for a third of the time.
 fn classify_text(text: &str, app_role: Role) -> serde_json::Result<AppMessage> {
-    Ok(json_keys::read::<Envelope>(text)?
+    let mut envelope = Envelope::default();
+    Ok(if json_keys::read(text, &mut envelope)? {
+        envelope.message(app_role)
+    } else {
         // Valid JSON that is not an object names nothing.
-        .map_or_else(AppMessage::default, |e| e.message(app_role)))
+        AppMessage::default()
+    })
 }
 
 /// The top-level keys of an envelope that classification reads, each
@@ -124,18 +128,17 @@ impl Envelope {
             .chain(&mut self.topics)
     }
 
-    fn message(self, app_role: Role) -> AppMessage {
+    /// What the envelope says, its texts taken out of it.
+    fn message(&mut self, app_role: Role) -> AppMessage {
         // The first string among the name keys.
         let name = self
             .names
-            .into_iter()
+            .iter_mut()
             .flatten()
             .find(|s| s.string)
-            .and_then(|s| s.text);
+            .and_then(|s| s.text.take());
         let role = match name.as_deref() {
-            Some(n) if HEARTBEAT_NAMES.contains(&n.to_ascii_lowercase().as_str()) => {
-                Role::Heartbeat
-            }
+            Some(n) if HEARTBEAT_NAMES.iter().any(|h| n.eq_ignore_ascii_case(h)) => Role::Heartbeat,
             Some(n) if n.eq_ignore_ascii_case("error") => Role::Error,
             _ if self.error && !self.payload => Role::Error,
             _ => app_role,
@@ -143,8 +146,8 @@ impl Envelope {
         AppMessage {
             name,
             role: Some(role),
-            topic: first_present(self.topics),
-            correlation: first_present(self.correlations),
+            topic: first_present(&mut self.topics),
+            correlation: first_present(&mut self.correlations),
             note: None,
         }
     }
@@ -170,8 +173,12 @@ fn slot_keys() -> impl Iterator<Item = &'static &'static str> {
 
 /// The text of the first key present, whatever it holds: a present key
 /// without text (not a string or number) hides the keys after it.
-fn first_present<const N: usize>(slots: [Option<Scalar>; N]) -> Option<String> {
-    slots.into_iter().flatten().next().and_then(|s| s.text)
+fn first_present(slots: &mut [Option<Scalar>]) -> Option<String> {
+    slots
+        .iter_mut()
+        .flatten()
+        .next()
+        .and_then(|s| s.text.take())
 }
 
 /// The name of an envelope: the first string among [`NAME_KEYS`].

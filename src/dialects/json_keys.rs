@@ -9,12 +9,10 @@
 //! parsed and dropped, so text a [`serde_json::Value`] refuses (a number
 //! out of range, a missing brace) is refused here too.
 
-use std::marker::PhantomData;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// What a reader keeps of an object's top-level keys.
-pub trait Keys: Default {
+pub trait Keys {
     /// Where `key`'s value goes, read for its text; `None` for a key not
     /// wanted (its value is parsed and dropped, then [`Keys::skipped`]).
     /// Keys come in the text's order: of duplicates the last one stays, as
@@ -24,17 +22,21 @@ pub trait Keys: Default {
     fn skipped(&mut self, key: &str);
 }
 
-/// Reads `text` as JSON: `Some` of the keys when it is an object, `None`
-/// when it is another JSON value.
+/// Reads `text` as JSON into `keys`, in place (no copy of `K` made):
+/// `true` when it is an object, `false` when it is another JSON value
+/// (`keys` then as they were).
 ///
 /// # Errors
 ///
 /// `serde_json`'s error when `text` is not one JSON value.
-pub fn read<K: Keys>(text: &str) -> serde_json::Result<Option<K>> {
+pub fn read<K: Keys>(text: &str, keys: &mut K) -> serde_json::Result<bool> {
     if text.trim_start().starts_with('{') {
-        serde_json::from_str::<Object<K>>(text).map(|o| Some(o.0))
+        let mut de = serde_json::Deserializer::from_str(text);
+        Object(keys).deserialize(&mut de)?;
+        de.end()?;
+        Ok(true)
     } else {
-        serde_json::from_str::<Skip>(text).map(|_| None)
+        serde_json::from_str::<Skip>(text).map(|_| false)
     }
 }
 
@@ -57,32 +59,33 @@ impl Scalar {
     }
 }
 
-/// An object read by `K`.
-struct Object<K>(K);
+/// An object whose wanted keys are read into the `K` it holds.
+struct Object<'k, K>(&'k mut K);
 
-impl<'de, K: Keys> Deserialize<'de> for Object<K> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object<K>, D::Error> {
-        struct Fields<K>(PhantomData<K>);
-        impl<'de, K: Keys> Visitor<'de> for Fields<K> {
-            type Value = Object<K>;
+impl<'de, K: Keys> DeserializeSeed<'de> for Object<'_, K> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        struct Fields<'k, K>(&'k mut K);
+        impl<'de, K: Keys> Visitor<'de> for Fields<'_, K> {
+            type Value = ();
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<K>, A::Error> {
-                let mut keys = K::default();
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     let key = key.as_str();
-                    if let Some(slot) = keys.slot(key) {
+                    if let Some(slot) = self.0.slot(key) {
                         *slot = Some(map.next_value::<Scalar>()?);
                     } else {
                         map.next_value::<Skip>()?;
-                        keys.skipped(key);
+                        self.0.skipped(key);
                     }
                 }
-                Ok(Object(keys))
+                Ok(())
             }
         }
-        d.deserialize_map(Fields(PhantomData))
+        d.deserialize_map(Fields(self.0))
     }
 }
 
