@@ -61,13 +61,15 @@ impl Fields for HeaderMap {
     }
 }
 
-/// Fields that are hop-by-hop whether or not `Connection` names them.
-const HOP_BY_HOP: [&str; 8] = [
+/// Fields that are hop-by-hop whether or not `Connection` names them
+/// (RFC 9110 section 7.6.1, and the older `Proxy-Connection` and
+/// `Keep-Alive`). `Trailer` is not one: it announces the trailer fields of
+/// a chunked body, which passes as it came (RFC 9110 section 6.6.2).
+const HOP_BY_HOP: [&str; 7] = [
     "connection",
     "proxy-connection",
     "keep-alive",
     "te",
-    "trailer",
     "transfer-encoding",
     "upgrade",
     "proxy-authorization",

@@ -91,7 +91,8 @@ fn header_lines(raw: &str) -> Vec<&str> {
 #[tokio::test]
 async fn fields_keep_their_order_and_case_and_chunked_bodies_pass_both_ways() {
     let answer = b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nX-Trace: t\r\nSet-Cookie: b=2\r\n\
-                   Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n";
+                   Trailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n\
+                   3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-Sum: 7\r\n\r\n";
     let (upstream, received) = scripted(Arc::new(|_| (answer.to_vec(), false))).await;
     let h = Harness::in_front_of(&upstream, Options::default()).await;
     let raw = "POST /api/items/ HTTP/1.1\r\nHost: app.test\r\nX-B: 1\r\nx-a: 2\r\nX-B: 3\r\n\
@@ -119,8 +120,10 @@ async fn fields_keep_their_order_and_case_and_chunked_bodies_pass_both_ways() {
         ["Set-Cookie: a=1", "X-Trace: t", "Set-Cookie: b=2"],
         "{got}"
     );
+    // The trailer section, and the field that announces it, pass too.
+    assert!(lines.contains(&"Trailer: X-Sum"), "{got}");
     assert!(
-        got.ends_with("\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n"),
+        got.ends_with("\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-Sum: 7\r\n\r\n"),
         "{got}"
     );
 
@@ -257,6 +260,65 @@ async fn expect_100_continue_gets_the_go_ahead_before_the_body_is_sent() {
     assert!(received.lock().unwrap()[0].ends_with(b"\r\n\r\nhello"));
     let capture = h.finish().await;
     assert_eq!(&support::requests(&capture)[0].body.bytes[..], b"hello");
+}
+
+#[tokio::test]
+async fn interim_responses_reach_the_client_as_they_come() {
+    // `103 Early Hints` (RFC 8297), then `102 Processing` with a field the
+    // `Connection` field names, then, once the client has seen both, the
+    // final response.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(tokio::sync::Notify::new());
+    let go = seen.clone();
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = Vec::new();
+        if read_request(&mut stream, &mut buf).await.is_none() {
+            return;
+        }
+        let hints = b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload; as=style\r\n\r\n\
+                      HTTP/1.1 102 Processing\r\nConnection: x-step\r\nX-Step: 1\r\n\r\n";
+        let _ = stream.write_all(hints).await;
+        go.notified().await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await;
+    });
+    let h = Harness::in_front_of(&format!("http://{addr}"), Options::default()).await;
+    let mut tcp = TcpStream::connect(h.proxy).await.unwrap();
+    tcp.write_all(b"GET /page HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut early = Vec::new();
+    let mut scrap = [0u8; 1024];
+    while early.windows(4).filter(|w| w == b"\r\n\r\n").count() < 2 {
+        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut scrap))
+            .await
+            .expect("the interim responses did not come before the final one")
+            .unwrap();
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&early));
+        early.extend_from_slice(&scrap[..n]);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&early),
+        "HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload; as=style\r\n\r\n\
+         HTTP/1.1 102 Processing\r\n\r\n"
+    );
+    seen.notify_one();
+    let mut rest = Vec::new();
+    tcp.read_to_end(&mut rest).await.unwrap();
+    let rest = String::from_utf8_lossy(&rest).into_owned();
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+    assert!(rest.ends_with("\r\n\r\nok"), "{rest}");
+    let capture = h.finish().await;
+    let statuses: Vec<u16> = support::responses(&capture)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [200]);
 }
 
 #[tokio::test]

@@ -88,29 +88,35 @@ pub(super) async fn exchange(
     }
     let mut kept = Kept::default();
     let mut cut = None;
-    let relayed = match send_request(shared, client, up, framing, out, &mut kept).await {
-        Sent::Relayed(relayed) => relayed,
-        Sent::Answered(answer) => {
-            // Whatever came of it, nothing more of this body goes to the
-            // upstream, and the connection to it is not used again.
-            let body = kept.ended(None);
-            let seen = body.payload.len;
-            request.record(ex, body).await;
-            let next = match answer {
-                Ok(response) => {
-                    let early = early_answer(ex, response.status, seen, framing);
-                    ex.record(EventKind::Error(early)).await;
-                    relay_response(ex, response, to_head, client, upstream, out, true).await
-                }
-                Err(failure) => {
-                    let (kind, message, status) = failure.described(shared);
-                    fail(ex, client, Side::Upstream, kind, message, status).await
-                }
-            };
-            *upstream = None;
-            return next;
-        }
+    let mut interim = Interim {
+        said_continue: continue_first,
+        ..Interim::default()
     };
+    let relayed =
+        match send_request(shared, client, up, framing, out, &mut kept, &mut interim).await {
+            Sent::Relayed(relayed) => relayed,
+            Sent::Answered(answer) => {
+                // Whatever came of it, nothing more of this body goes to the
+                // upstream, and the connection to it is not used again.
+                let body = kept.ended(None);
+                let seen = body.payload.len;
+                request.record(ex, body).await;
+                let next = match answer {
+                    Ok(response) => {
+                        let early = early_answer(ex, response.status, seen, framing);
+                        ex.record(EventKind::Error(early)).await;
+                        interim.pass_on(&mut client.io).await;
+                        relay_response(ex, response, to_head, client, upstream, out, true).await
+                    }
+                    Err(failure) => {
+                        let (kind, message, status) = failure.described(shared);
+                        fail(ex, client, Side::Upstream, kind, message, status).await
+                    }
+                };
+                *upstream = None;
+                return next;
+            }
+        };
     let tail = match relayed {
         Ok(tail) => Some(tail),
         Err(Cut::From(message)) => {
@@ -148,7 +154,7 @@ pub(super) async fn exchange(
         // Failed, the upstream's answer (or its close) tells why.
         let _ = body::finish(&mut up.io, out, tail).await;
     }
-    let mut response = read_response_head(up, shared).await;
+    let mut response = read_response_head(up, shared, &mut client.io, &mut interim).await;
     // A kept-alive connection closed before a byte of the answer: its
     // keep-alive ran out as the request came, or the server died on the
     // request, which wsdiag cannot tell apart. So the request goes once
@@ -167,7 +173,7 @@ pub(super) async fn exchange(
         *upstream = None;
         response = match connected(ex, upstream).await {
             Ok(up) => match up.io.write_all(out).await {
-                Ok(()) => read_response_head(up, shared).await,
+                Ok(()) => read_response_head(up, shared, &mut client.io, &mut interim).await,
                 Err(e) => Err(UpstreamFailure::Io(e)),
             },
             Err((kind, message, status)) => {
@@ -209,6 +215,7 @@ async fn send_request(
     framing: Framing,
     out: &mut Vec<u8>,
     kept: &mut Kept,
+    interim: &mut Interim,
 ) -> Sent {
     let limit = shared.recorder.body_limit();
     let here = match framing {
@@ -225,7 +232,7 @@ async fn send_request(
     tokio::select! {
         biased;
         relayed = body::relay(client, &mut writer, framing, out, kept, limit) => Sent::Relayed(relayed),
-        answer = response_head(&mut reader, &mut up.buf) => Sent::Answered(answer),
+        answer = final_head(&mut reader, &mut up.buf, interim) => Sent::Answered(answer),
         () = shut_down(shared) => Sent::Relayed(Err(Cut::ShutDown)),
     }
 }
@@ -402,28 +409,65 @@ impl UpstreamFailure {
     }
 }
 
-/// Reads the response head from `up` within the response timeout.
+/// Interim (1xx) responses on their way to the client: a proxy passes
+/// them on, save those it asked for itself (RFC 9110 section 15.2), so a
+/// `103 Early Hints` reaches the browser as the upstream sent it. They are
+/// not recorded: the capture holds the final response.
+#[derive(Default)]
+struct Interim {
+    /// wsdiag said `100 Continue` to the client itself: the upstream's
+    /// is not passed on.
+    said_continue: bool,
+    /// Heads read and not written to the client yet.
+    pending: Vec<u8>,
+    /// A byte of the answer was read (a close before one may be a
+    /// kept-alive connection's timeout, see [`UpstreamFailure::Closed`]).
+    heard: bool,
+}
+
+impl Interim {
+    /// Writes the pending heads to the client. A client gone by then is
+    /// found by the response's relay.
+    async fn pass_on(&mut self, client: &mut TcpStream) {
+        if !self.pending.is_empty() {
+            let _ = client.write_all(&self.pending).await;
+            self.pending.clear();
+        }
+    }
+}
+
+/// Reads the final response head from `up` within the response timeout,
+/// passing interim (1xx) heads to the client as they come.
 async fn read_response_head(
     up: &mut Peer<Box<dyn Io>>,
     shared: &Shared,
+    client: &mut TcpStream,
+    interim: &mut Interim,
 ) -> Result<ResponseHead, UpstreamFailure> {
     let deadline = tokio::time::Instant::now() + shared.config.response_timeout;
-    tokio::time::timeout_at(deadline, response_head(&mut up.io, &mut up.buf))
-        .await
-        .unwrap_or(Err(UpstreamFailure::Timeout))
+    loop {
+        interim.pass_on(client).await;
+        let head = response_head(&mut up.io, &mut up.buf, interim);
+        match tokio::time::timeout_at(deadline, head).await {
+            Ok(Ok(Some(head))) => return Ok(head),
+            Ok(Ok(None)) => {}
+            Ok(Err(failure)) => return Err(failure),
+            Err(_) => return Err(UpstreamFailure::Timeout),
+        }
+    }
 }
 
-/// Reads a final response head from `io` after what `buf` holds, passing
-/// over interim (1xx) responses as hyper did. Cancel-safe: what was read
-/// stays in `buf`.
+/// Reads the next response head from `io` after what `buf` holds: `Some`
+/// of a final one, `None` when an interim (1xx) one was put in
+/// `interim.pending`. Cancel-safe: what was read stays in `buf`.
 async fn response_head<R: AsyncRead + Unpin>(
     io: &mut R,
     buf: &mut BytesMut,
-) -> Result<ResponseHead, UpstreamFailure> {
-    let mut any = false;
+    interim: &mut Interim,
+) -> Result<Option<ResponseHead>, UpstreamFailure> {
     loop {
         if !buf.is_empty() {
-            any = true;
+            interim.heard = true;
             match head::parse_response(buf) {
                 Ok(Some(head)) if head.status < 100 => {
                     return Err(UpstreamFailure::Malformed(format!(
@@ -431,33 +475,62 @@ async fn response_head<R: AsyncRead + Unpin>(
                         head.status
                     )))
                 }
-                Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
-                    continue
-                }
                 Ok(Some(head)) if head.status == 101 => {
                     return Err(UpstreamFailure::Malformed(
                         "101 Switching Protocols to a request that asked for no upgrade".into(),
                     ))
                 }
-                Ok(Some(head)) => return Ok(head),
+                // Said already, by wsdiag.
+                Ok(Some(head)) if head.status == 100 && interim.said_continue => continue,
+                Ok(Some(head)) if head.status < 200 => {
+                    let mut fields = head.fields;
+                    headers::strip_hop_by_hop(&mut fields);
+                    write_head(&mut interim.pending, head.status, &head.reason, &fields);
+                    return Ok(None);
+                }
+                Ok(Some(head)) => return Ok(Some(head)),
                 Ok(None) => {}
                 Err(e) => return Err(UpstreamFailure::Malformed(e.message)),
             }
         }
         match body::fill(io, buf).await {
-            Ok(0) if !any => return Err(UpstreamFailure::Closed),
+            Ok(0) if !interim.heard => return Err(UpstreamFailure::Closed),
             Ok(0) => {
                 return Err(UpstreamFailure::Malformed(
-                    "the connection closed in the middle of the response head".into(),
+                    "the connection closed before the final response head's end".into(),
                 ))
             }
             Ok(_) => {}
-            Err(e) if !any && e.kind() == std::io::ErrorKind::ConnectionReset => {
+            Err(e) if !interim.heard && e.kind() == std::io::ErrorKind::ConnectionReset => {
                 return Err(UpstreamFailure::Closed)
             }
             Err(e) => return Err(UpstreamFailure::Io(e)),
         }
     }
+}
+
+/// Reads response heads from `io` until a final one, keeping interim ones
+/// in `interim.pending`.
+async fn final_head<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut BytesMut,
+    interim: &mut Interim,
+) -> Result<ResponseHead, UpstreamFailure> {
+    loop {
+        if let Some(head) = response_head(io, buf, interim).await? {
+            return Ok(head);
+        }
+    }
+}
+
+/// Writes an HTTP/1.1 response head into `out` as it is: no string made
+/// per response.
+fn write_head(out: &mut Vec<u8>, status: u16, reason: &[u8], fields: &FieldList) {
+    let _ = std::io::Write::write_fmt(out, format_args!("HTTP/1.1 {status} "));
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\n");
+    fields.write_to(out);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Relays the response whose head is `response` to the client as it
@@ -509,12 +582,7 @@ async fn relay_response(
         fields.append("connection", b"close");
     }
     out.clear();
-    // Into the buffer as it is: no string made per response.
-    let _ = std::io::Write::write_fmt(out, format_args!("HTTP/1.1 {status} "));
-    out.extend_from_slice(&response.reason);
-    out.extend_from_slice(b"\r\n");
-    fields.write_to(out);
-    out.extend_from_slice(b"\r\n");
+    write_head(out, status, &response.reason, &fields);
     let mut kept = Kept::default();
     let limit = ex.shared.recorder.body_limit();
     let relayed = tokio::select! {
