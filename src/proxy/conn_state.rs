@@ -18,6 +18,10 @@ pub(super) struct ConnState {
     pub id: u64,
     /// The client's address.
     pub peer: SocketAddr,
+    /// The client's IP address as text, made once for every request's
+    /// `X-Forwarded-For` (formatting it took 3 % of a request's
+    /// instructions).
+    pub peer_ip: String,
     opened: Instant,
     exchanges: AtomicU64,
     /// Set once the connection became a WebSocket; its frame relay then owns the
@@ -35,6 +39,7 @@ impl ConnState {
         ConnState {
             id,
             peer,
+            peer_ip: peer.ip().to_string(),
             opened: Instant::now(),
             exchanges: AtomicU64::new(0),
             upgraded: AtomicBool::new(false),

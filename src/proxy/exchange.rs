@@ -147,7 +147,7 @@ impl Exchange {
     pub fn hop(&self) -> Hop<'_> {
         let config = &self.shared.config;
         Hop {
-            peer: self.conn.peer,
+            peer_ip: &self.conn.peer_ip,
             rewrite_host_to: config
                 .rewrite_host
                 .then(|| config.upstream.authority.as_str()),

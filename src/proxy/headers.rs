@@ -7,8 +7,6 @@
 //! CSRF check compares `Origin` with `Host`, and rewriting it would turn a
 //! real 500 into a misleading 403.
 
-use std::net::SocketAddr;
-
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Header fields as the rules here read and change them: hyper's
@@ -97,6 +95,11 @@ pub fn has_token(fields: &impl Fields, name: &str, token: &str) -> bool {
 pub fn strip_hop_by_hop(fields: &mut impl Fields) {
     // Owned: the names `Connection` lists borrow from the fields removed.
     let listed: Vec<String> = elements(fields, "connection").map(str::to_owned).collect();
+    if listed.is_empty() {
+        // The usual case: no list to make.
+        fields.remove_each(&HOP_BY_HOP);
+        return;
+    }
     let mut names: Vec<&str> = listed.iter().map(String::as_str).collect();
     names.extend(HOP_BY_HOP);
     fields.remove_each(&names);
@@ -115,8 +118,8 @@ pub fn list(fields: &impl Fields, name: &str) -> Vec<String> {
 
 /// What [`prepare_request`] needs to know about the hop.
 pub struct Hop<'a> {
-    /// The client's address.
-    pub peer: SocketAddr,
+    /// The client's IP address, as text.
+    pub peer_ip: &'a str,
     /// `Some(authority)` to send the upstream's authority as `Host`.
     pub rewrite_host_to: Option<&'a str>,
     /// The upstream's authority, used when the client sent no `Host`.
@@ -147,7 +150,7 @@ pub fn came_through(fields: &impl Fields, via: &str) -> bool {
 pub fn prepare_request(fields: &mut impl Fields, hop: &Hop<'_>) {
     strip_hop_by_hop(fields);
     let client_host = fields.first("host").map(<[u8]>::to_vec);
-    append_forwarded_for(fields, hop.peer);
+    append_forwarded_for(fields, hop.peer_ip);
     fields.append("via", hop.via.as_bytes());
     // A proxy in front of wsdiag (a TLS terminator) knows better: keep its
     // values, or Django's SECURE_PROXY_SSL_HEADER would see http.
@@ -167,13 +170,14 @@ pub fn prepare_request(fields: &mut impl Fields, hop: &Hop<'_>) {
     }
 }
 
-fn append_forwarded_for(fields: &mut impl Fields, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let value = match fields.first("x-forwarded-for") {
-        Some(earlier) => format!("{}, {ip}", String::from_utf8_lossy(earlier)),
-        None => ip,
-    };
-    fields.set("x-forwarded-for", value.as_bytes());
+fn append_forwarded_for(fields: &mut impl Fields, ip: &str) {
+    match fields.first("x-forwarded-for") {
+        Some(earlier) => {
+            let value = format!("{}, {ip}", String::from_utf8_lossy(earlier));
+            fields.set("x-forwarded-for", value.as_bytes());
+        }
+        None => fields.set("x-forwarded-for", ip.as_bytes()),
+    }
 }
 
 /// Adds back the headers a WebSocket upgrade needs after
@@ -218,11 +222,10 @@ mod tests {
 
     #[test]
     fn host_is_kept_unless_rewritten_and_forwarded_headers_added() {
-        let peer: SocketAddr = "127.0.0.9:5000".parse().unwrap();
         let mut kept = map(&[("host", "localhost:9000"), ("x-forwarded-for", "10.0.0.1")]);
         let via = via_entry();
         let hop = Hop {
-            peer,
+            peer_ip: "127.0.0.9",
             rewrite_host_to: None,
             upstream_authority: "127.0.0.1:8000",
             via: &via,
