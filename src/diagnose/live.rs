@@ -95,6 +95,8 @@ struct Open {
 pub struct Live {
     events: VecDeque<Arc<Event>>,
     bytes: usize,
+    /// How many of `events` are `OPTIONS` requests (CORS preflights).
+    preflights: usize,
     /// Failures younger than [`SETTLE_US`], oldest first.
     open: Vec<Open>,
     /// Whether events came since the last diagnosis.
@@ -111,6 +113,11 @@ fn payload_bytes(event: &Event) -> usize {
         EventKind::WsMessage(m) => m.payload.bytes.len(),
         _ => 0,
     }
+}
+
+/// Whether `event` is an `OPTIONS` request (a CORS preflight).
+fn is_preflight(event: &Event) -> bool {
+    matches!(&event.kind, EventKind::HttpRequest(q) if q.method == "OPTIONS")
 }
 
 /// How many events back the request of a response is looked for.
@@ -208,8 +215,14 @@ impl Live {
         if !relevant {
             return;
         }
-        let failed = failure(event, self.events.iter().rev().map(|e| e.as_ref()));
+        let failed = match &event.kind {
+            // Below 400 only a preflight's answer counts: with no `OPTIONS`
+            // request in the window, no scan for the request.
+            EventKind::HttpResponse(r) if r.status < 400 && self.preflights == 0 => false,
+            _ => failure(event, self.events.iter().rev().map(|e| e.as_ref())),
+        };
         self.bytes += payload_bytes(event);
+        self.preflights += usize::from(is_preflight(event));
         self.events.push_back(event.clone());
         self.trim(event.t_us);
         self.dirty = true;
@@ -305,6 +318,7 @@ impl Live {
                 break;
             }
             self.bytes -= payload_bytes(oldest);
+            self.preflights -= usize::from(is_preflight(oldest));
             self.events.pop_front();
         }
     }
@@ -383,6 +397,19 @@ mod tests {
             })));
         }
         assert_eq!(live.open.iter().map(|o| o.seq).collect::<Vec<_>>(), [4]);
+        // The preflight leaves the window with its time (after the answer
+        // that came then, still its own): a later answer is not taken for
+        // its own.
+        assert_eq!(live.preflights, 1);
+        for (seq, t_us) in [(5u64, WINDOW_US + 10), (6, WINDOW_US + 20)] {
+            live.observe(&event(serde_json::json!({
+                "seq": seq, "t_us": t_us, "conn": 1, "type": "http_response",
+                "exchange": 1, "status": 200, "headers": [], "body": {"len": 0},
+                "duration_us": 1,
+            })));
+        }
+        assert_eq!(live.preflights, 0);
+        assert_eq!(live.open.iter().map(|o| o.seq).collect::<Vec<_>>(), [4, 5]);
     }
 
     #[test]
