@@ -103,13 +103,13 @@ where
     let mut buf = vec![0u8; READ_START];
     let mut small_reads = 0;
     let mut keepalive = ctx.idle_timeout.map(Keepalive::new);
-    let stop = shared.stop.cancelled();
-    let shutdown = ctx.shutdown.cancelled();
+    let stop = shared.stop.raised();
+    let shutdown = shared.shutdown.raised();
     tokio::pin!(stop, shutdown);
     loop {
         // Checked here too: the select below prefers reading, and a side
         // that floods keeps it busy.
-        if shared.stop.is_cancelled() {
+        if shared.stop.is_raised() {
             break;
         }
         half.notice_shutdown();
@@ -133,7 +133,7 @@ where
                             "silent for {}s, not even a pong to wsdiag's ping (--idle-timeout)",
                             silence.as_secs()
                         ));
-                        shared.stop.cancel();
+                        shared.stop.raise();
                         break;
                     }
                     _ => {}
@@ -168,7 +168,7 @@ where
                     shared.note_drop(from, format!("the connection failed: {e}"));
                 }
                 shared.ended.set(from);
-                shared.stop.cancel();
+                shared.stop.raise();
                 break;
             }
         }
@@ -188,7 +188,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
         let t_us = self.ctx.recorder.now_us();
         let careful = !self.pending.is_empty()
             || self.holding
-            || self.ctx.shutdown.is_cancelled()
+            || self.shared.shutdown.is_raised()
             || self.shared.keepalive_pending(self.from);
         let written_first = if careful {
             None
@@ -279,7 +279,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
     /// boundary. Checked between frames, not only when the loop waits: a
     /// side that floods must not keep its peer from getting the close.
     fn notice_shutdown(&mut self) {
-        if !self.shutdown_seen && self.ctx.shutdown.is_cancelled() {
+        if !self.shutdown_seen && self.shared.shutdown.is_raised() {
             self.shutdown_seen = true;
             self.pending.push(Own::Close);
         }
@@ -306,7 +306,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
             if let Err(why) = self.send(piece).await {
                 self.dst_gone = true;
                 self.shared.note_drop(self.to, why);
-                self.shared.stop.cancel();
+                self.shared.stop.raise();
                 return false;
             }
         }
@@ -321,7 +321,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
         let result = tokio::select! {
             biased;
             sent = self.dst.write_all(bytes) => sent.map_err(|e| format!("the connection was gone when a message was forwarded: {e}")),
-            () = self.shared.stop.cancelled() => Err("the relay stopped while it waited to write".to_owned()),
+            () = self.shared.stop.raised() => Err("the relay stopped while it waited to write".to_owned()),
             () = sleep_or_never(stall) => Err(format!(
                 "it read nothing for {}s (--idle-timeout)",
                 stall.unwrap_or_default().as_secs()
@@ -374,7 +374,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
             && self.shared.handshake_done(Side::Client)
             && self.shared.handshake_done(Side::Upstream)
         {
-            self.shared.stop.cancel();
+            self.shared.stop.raise();
         }
     }
 
@@ -488,7 +488,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
             self.shared.note_drop(self.from, why.to_owned());
         }
         self.shared.ended.set(self.from);
-        self.shared.first_end.cancel();
+        self.shared.first_end.raise();
         if !self.dst_gone {
             let held = std::mem::take(&mut self.held);
             if !held.is_empty() && !self.dst_closed {
@@ -496,7 +496,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
             }
             tokio::select! {
                 _ = tokio::time::timeout(super::CLOSE_GRACE, self.dst.shutdown()) => {}
-                () = self.shared.stop.cancelled() => {}
+                () = self.shared.stop.raised() => {}
             }
         }
     }

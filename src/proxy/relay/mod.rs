@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::linger::linger;
 use crate::event::{Direction, Side, WsClose};
@@ -35,6 +36,7 @@ pub mod frame;
 pub mod inflate;
 mod keepalive;
 pub mod message;
+mod signal;
 mod state;
 
 use inflate::Extensions;
@@ -70,6 +72,16 @@ where
     let (client_rx, client_tx) = tokio::io::split(client);
     let (upstream_rx, upstream_tx) = tokio::io::split(upstream);
     let shared = Shared::new();
+    // The proxy's shutdown token, turned into the relay's own signal by a
+    // task of its own: polling the token, shared by every connection,
+    // takes a mutex on every wake-up of the relay.
+    let shutdown = ctx.shutdown.clone();
+    let raise = shared.shutdown.clone();
+    // Aborted when the relay ends, or is dropped.
+    let _bridge = AbortOnDropHandle::new(tokio::spawn(async move {
+        shutdown.cancelled().await;
+        raise.raise();
+    }));
     let both = async {
         tokio::join!(
             direction::run(
@@ -110,10 +122,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// [`CLOSE_GRACE`] since one side's connection ended; then resolves.
 async fn watchdog(ctx: &RelayContext, shared: &Shared) {
     tokio::select! {
-        () = ctx.shutdown.cancelled() => tokio::time::sleep(ctx.shutdown_grace).await,
-        () = shared.first_end.cancelled() => tokio::time::sleep(CLOSE_GRACE).await,
+        () = shared.shutdown.raised() => tokio::time::sleep(ctx.shutdown_grace).await,
+        () = shared.first_end.raised() => tokio::time::sleep(CLOSE_GRACE).await,
     }
-    shared.stop.cancel();
+    shared.stop.raise();
 }
 
 /// The `ws_close` of a relay that has ended.

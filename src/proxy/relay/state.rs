@@ -4,11 +4,10 @@
 //! keepalive pings in flight.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
+use super::signal::Signal;
 use crate::event::Side;
 
 /// The first thing that ended the WebSocket: a close frame or a drop.
@@ -49,11 +48,14 @@ fn index(side: Side) -> usize {
 /// State the two directions share.
 pub(super) struct Shared {
     pub(super) first: Mutex<Option<First>>,
-    /// Cancelled to end both directions now: a side dropped, the shutdown
+    /// Raised to end both directions now: a side dropped, the shutdown
     /// grace ran out, or both of wsdiag's closes were answered.
-    pub(super) stop: CancellationToken,
-    /// Cancelled when the first side's connection ends.
-    pub(super) first_end: CancellationToken,
+    pub(super) stop: Signal,
+    /// Raised when the first side's connection ends.
+    pub(super) first_end: Signal,
+    /// Raised when wsdiag starts to shut down (from the proxy's token, by
+    /// a task of the relay's, [`super::relay`]).
+    pub(super) shutdown: Arc<Signal>,
     /// The first violation.
     pub(super) violation: OnceLock<Violation>,
     /// Each side sent a close frame.
@@ -78,8 +80,9 @@ impl Shared {
     pub(super) fn new() -> Shared {
         Shared {
             first: Mutex::new(None),
-            stop: CancellationToken::new(),
-            first_end: CancellationToken::new(),
+            stop: Signal::default(),
+            first_end: Signal::default(),
+            shutdown: Arc::default(),
             violation: OnceLock::new(),
             sent_close: PerSide::default(),
             got_close: PerSide::default(),
