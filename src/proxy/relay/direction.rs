@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use super::frame::{apply_mask, FrameReader, Piece};
 use super::keepalive::{tick, Check, Keepalive, KEEPALIVE};
 use super::message::{Assembler, Read};
+use super::signal::Waiter;
 use super::state::Shared;
 use super::RelayContext;
 use crate::event::{Direction, ErrorEvent, ErrorKind, EventKind, Opcode, Payload, Side, WsMessage};
@@ -103,8 +104,8 @@ where
     let mut buf = vec![0u8; READ_START];
     let mut small_reads = 0;
     let mut keepalive = ctx.idle_timeout.map(Keepalive::new);
-    let stop = shared.stop.raised();
-    let shutdown = shared.shutdown.raised();
+    let stop = shared.stop.raised(Waiter::Reading(from));
+    let shutdown = shared.shutdown.raised(Waiter::Reading(from));
     tokio::pin!(stop, shutdown);
     loop {
         // Checked here too: the select below prefers reading, and a side
@@ -321,7 +322,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
         let result = tokio::select! {
             biased;
             sent = self.dst.write_all(bytes) => sent.map_err(|e| format!("the connection was gone when a message was forwarded: {e}")),
-            () = self.shared.stop.raised() => Err("the relay stopped while it waited to write".to_owned()),
+            () = self.shared.stop.raised(Waiter::Reading(self.from)) => Err("the relay stopped while it waited to write".to_owned()),
             () = sleep_or_never(stall) => Err(format!(
                 "it read nothing for {}s (--idle-timeout)",
                 stall.unwrap_or_default().as_secs()
@@ -496,7 +497,7 @@ impl<W: AsyncWrite + Unpin> Half<'_, W> {
             }
             tokio::select! {
                 _ = tokio::time::timeout(super::CLOSE_GRACE, self.dst.shutdown()) => {}
-                () = self.shared.stop.raised() => {}
+                () = self.shared.stop.raised(Waiter::Reading(self.from)) => {}
             }
         }
     }

@@ -23,6 +23,7 @@
 
 use std::time::Duration;
 
+use futures_concurrency::future::Join as _;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -40,6 +41,7 @@ mod signal;
 mod state;
 
 use inflate::Extensions;
+use signal::Waiter;
 use state::{First, Shared};
 
 /// How long the other side gets to end its connection after the first
@@ -82,24 +84,26 @@ where
         shutdown.cancelled().await;
         raise.raise();
     }));
-    let both = async {
-        tokio::join!(
-            direction::run(
-                client_rx,
-                upstream_tx,
-                Direction::ClientToUpstream,
-                ctx,
-                &shared
-            ),
-            direction::run(
-                upstream_rx,
-                client_tx,
-                Direction::UpstreamToClient,
-                ctx,
-                &shared
-            ),
-        )
-    };
+    // Joined so that a wake-up polls only the direction it was for (each
+    // has a waker of its own): a message one way does not poll the other
+    // way's read, signals and timers too, as `tokio::join!` would.
+    let both = (
+        direction::run(
+            client_rx,
+            upstream_tx,
+            Direction::ClientToUpstream,
+            ctx,
+            &shared,
+        ),
+        direction::run(
+            upstream_rx,
+            client_tx,
+            Direction::UpstreamToClient,
+            ctx,
+            &shared,
+        ),
+    )
+        .join();
     tokio::pin!(both);
     let ((sent, client_rx, upstream_tx), (received, upstream_rx, client_tx)) = tokio::select! {
         biased;
@@ -122,8 +126,8 @@ const LINGER: Duration = Duration::from_secs(1);
 /// [`CLOSE_GRACE`] since one side's connection ended; then resolves.
 async fn watchdog(ctx: &RelayContext, shared: &Shared) {
     tokio::select! {
-        () = shared.shutdown.raised() => tokio::time::sleep(ctx.shutdown_grace).await,
-        () = shared.first_end.raised() => tokio::time::sleep(CLOSE_GRACE).await,
+        () = shared.shutdown.raised(Waiter::Watchdog) => tokio::time::sleep(ctx.shutdown_grace).await,
+        () = shared.first_end.raised(Waiter::Watchdog) => tokio::time::sleep(CLOSE_GRACE).await,
     }
     shared.stop.raise();
 }
