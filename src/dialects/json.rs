@@ -155,8 +155,16 @@ impl Envelope {
 
 impl json_keys::Keys for Envelope {
     fn slot(&mut self, key: &str) -> Option<&mut Option<Scalar>> {
-        let at = slot_keys().position(|k| *k == key)?;
-        self.slots_mut().nth(at)
+        // Array by array: a position in the chain of all three, then its
+        // slot, took four times as long (callgrind).
+        let at = |keys: &[&str]| keys.iter().position(|k| *k == key);
+        if let Some(i) = at(&NAME_KEYS) {
+            return Some(&mut self.names[i]);
+        }
+        if let Some(i) = at(&CORRELATION_KEYS) {
+            return Some(&mut self.correlations[i]);
+        }
+        at(&TOPIC_KEYS).map(|i| &mut self.topics[i])
     }
 
     fn skipped(&mut self, key: &str) {
