@@ -4,11 +4,11 @@
 //! leave (so what the receiver does on getting them comes after it in the
 //! capture).
 
-use bytes::BytesMut;
 use http::StatusCode;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::answer::{final_head, read_response_head, Interim, UpstreamFailure};
 use super::body::{self, Cut, Peer, Tail};
 use super::head::{self, FieldList, Framing, RequestHead, ResponseHead};
 use super::{fail, Next};
@@ -88,10 +88,7 @@ pub(super) async fn exchange(
     }
     let mut kept = Kept::default();
     let mut cut = None;
-    let mut interim = Interim {
-        said_continue: continue_first,
-        ..Interim::default()
-    };
+    let mut interim = Interim::new(continue_first);
     let relayed =
         match send_request(shared, client, up, framing, out, &mut kept, &mut interim).await {
             Sent::Relayed(relayed) => relayed,
@@ -365,174 +362,6 @@ async fn dial(ex: &Exchange) -> Result<Peer<Box<dyn Io>>, (ErrorKind, String)> {
     }
 }
 
-/// Why the upstream gave no usable response head.
-enum UpstreamFailure {
-    /// It closed the connection before a byte of it.
-    Closed,
-    /// It failed otherwise.
-    Io(std::io::Error),
-    /// Not within the response timeout.
-    Timeout,
-    /// What it sent is not an HTTP/1 response head.
-    Malformed(String),
-}
-
-impl UpstreamFailure {
-    /// The failure as recorded and answered.
-    fn described(self, shared: &Shared) -> (ErrorKind, String, StatusCode) {
-        let upstream = &shared.config.upstream.display;
-        match self {
-            UpstreamFailure::Closed => (
-                ErrorKind::Reset,
-                format!("the upstream {upstream} closed the connection without answering"),
-                StatusCode::BAD_GATEWAY,
-            ),
-            UpstreamFailure::Io(e) => (
-                crate::proxy::error::classify(&e),
-                crate::proxy::error::explain(&e, upstream),
-                StatusCode::BAD_GATEWAY,
-            ),
-            UpstreamFailure::Timeout => (
-                ErrorKind::Timeout,
-                format!(
-                    "the upstream did not answer within {:?} (--response-timeout)",
-                    shared.config.response_timeout
-                ),
-                StatusCode::GATEWAY_TIMEOUT,
-            ),
-            UpstreamFailure::Malformed(message) => (
-                ErrorKind::Protocol,
-                format!("the upstream {upstream} did not answer in HTTP/1: {message}"),
-                StatusCode::BAD_GATEWAY,
-            ),
-        }
-    }
-}
-
-/// Interim (1xx) responses on their way to the client: a proxy passes
-/// them on, save those it asked for itself (RFC 9110 section 15.2), so a
-/// `103 Early Hints` reaches the browser as the upstream sent it. They are
-/// not recorded: the capture holds the final response.
-#[derive(Default)]
-struct Interim {
-    /// wsdiag said `100 Continue` to the client itself: the upstream's
-    /// is not passed on.
-    said_continue: bool,
-    /// Heads read and not written to the client yet.
-    pending: Vec<u8>,
-    /// A byte of the answer was read (a close before one may be a
-    /// kept-alive connection's timeout, see [`UpstreamFailure::Closed`]).
-    heard: bool,
-}
-
-impl Interim {
-    /// Writes the pending heads to the client. A client gone by then is
-    /// found by the response's relay.
-    async fn pass_on(&mut self, client: &mut TcpStream) {
-        if !self.pending.is_empty() {
-            let _ = client.write_all(&self.pending).await;
-            self.pending.clear();
-        }
-    }
-}
-
-/// Reads the final response head from `up` within the response timeout,
-/// passing interim (1xx) heads to the client as they come.
-async fn read_response_head(
-    up: &mut Peer<Box<dyn Io>>,
-    shared: &Shared,
-    client: &mut TcpStream,
-    interim: &mut Interim,
-) -> Result<ResponseHead, UpstreamFailure> {
-    let deadline = tokio::time::Instant::now() + shared.config.response_timeout;
-    loop {
-        interim.pass_on(client).await;
-        let head = response_head(&mut up.io, &mut up.buf, interim);
-        match tokio::time::timeout_at(deadline, head).await {
-            Ok(Ok(Some(head))) => return Ok(head),
-            Ok(Ok(None)) => {}
-            Ok(Err(failure)) => return Err(failure),
-            Err(_) => return Err(UpstreamFailure::Timeout),
-        }
-    }
-}
-
-/// Reads the next response head from `io` after what `buf` holds: `Some`
-/// of a final one, `None` when an interim (1xx) one was put in
-/// `interim.pending`. Cancel-safe: what was read stays in `buf`.
-async fn response_head<R: AsyncRead + Unpin>(
-    io: &mut R,
-    buf: &mut BytesMut,
-    interim: &mut Interim,
-) -> Result<Option<ResponseHead>, UpstreamFailure> {
-    loop {
-        if !buf.is_empty() {
-            interim.heard = true;
-            match head::parse_response(buf) {
-                Ok(Some(head)) if head.status < 100 => {
-                    return Err(UpstreamFailure::Malformed(format!(
-                        "status {} is not an HTTP status (100 to 999)",
-                        head.status
-                    )))
-                }
-                Ok(Some(head)) if head.status == 101 => {
-                    return Err(UpstreamFailure::Malformed(
-                        "101 Switching Protocols to a request that asked for no upgrade".into(),
-                    ))
-                }
-                // Said already, by wsdiag.
-                Ok(Some(head)) if head.status == 100 && interim.said_continue => continue,
-                Ok(Some(head)) if head.status < 200 => {
-                    let mut fields = head.fields;
-                    headers::strip_hop_by_hop(&mut fields);
-                    write_head(&mut interim.pending, head.status, &head.reason, &fields);
-                    return Ok(None);
-                }
-                Ok(Some(head)) => return Ok(Some(head)),
-                Ok(None) => {}
-                Err(e) => return Err(UpstreamFailure::Malformed(e.message)),
-            }
-        }
-        match body::fill(io, buf).await {
-            Ok(0) if !interim.heard => return Err(UpstreamFailure::Closed),
-            Ok(0) => {
-                return Err(UpstreamFailure::Malformed(
-                    "the connection closed before the final response head's end".into(),
-                ))
-            }
-            Ok(_) => {}
-            Err(e) if !interim.heard && e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return Err(UpstreamFailure::Closed)
-            }
-            Err(e) => return Err(UpstreamFailure::Io(e)),
-        }
-    }
-}
-
-/// Reads response heads from `io` until a final one, keeping interim ones
-/// in `interim.pending`.
-async fn final_head<R: AsyncRead + Unpin>(
-    io: &mut R,
-    buf: &mut BytesMut,
-    interim: &mut Interim,
-) -> Result<ResponseHead, UpstreamFailure> {
-    loop {
-        if let Some(head) = response_head(io, buf, interim).await? {
-            return Ok(head);
-        }
-    }
-}
-
-/// Writes an HTTP/1.1 response head into `out` as it is: no string made
-/// per response.
-fn write_head(out: &mut Vec<u8>, status: u16, reason: &[u8], fields: &FieldList) {
-    let _ = std::io::Write::write_fmt(out, format_args!("HTTP/1.1 {status} "));
-    out.extend_from_slice(reason);
-    out.extend_from_slice(b"\r\n");
-    fields.write_to(out);
-    out.extend_from_slice(b"\r\n");
-}
-
 /// Relays the response whose head is `response` to the client as it
 /// streams, and records it where its body ends.
 async fn relay_response(
@@ -582,7 +411,7 @@ async fn relay_response(
         fields.append("connection", b"close");
     }
     out.clear();
-    write_head(out, status, &response.reason, &fields);
+    head::write_response_head(out, status, &response.reason, &fields);
     let mut kept = Kept::default();
     let limit = ex.shared.recorder.body_limit();
     let relayed = tokio::select! {

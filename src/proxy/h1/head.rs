@@ -306,6 +306,16 @@ pub fn parse_response(buf: &mut BytesMut) -> Parsed<ResponseHead> {
     }))
 }
 
+/// Writes an HTTP/1.1 response head into `out` as it is: no string made
+/// per response.
+pub fn write_response_head(out: &mut Vec<u8>, status: u16, reason: &[u8], fields: &FieldList) {
+    let _ = std::io::Write::write_fmt(out, format_args!("HTTP/1.1 {status} "));
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\n");
+    fields.write_to(out);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// How a message's body is delimited (RFC 9112 section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {

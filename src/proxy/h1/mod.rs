@@ -3,8 +3,11 @@
 //! Each client connection is served by one task that reads a request head
 //! ([`head`]), forwards it on that connection's own upstream connection
 //! (made on the first request, kept while both sides keep alive, made
-//! again when the upstream closed it between requests), then relays the
-//! response as it streams ([`body`]): nothing hands a request to another
+//! again when the upstream closed it between requests), reads the
+//! upstream's answer ([`answer`]: interim responses go to the client as
+//! they come), then relays the response as it streams ([`body`]). While a
+//! request body streams, the upstream is watched for an answer before its
+//! end ([`exchange`]). Nothing hands a request to another
 //! task, and a small exchange takes one read and one write each way. Names
 //! and values of header fields pass in the order and case they came, with
 //! only the proxy's changes ([`crate::proxy::headers::prepare_request`]).
@@ -17,6 +20,7 @@
 //! a WebSocket upgrade (hyper's upgrade machinery bridges it), and an
 //! HTTP/1.0 client (which needs a chunked answer decoded).
 
+mod answer;
 mod body;
 pub mod chunked;
 mod exchange;
