@@ -414,16 +414,23 @@ async fn an_upstream_that_answers_before_the_upload_ends_is_relayed() {
             let _ = tokio::time::timeout(PATIENCE, drain).await;
         }
     });
-    let h = Harness::in_front_of(&format!("http://{addr}"), Options::default()).await;
+    let capture = refused_upload(&format!("http://{addr}")).await;
+    assert_eq!(support::responses(&capture)[0].status, 413);
+}
+
+/// A 16 MiB upload through a proxy in front of `upstream`, which refuses
+/// it with `413 Content Too Large` and the body `too big!`: checks that the
+/// client got that answer whole; returns the capture.
+async fn refused_upload(upstream: &str) -> wsdiag::capture::Capture {
+    let h = Harness::in_front_of(upstream, Options::default()).await;
     let head = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 16777216\r\n\r\n";
     let got = upload(h.proxy, head, vec![b'x'; 1 << 16]).await;
     assert!(
         got.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
         "{got}"
     );
-    assert!(got.ends_with("too big!"), "{got}");
-    let capture = h.finish().await;
-    assert_eq!(support::responses(&capture)[0].status, 413);
+    assert!(got.ends_with("\r\n\r\ntoo big!"), "{got}");
+    h.finish().await
 }
 
 /// An upstream that reads no more than a request's head, sends `answer`,
@@ -483,15 +490,7 @@ async fn an_answer_before_the_upload_ends_reaches_the_client_though_the_upstream
         b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!",
     )
     .await;
-    let h = Harness::in_front_of(&upstream, Options::default()).await;
-    let head = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 16777216\r\n\r\n";
-    let got = upload(h.proxy, head, vec![b'x'; 1 << 16]).await;
-    assert!(
-        got.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
-        "{got}"
-    );
-    assert!(got.ends_with("\r\n\r\ntoo big!"), "{got}");
-    let capture = h.finish().await;
+    let capture = refused_upload(&upstream).await;
     let kinds: Vec<_> = capture
         .events
         .iter()
