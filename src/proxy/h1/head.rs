@@ -335,19 +335,17 @@ pub enum Framing {
 fn content_length(fields: &FieldList) -> Result<Option<u64>, String> {
     let mut found: Option<u64> = None;
     for value in fields.values("content-length") {
-        // The usual case, without the list's parsing.
-        if let Some(n) = decimal(value) {
-            if found.is_some_and(|f| f != n) {
-                return Err("Content-Length is given twice with different values".into());
-            }
-            found = Some(n);
-            continue;
-        }
         for part in value.split(|b| *b == b',') {
-            let text = std::str::from_utf8(part).unwrap_or_default().trim();
-            let n = match text.parse::<u64>() {
-                Ok(n) if !text.starts_with('+') => n,
-                _ => return Err(format!("Content-Length {text:?} is not a length")),
+            // Plain digits, the usual case, read without the text's parse.
+            let n = match decimal(part) {
+                Some(n) => n,
+                None => {
+                    let text = std::str::from_utf8(part).unwrap_or_default().trim();
+                    match text.parse::<u64>() {
+                        Ok(n) if !text.starts_with('+') => n,
+                        _ => return Err(format!("Content-Length {text:?} is not a length")),
+                    }
+                }
             };
             if found.is_some_and(|f| f != n) {
                 return Err("Content-Length is given twice with different values".into());
