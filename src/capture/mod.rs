@@ -6,6 +6,7 @@
 //! older versions.
 
 pub mod har;
+mod line;
 pub mod reader;
 pub mod writer;
 

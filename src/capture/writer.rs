@@ -10,13 +10,15 @@
 //! Lines are serialized with `sonic-rs`, whose SIMD string escaping is
 //! several times faster than `serde_json`'s byte loop on large payloads
 //! (the escaping was a quarter of the proxy's CPU with 16 KiB messages; see
-//! `docs/performance.md`). The output is plain JSON that `serde_json` reads.
+//! `docs/performance.md`). The events recorded most are written member by
+//! member ([`super::line`]), the same bytes with fewer escapes. The output
+//! is plain JSON that `serde_json` reads.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::Header;
+use super::{line, Header};
 use crate::event::Event;
 
 /// Bytes of serialized lines kept before they are written to the file.
@@ -55,7 +57,7 @@ impl CaptureWriter {
             name: format!("capture file {}", path.display()),
             path: path.to_owned(),
         };
-        writer.write_line(header)?;
+        push_line(&mut writer.buffer, header)?;
         writer.flush()?;
         Ok(writer)
     }
@@ -65,8 +67,7 @@ impl CaptureWriter {
         &self.path
     }
 
-    fn write_line<T: serde::Serialize>(&mut self, record: &T) -> io::Result<()> {
-        push_line(&mut self.buffer, record)?;
+    fn flush_when_full(&mut self) -> io::Result<()> {
         if self.buffer.len() >= BUFFER {
             self.flush()?;
         }
@@ -80,7 +81,8 @@ impl CaptureWriter {
 
     /// Appends one event as a line (buffered until [`CaptureWriter::flush`]).
     pub fn write_event(&mut self, event: &Event) -> io::Result<()> {
-        self.write_line(event)
+        line::push_event(&mut self.buffer, event)?;
+        self.flush_when_full()
     }
 
     /// Writes what is buffered to the file.
@@ -99,7 +101,7 @@ pub fn write_all(mut out: impl Write, header: &Header, events: &[Event]) -> io::
     out.write_all(&line)?;
     for event in events {
         line.clear();
-        push_line(&mut line, event)?;
+        line::push_event(&mut line, event)?;
         out.write_all(&line)?;
     }
     out.flush()

@@ -325,36 +325,22 @@ mod tests {
             );
         }
         // And every text message of the repository's sample captures.
-        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
         let mut seen = 0;
-        let mut dirs = vec![std::path::PathBuf::from(fixtures)];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                    continue;
-                }
-                if path.extension().is_none_or(|e| e != "jsonl") {
-                    continue;
-                }
-                for line in std::fs::read_to_string(&path).unwrap().lines() {
-                    let Ok(event) = serde_json::from_str::<Value>(line) else {
-                        continue;
-                    };
-                    if let Some(text) = event["text"].as_str() {
-                        assert_eq!(
-                            classify_text(text, Role::Send).ok(),
-                            through_a_value(text),
-                            "{}: {text}",
-                            path.display()
-                        );
-                        seen += 1;
-                    }
-                }
+        for (path, line) in crate::event::fixtures::lines() {
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if let Some(text) = event["text"].as_str() {
+                assert_eq!(
+                    classify_text(text, Role::Send).ok(),
+                    through_a_value(text),
+                    "{}: {text}",
+                    path.display()
+                );
+                seen += 1;
             }
         }
-        assert!(seen > 100, "only {seen} messages in {fixtures}");
+        assert!(seen > 100, "only {seen} messages in the sample captures");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! that contract.
 
 mod app;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod flow;
 pub mod jwt;
 mod payload;
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use app::{DialectId, Role};
 pub use flow::{ExchangeFlow, Flows, SocketFlow};
-pub use payload::{kept_text, Payload};
+pub use payload::{kept_text, Encoded, Payload};
 
 /// Which way a WebSocket message (or close) travelled through the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -29,6 +31,15 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The direction's name as in the capture: `client_to_upstream` or
+    /// `upstream_to_client`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::ClientToUpstream => "client_to_upstream",
+            Direction::UpstreamToClient => "upstream_to_client",
+        }
+    }
+
     /// The arrow the console shows for this direction.
     pub fn arrow(self) -> &'static str {
         match self {
@@ -92,6 +103,20 @@ pub enum Opcode {
     Ping,
     /// A pong (opcode 10).
     Pong,
+}
+
+impl Opcode {
+    /// The opcode's name as in the capture: `text`, `binary`, `close`,
+    /// `ping`, `pong`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Opcode::Text => "text",
+            Opcode::Binary => "binary",
+            Opcode::Close => "close",
+            Opcode::Ping => "ping",
+            Opcode::Pong => "pong",
+        }
+    }
 }
 
 /// Header fields in the order they came, duplicates kept (`Set-Cookie`).

@@ -76,14 +76,32 @@ struct PayloadRepr<'a> {
     truncated: bool,
 }
 
+/// How a payload's kept bytes are written: the JSON field `text` or
+/// `base64` ([`Payload::encoded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encoded<'a> {
+    /// Valid UTF-8 (a truncated text may end before a cut character).
+    Text(&'a str),
+    /// Anything else, in standard base64 with padding (RFC 4648 section 4).
+    Base64(String),
+}
+
+impl Payload {
+    /// The kept bytes as the capture writes them: text when they are
+    /// UTF-8 ([`Payload::text`]), base64 otherwise.
+    pub fn encoded(&self) -> Encoded<'_> {
+        match self.text() {
+            Some(t) => Encoded::Text(t),
+            None => Encoded::Base64(base64::engine::general_purpose::STANDARD.encode(&self.bytes)),
+        }
+    }
+}
+
 impl Serialize for Payload {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (text, base64) = match self.text() {
-            Some(t) => (Some(t.into()), None),
-            None => (
-                None,
-                Some(base64::engine::general_purpose::STANDARD.encode(&self.bytes)),
-            ),
+        let (text, base64) = match self.encoded() {
+            Encoded::Text(t) => (Some(t.into()), None),
+            Encoded::Base64(b) => (None, Some(b)),
         };
         PayloadRepr {
             len: self.len,

@@ -223,8 +223,19 @@ impl Harness {
             .unwrap();
         let text = std::fs::read_to_string(&self.capture_path).unwrap();
         schema::check_capture(&text);
+        check_lines_as_derived(&text);
         let capture = capture::read_path(&self.capture_path).unwrap();
         (capture, self.capture_path, self._dir)
+    }
+}
+
+/// Checks that every event line of a capture is what the derived
+/// serializer of [`Event`] writes for the event read back: the capture
+/// writer writes the frequent kinds member by member, and must not differ.
+fn check_lines_as_derived(text: &str) {
+    for line in text.lines().skip(1) {
+        let event: Event = serde_json::from_str(line).unwrap();
+        assert_eq!(sonic_rs::to_string(&event).unwrap(), line);
     }
 }
 
