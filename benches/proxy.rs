@@ -14,7 +14,8 @@
 //!
 //! Figures are reported as ratios against the direct connection of the same
 //! round (absolute numbers move 2-3x between runs on shared machines,
-//! ratios much less), plus the proxy's CPU microseconds per round trip.
+//! ratios much less), plus the proxy's CPU microseconds per round trip and
+//! the kernel's part of them (system time: TCP, system calls, wake-ups).
 //! `--quick` runs everything briefly: CI uses it as a smoke test that fails
 //! on errors, never on speed. `--only TEXT` runs the scenarios whose name
 //! contains TEXT (or only `idle`, `sustained` or `writer`), `--rounds N`
@@ -186,6 +187,8 @@ struct Run {
     max_us: u64,
     errors: u64,
     cpu_us_per_rt: Option<f64>,
+    /// The part of `cpu_us_per_rt` spent in the kernel (system time).
+    kernel_us_per_rt: Option<f64>,
 }
 
 // ---------------------------------------------------------------- upstream
@@ -365,8 +368,9 @@ fn pids(target: &Target) -> Vec<u32> {
     out
 }
 
-/// CPU time (user + system) in microseconds.
-fn cpu_us(target: &Target) -> u64 {
+/// CPU time in microseconds: (user, system), from `utime` and `stime` of
+/// `/proc/PID/stat` (proc(5)).
+fn cpu_us(target: &Target) -> (u64, u64) {
     pids(target)
         .into_iter()
         .map(|pid| {
@@ -376,11 +380,17 @@ fn cpu_us(target: &Target) -> u64 {
                 .map_or("", |(_, r)| r)
                 .split_whitespace()
                 .collect();
-            let ticks: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0)
-                + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
-            ticks * 10_000 // 100 ticks a second
+            // 100 ticks a second.
+            let us = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    * 10_000
+            };
+            (us(11), us(12))
         })
-        .sum()
+        .fold((0, 0), |(u, s), (pu, ps)| (u + pu, s + ps))
 }
 
 /// Resident memory in KiB.
@@ -442,7 +452,12 @@ async fn load(target: &Target, s: Scenario, seconds: f64) -> Run {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let round_trips = all.len();
-    let cpu = cpu_us(target).saturating_sub(cpu_before);
+    let (user, system) = cpu_us(target);
+    let user = user.saturating_sub(cpu_before.0);
+    let system = system.saturating_sub(cpu_before.1);
+    let per_rt = |us: u64| {
+        (target.process.is_some() && round_trips > 0).then(|| us as f64 / round_trips as f64)
+    };
     Run {
         per_second: round_trips as f64 / elapsed,
         p50_us: all.value_at_quantile(0.5),
@@ -450,8 +465,8 @@ async fn load(target: &Target, s: Scenario, seconds: f64) -> Run {
         p99_us: all.value_at_quantile(0.99),
         max_us: all.max(),
         errors: errors.load(Ordering::Relaxed),
-        cpu_us_per_rt: (target.process.is_some() && round_trips > 0)
-            .then(|| cpu as f64 / round_trips as f64),
+        cpu_us_per_rt: per_rt(user + system),
+        kernel_us_per_rt: per_rt(system),
     }
 }
 
@@ -683,10 +698,11 @@ fn main() {
                     .collect(),
             );
             let cpu = median(runs.iter().filter_map(|r| r.cpu_us_per_rt).collect());
+            let kernel = median(runs.iter().filter_map(|r| r.kernel_us_per_rt).collect());
             let last = runs.last().cloned().unwrap_or_default();
             println!(
-                "  {:<20} {:>5.2}x direct  added p50 {:>+6.0} µs  CPU {:>5.1} µs/rt  p50/p90/p99/max {}/{}/{}/{} µs",
-                names[ti], ratio, added, cpu, last.p50_us, last.p90_us, last.p99_us, last.max_us
+                "  {:<20} {:>5.2}x direct  added p50 {:>+6.0} µs  CPU {:>5.1} µs/rt (kernel {:>5.1})  p50/p90/p99/max {}/{}/{}/{} µs",
+                names[ti], ratio, added, cpu, kernel, last.p50_us, last.p90_us, last.p99_us, last.max_us
             );
         }
     }
