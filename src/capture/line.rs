@@ -6,15 +6,16 @@
 //! entry's key through its string escaper like any other string: about 14
 //! escapes for one `ws_message`, eleven of them for names and tags known
 //! at compile time. Measured with callgrind (`docs/performance.md`), that
-//! was 3,100 instructions an event and a quarter of the proxy's
-//! instructions on 100-byte messages. Here keys and tags are written as
-//! the literals they are, and only the strings that come from the network
-//! (payloads, header fields, URIs, a dialect's names) are escaped, by
-//! `sonic-rs`.
+//! was 3,200 instructions an event and a quarter of the proxy's
+//! instructions on 100-byte messages (1,770 written here). Here keys and
+//! tags are written as the literals they are, and only the strings that
+//! come from the network (payloads, header fields, URIs, a dialect's
+//! names) are escaped, by `sonic-rs`.
 //!
-//! The bytes are the derived serializer's, to the byte: a unit test
-//! compares both on every event of the repository's sample captures and
-//! on events made to set every optional field. The structs are
+//! The bytes are the derived serializer's, to the byte: unit tests
+//! compare both on events made to set every optional field and on every
+//! message of the repository's sample message streams, and the
+//! integration tests' harness on every capture they write. The structs are
 //! destructured without `..`, so a field added to one of them does not
 //! compile until it is written here too. Every other kind goes through
 //! the derived serializer.
@@ -38,13 +39,11 @@ pub(super) fn push_event(buffer: &mut Vec<u8>, event: &Event) -> io::Result<()> 
         conn,
         kind,
     } = event;
+    let open = |buffer| start_event(buffer, *seq, *t_us, *conn, kind.type_name());
     let written = match kind {
-        EventKind::WsMessage(m) => start_event(buffer, *seq, *t_us, *conn, kind.type_name())
-            .and_then(|line| line.ws_message(m)),
-        EventKind::HttpRequest(r) => start_event(buffer, *seq, *t_us, *conn, kind.type_name())
-            .and_then(|line| line.http_request(r)),
-        EventKind::HttpResponse(r) => start_event(buffer, *seq, *t_us, *conn, kind.type_name())
-            .and_then(|line| line.http_response(r)),
+        EventKind::WsMessage(m) => open(buffer).and_then(|line| line.ws_message(m)),
+        EventKind::HttpRequest(r) => open(buffer).and_then(|line| line.http_request(r)),
+        EventKind::HttpResponse(r) => open(buffer).and_then(|line| line.http_response(r)),
         _ => sonic_rs::to_writer(&mut *buffer, event).map_err(io::Error::other),
     };
     match written {
@@ -100,9 +99,10 @@ impl Object<'_> {
         self.buffer.extend_from_slice(b"\":");
     }
 
-    /// A member whose value is one of wsdiag's own names (a tag, an enum
-    /// variant in snake case): written as it is, without escaping.
-    fn name(&mut self, key: &'static str, value: &'static str) {
+    /// A member whose value JSON never escapes: one of wsdiag's own names
+    /// (a tag, an enum variant in snake case) or base64 text.
+    fn name(&mut self, key: &'static str, value: &str) {
+        debug_assert!(value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
         self.key(key);
         self.buffer.push(b'"');
         self.buffer.extend_from_slice(value.as_bytes());
@@ -152,24 +152,12 @@ impl Object<'_> {
         self.u64("len", payload.len)?;
         match payload.encoded() {
             Encoded::Text(t) => self.str("text", t)?,
-            Encoded::Base64(b) => self.name_owned("base64", &b),
+            Encoded::Base64(b) => self.name("base64", &b),
         }
         if payload.truncated() {
             self.bool("truncated", true);
         }
         Ok(())
-    }
-
-    /// A member whose value needs no escaping though it is not static
-    /// (base64's alphabet).
-    fn name_owned(&mut self, key: &'static str, value: &str) {
-        debug_assert!(value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
-        self.key(key);
-        self.buffer.push(b'"');
-        self.buffer.extend_from_slice(value.as_bytes());
-        self.buffer.push(b'"');
     }
 
     /// `"body":{…}`: a payload as an object of its own.

@@ -43,6 +43,25 @@ impl Payload {
     pub fn text(&self) -> Option<&str> {
         kept_text(&self.bytes, self.truncated())
     }
+
+    /// The kept bytes as the capture writes them: text when they are
+    /// UTF-8 ([`Payload::text`]), base64 otherwise.
+    pub fn encoded(&self) -> Encoded<'_> {
+        match self.text() {
+            Some(t) => Encoded::Text(t),
+            None => Encoded::Base64(base64::engine::general_purpose::STANDARD.encode(&self.bytes)),
+        }
+    }
+}
+
+/// How a payload's kept bytes are written: the JSON field `text` or
+/// `base64` ([`Payload::encoded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encoded<'a> {
+    /// Valid UTF-8 (a truncated text may end before a cut character).
+    Text(&'a str),
+    /// Anything else, in standard base64 with padding (RFC 4648 section 4).
+    Base64(String),
 }
 
 /// `bytes` as text when they are valid UTF-8; when `truncated` (a cut at a
@@ -74,27 +93,6 @@ struct PayloadRepr<'a> {
     base64: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
-}
-
-/// How a payload's kept bytes are written: the JSON field `text` or
-/// `base64` ([`Payload::encoded`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Encoded<'a> {
-    /// Valid UTF-8 (a truncated text may end before a cut character).
-    Text(&'a str),
-    /// Anything else, in standard base64 with padding (RFC 4648 section 4).
-    Base64(String),
-}
-
-impl Payload {
-    /// The kept bytes as the capture writes them: text when they are
-    /// UTF-8 ([`Payload::text`]), base64 otherwise.
-    pub fn encoded(&self) -> Encoded<'_> {
-        match self.text() {
-            Some(t) => Encoded::Text(t),
-            None => Encoded::Base64(base64::engine::general_purpose::STANDARD.encode(&self.bytes)),
-        }
-    }
 }
 
 impl Serialize for Payload {
