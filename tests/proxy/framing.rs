@@ -20,6 +20,31 @@ type Script = Arc<dyn Fn(&[u8]) -> (Vec<u8>, bool) + Send + Sync>;
 /// The raw requests a scripted upstream received, in order.
 type Received = Arc<Mutex<Vec<Vec<u8>>>>;
 
+/// Reads what the proxy sends on `tcp` until `done` holds for all of it,
+/// failing the test, with `waiting_for` in its message, when nothing comes
+/// within [`PATIENCE`] or the proxy closes first.
+async fn read_until(
+    tcp: &mut TcpStream,
+    done: impl Fn(&[u8]) -> bool,
+    waiting_for: &str,
+) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut scrap = [0u8; 4096];
+    while !done(&seen) {
+        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut scrap))
+            .await
+            .unwrap_or_else(|_| panic!("waited in vain for {waiting_for}"))
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before {waiting_for}, after {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&scrap[..n]);
+    }
+    seen
+}
+
 /// Reads one request from `stream` after `buf`: its head, then a body by
 /// `Content-Length` or up to the chunked coding's last chunk (good enough
 /// for the requests these tests send). `None` when the connection ends.
@@ -292,16 +317,12 @@ async fn interim_responses_reach_the_client_as_they_come() {
     tcp.write_all(b"GET /page HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    let mut early = Vec::new();
-    let mut scrap = [0u8; 1024];
-    while early.windows(4).filter(|w| w == b"\r\n\r\n").count() < 2 {
-        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut scrap))
-            .await
-            .expect("the interim responses did not come before the final one")
-            .unwrap();
-        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&early));
-        early.extend_from_slice(&scrap[..n]);
-    }
+    let early = read_until(
+        &mut tcp,
+        |seen| seen.windows(4).filter(|w| w == b"\r\n\r\n").count() >= 2,
+        "the interim responses, before the final one",
+    )
+    .await;
     assert_eq!(
         String::from_utf8_lossy(&early),
         "HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload; as=style\r\n\r\n\
@@ -348,16 +369,12 @@ async fn a_streaming_response_reaches_the_client_as_it_comes() {
     tcp.write_all(b"GET /events HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    let mut seen = Vec::new();
-    let mut scrap = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("data: first") {
-        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut scrap))
-            .await
-            .expect("the first event never reached the client: the response was held back")
-            .unwrap();
-        assert!(n > 0, "closed before the first event");
-        seen.extend_from_slice(&scrap[..n]);
-    }
+    let mut seen = read_until(
+        &mut tcp,
+        |seen| String::from_utf8_lossy(seen).contains("data: first"),
+        "the first event (was the response held back?)",
+    )
+    .await;
     read_tx.send(()).unwrap();
     tcp.read_to_end(&mut seen).await.unwrap();
     assert!(String::from_utf8_lossy(&seen).ends_with("data: second\n\r\n0\r\n\r\n"));
